@@ -1,0 +1,151 @@
+/**
+ * Store clients behind one interface, both `@clickhouse/client`: embedded (chDB in this process,
+ * a data directory) or server (HTTP). Everything above this module (schema, writer, hub) only
+ * sees `Store`.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+
+export type StoreConfig =
+  | {
+      kind: 'embedded';
+      /** Data directory (created when missing). One process at a time may open it. */
+      dataDir: string;
+      /** Database name, default 'tapline'. */
+      database?: string;
+    }
+  | {
+      kind: 'server';
+      /** e.g. http://clickhouse:8123 */
+      url: string;
+      username?: string;
+      password?: string;
+      /** Database name, default 'tapline'. */
+      database?: string;
+      /** Per-request timeout (ms), default 30000. */
+      requestTimeoutMs?: number;
+    };
+
+export interface Store {
+  readonly kind: 'embedded' | 'server';
+  /** The @clickhouse/client client (also for chDB). Qualify tables with `database`. */
+  readonly client: ClickHouseClient;
+  readonly database: string;
+  /**
+   * Inserts a TabSeparated body (UTF-8 text, as store/row-encoding produces) into `table`
+   * (unqualified) with the given columns. `dedupToken` makes a retried insert of the same batch
+   * a no-op (ClickHouse insert deduplication), so a retry after a lost answer duplicates nothing.
+   */
+  insertTsv(table: string, columns: readonly string[], body: Buffer, dedupToken?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_DATABASE = 'tapline';
+
+/** A second process opened an embedded data directory that another process holds. */
+export class StoreLockedError extends Error {
+  readonly code = 'STORE_LOCKED';
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number | undefined,
+  ) {
+    super(
+      `the data directory ${dataDir} is in use by another process` +
+        `${pid !== undefined ? ` (pid ${pid})` : ''}; stop it or use another --data directory`,
+    );
+  }
+}
+
+/** The store could not be opened (bad directory, unreachable server, …). */
+export class StoreOpenError extends Error {
+  readonly code = 'STORE_OPEN';
+}
+
+/** PID recorded in a ClickHouse data directory's `status` file (present while it is open). */
+function lockHolderPid(dataDir: string): number | undefined {
+  const status = join(dataDir, 'status');
+  if (!existsSync(status)) return undefined;
+  const m = /PID:\s*(\d+)/.exec(readFileSync(status, 'utf8'));
+  return m ? Number(m[1]) : undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function openEmbedded(dataDir: string, database: string): Store {
+  const dir = resolve(dataDir);
+  mkdirSync(dir, { recursive: true });
+  let connection: ReturnType<typeof createChdbConnection>;
+  try {
+    connection = createChdbConnection({ path: dir });
+  } catch (err) {
+    // chDB prints "Cannot lock file …/status" to stderr and throws a generic connection error.
+    const pid = lockHolderPid(dir);
+    if (pid !== undefined && pid !== process.pid && isAlive(pid)) throw new StoreLockedError(dir, pid);
+    throw new StoreOpenError(`cannot open the embedded store in ${dir}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const client = createClient({ connection });
+  return {
+    kind: 'embedded',
+    client,
+    database,
+    async insertTsv(table, columns, body, dedupToken) {
+      // The raw path hands the Buffer to chDB as is (the client path would re-decode it as a string).
+      await connection.chdb.rawInsert({
+        table: `${database}.${table}`,
+        columns,
+        values: body,
+        format: 'TabSeparated',
+        ...(dedupToken ? { settings: { insert_deduplication_token: dedupToken } } : {}),
+      });
+    },
+    close: () => client.close(),
+  };
+}
+
+function openServer(config: Extract<StoreConfig, { kind: 'server' }>, database: string): Store {
+  const client = createClient({
+    url: config.url,
+    username: config.username ?? 'default',
+    password: config.password ?? '',
+    request_timeout: config.requestTimeoutMs ?? 30_000,
+  });
+  return {
+    kind: 'server',
+    client,
+    database,
+    async insertTsv(table, columns, body, dedupToken) {
+      await client.insert({
+        table: `${database}.${table}`,
+        columns: [...columns] as [string, ...string[]],
+        values: Readable.from([body], { objectMode: false }),
+        format: 'TabSeparated',
+        ...(dedupToken ? { clickhouse_settings: { insert_deduplication_token: dedupToken } } : {}),
+      });
+    },
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Opens the store. Does not create the database or tables: run `migrate(store)` next.
+ * Throws StoreLockedError when another process holds the embedded directory.
+ */
+export function openStore(config: StoreConfig): Store {
+  const database = config.database ?? DEFAULT_DATABASE;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) {
+    throw new StoreOpenError(`invalid database name ${JSON.stringify(database)}`);
+  }
+  return config.kind === 'embedded' ? openEmbedded(config.dataDir, database) : openServer(config, database);
+}

@@ -1,0 +1,237 @@
+/**
+ * Entry <-> `entries` row.
+ *
+ * Writing: `encodeEntryTsv` turns an Entry into one TabSeparated line in `ENTRY_COLUMNS` order.
+ * TabSeparated because @clickhouse/client has no RowBinary insert and JSON cannot carry raw bytes:
+ * every line is valid UTF-8 (bytes of a non-UTF-8 body are written as `\xHH` escapes, which the
+ * engine decodes back to the bytes), so it survives any transport, chDB's included.
+ * Header names/values and other text fields are stored as the UTF-8 bytes of the JS string, so any
+ * string round-trips (characters U+0000–U+00FF included, as a latin1-decoding agent produces).
+ *
+ * Reading: select `ENTRY_SELECT` in a JSON format and pass each row to `rowToEntry`
+ * (bodies come back base64-encoded, times as integer microseconds).
+ */
+import { isIP } from 'node:net';
+import { isUtf8 } from 'node:buffer';
+import type { Body, Endpoint, Entry, HeaderList } from '../entries/entry.js';
+
+/** Insert column order of `encodeEntryTsv` (every column but `ingested_at`, which defaults). */
+export const ENTRY_COLUMNS = [
+  'id', 'agent', 'protocol', 'protocol_version', 'start_time', 'end_time', 'duration_us',
+  ...endpointColumnNames('src'), ...endpointColumnNames('dst'),
+  'method', 'path', 'query', 'host', 'status', 'status_text',
+  ...bodyColumnNames('request'), ...bodyColumnNames('response'),
+  'unanswered', 'incomplete',
+] as const;
+
+function endpointColumnNames<S extends 'src' | 'dst'>(s: S) {
+  return [`${s}_ip`, `${s}_port`, `${s}_pod`, `${s}_namespace`, `${s}_service`, `${s}_workload`, `${s}_node`] as const;
+}
+
+function bodyColumnNames<S extends 'request' | 'response'>(s: S) {
+  return [
+    `${s}_header_names`, `${s}_header_values`, `${s}_body`, `${s}_body_size`, `${s}_body_wire_size`,
+    `${s}_body_truncated`, `${s}_body_encoding`,
+  ] as const;
+}
+
+/** An entry that cannot be stored as it is (the message names the field and the value). */
+export class EntryEncodeError extends Error {
+  readonly code = 'ENTRY_ENCODE';
+  constructor(
+    readonly entryId: string,
+    readonly field: string,
+    detail: string,
+  ) {
+    super(`entry ${JSON.stringify(entryId)}: ${field} ${detail}`);
+  }
+}
+
+const TSV_SPECIAL = /[\\\t\n\r\0]/;
+const TSV_SPECIAL_G = /[\\\t\n\r\0]/g;
+const QUOTED_SPECIAL = /[\\'\t\n\r\0]/;
+const QUOTED_SPECIAL_G = /[\\'\t\n\r\0]/g;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0', "'": "\\'" };
+const escapeChar = (c: string): string => ESCAPES[c];
+
+/** A top-level TabSeparated string field. */
+function tsvString(s: string): string {
+  return TSV_SPECIAL.test(s) ? s.replace(TSV_SPECIAL_G, escapeChar) : s;
+}
+
+/** A string inside an Array in TabSeparated: single-quoted with backslash escapes. */
+function quotedString(s: string): string {
+  return `'${QUOTED_SPECIAL.test(s) ? s.replace(QUOTED_SPECIAL_G, escapeChar) : s}'`;
+}
+
+const HEX = Array.from({ length: 256 }, (_, b) => `\\x${b.toString(16).padStart(2, '0')}`);
+
+/** Raw bytes as a TabSeparated field: UTF-8 text as is, anything else byte by byte. */
+function tsvBytes(buf: Buffer): string {
+  if (buf.length === 0) return '';
+  if (isUtf8(buf)) return tsvString(buf.toString('utf8'));
+  let out = '';
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i];
+    // Printable ASCII except the backslash goes as is; everything else as \xHH.
+    out += b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : HEX[b];
+  }
+  return out;
+}
+
+function tsvTime(us: number): string {
+  const sec = Math.floor(us / 1e6);
+  const frac = us - sec * 1e6;
+  return `${sec}.${String(frac).padStart(6, '0')}`;
+}
+
+function uint(e: Entry, field: string, v: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new EntryEncodeError(e.id, field, `must be an integer 0..${max}, got ${v}`);
+  return v;
+}
+
+function ip(e: Entry, field: string, v: string): string {
+  if (v === '') return '::';
+  if (isIP(v) === 0) throw new EntryEncodeError(e.id, field, `is not an IP address: ${JSON.stringify(v)}`);
+  return v;
+}
+
+function endpointTsv(e: Entry, side: 'src' | 'dst', p: Endpoint): string {
+  return (
+    `${ip(e, `${side}.ip`, p.ip)}\t${uint(e, `${side}.port`, p.port, 65535)}\t${tsvString(p.pod)}\t` +
+    `${tsvString(p.namespace)}\t${tsvString(p.service)}\t${tsvString(p.workload)}\t${tsvString(p.node)}`
+  );
+}
+
+function headersTsv(h: HeaderList): string {
+  if (h.length === 0) return '[]\t[]';
+  let names = '[';
+  let values = '[';
+  for (let i = 0; i < h.length; i++) {
+    const sep = i === 0 ? '' : ',';
+    names += sep + quotedString(h[i][0]);
+    values += sep + quotedString(h[i][1]);
+  }
+  return `${names}]\t${values}]`;
+}
+
+function bodyTsv(e: Entry, side: 'request' | 'response', headers: HeaderList, b: Body): string {
+  return (
+    `${headersTsv(headers)}\t${tsvBytes(b.bytes)}\t${uint(e, `${side}Body.size`, b.size)}\t` +
+    `${uint(e, `${side}Body.wireSize`, b.wireSize)}\t${b.truncated ? 1 : 0}\t${tsvString(b.encoding)}`
+  );
+}
+
+/** One TabSeparated line (with its newline) in `ENTRY_COLUMNS` order. Throws EntryEncodeError. */
+export function encodeEntryTsv(e: Entry): string {
+  return (
+    `${tsvString(e.id)}\t${tsvString(e.agent)}\t${tsvString(e.protocol)}\t${tsvString(e.protocolVersion)}\t` +
+    `${tsvTime(uint(e, 'startUs', e.startUs))}\t${tsvTime(uint(e, 'endUs', e.endUs))}\t` +
+    `${uint(e, 'durationUs', e.durationUs)}\t` +
+    `${endpointTsv(e, 'src', e.src)}\t${endpointTsv(e, 'dst', e.dst)}\t` +
+    `${tsvString(e.method)}\t${tsvString(e.path)}\t${tsvString(e.query)}\t${tsvString(e.host)}\t` +
+    `${uint(e, 'status', e.status, 65535)}\t${tsvString(e.statusText)}\t` +
+    `${bodyTsv(e, 'request', e.requestHeaders, e.requestBody)}\t` +
+    `${bodyTsv(e, 'response', e.responseHeaders, e.responseBody)}\t` +
+    `${e.unanswered ? 1 : 0}\t${e.incomplete ? 1 : 0}\n`
+  );
+}
+
+/** Select list (no leading SELECT) whose JSON rows `rowToEntry` reads. */
+export const ENTRY_SELECT = [
+  'id', 'agent', 'protocol', 'protocol_version',
+  'toUnixTimestamp64Micro(start_time) AS start_us', 'toUnixTimestamp64Micro(end_time) AS end_us', 'duration_us',
+  ...(['src', 'dst'] as const).flatMap((s) => [
+    `toString(${s}_ip) AS ${s}_ip`, `${s}_port`, `${s}_pod`, `${s}_namespace`, `${s}_service`, `${s}_workload`, `${s}_node`,
+  ]),
+  'method', 'path', 'query', 'host', 'status', 'status_text',
+  ...(['request', 'response'] as const).flatMap((s) => [
+    `${s}_header_names`, `${s}_header_values`, `base64Encode(${s}_body) AS ${s}_body_base64`, `${s}_body_size`,
+    `${s}_body_wire_size`, `${s}_body_truncated`, `${s}_body_encoding`,
+  ]),
+  'unanswered', 'incomplete', 'toUnixTimestamp64Micro(ingested_at) AS ingested_us',
+].join(', ');
+
+/** 64-bit integers arrive as JSON numbers from chDB and as strings from a server. */
+type Int = number | string;
+
+/** One row of `SELECT ${ENTRY_SELECT}` in JSONEachRow. */
+export interface EntryRow {
+  id: string; agent: string; protocol: string; protocol_version: string;
+  start_us: Int; end_us: Int; duration_us: Int;
+  src_ip: string; src_port: number; src_pod: string; src_namespace: string; src_service: string; src_workload: string; src_node: string;
+  dst_ip: string; dst_port: number; dst_pod: string; dst_namespace: string; dst_service: string; dst_workload: string; dst_node: string;
+  method: string; path: string; query: string; host: string; status: number; status_text: string;
+  request_header_names: string[]; request_header_values: string[];
+  request_body_base64: string; request_body_size: Int; request_body_wire_size: Int; request_body_truncated: boolean; request_body_encoding: string;
+  response_header_names: string[]; response_header_values: string[];
+  response_body_base64: string; response_body_size: Int; response_body_wire_size: Int; response_body_truncated: boolean; response_body_encoding: string;
+  unanswered: boolean; incomplete: boolean;
+  /** Insert time (µs); absent in rows built by `entryToRow`. */
+  ingested_us?: Int;
+}
+
+/** IP text as stored (IPv6, IPv4-mapped) -> as in an Entry ('' for the unknown address `::`). */
+export function ipFromStore(text: string): string {
+  if (text === '::') return '';
+  if (text.startsWith('::ffff:') && text.includes('.')) return text.slice(7);
+  return text;
+}
+
+function endpointFromRow(r: EntryRow, s: 'src' | 'dst'): Endpoint {
+  return {
+    ip: ipFromStore(r[`${s}_ip`]), port: Number(r[`${s}_port`]), pod: r[`${s}_pod`], namespace: r[`${s}_namespace`],
+    service: r[`${s}_service`], workload: r[`${s}_workload`], node: r[`${s}_node`],
+  };
+}
+
+function headersFromRow(names: string[], values: string[]): HeaderList {
+  return names.map((n, i) => [n, values[i] ?? '']);
+}
+
+function bodyFromRow(r: EntryRow, s: 'request' | 'response'): Body {
+  return {
+    bytes: Buffer.from(r[`${s}_body_base64`], 'base64'), size: Number(r[`${s}_body_size`]),
+    wireSize: Number(r[`${s}_body_wire_size`]), truncated: Boolean(r[`${s}_body_truncated`]),
+    encoding: r[`${s}_body_encoding`],
+  };
+}
+
+export function rowToEntry(r: EntryRow): Entry {
+  return {
+    id: r.id, agent: r.agent, protocol: r.protocol, protocolVersion: r.protocol_version,
+    startUs: Number(r.start_us), endUs: Number(r.end_us), durationUs: Number(r.duration_us),
+    src: endpointFromRow(r, 'src'), dst: endpointFromRow(r, 'dst'),
+    method: r.method, path: r.path, query: r.query, host: r.host, status: Number(r.status), statusText: r.status_text,
+    requestHeaders: headersFromRow(r.request_header_names, r.request_header_values),
+    responseHeaders: headersFromRow(r.response_header_names, r.response_header_values),
+    requestBody: bodyFromRow(r, 'request'), responseBody: bodyFromRow(r, 'response'),
+    unanswered: Boolean(r.unanswered), incomplete: Boolean(r.incomplete),
+  };
+}
+
+function storedIp(ipText: string): string {
+  if (ipText === '') return '::';
+  return isIP(ipText) === 4 ? `::ffff:${ipText}` : ipText;
+}
+
+/** The row `SELECT ${ENTRY_SELECT}` would return for this entry (without `ingested_us`). */
+export function entryToRow(e: Entry): EntryRow {
+  const ep = (s: 'src' | 'dst', p: Endpoint) => ({
+    [`${s}_ip`]: storedIp(p.ip), [`${s}_port`]: p.port, [`${s}_pod`]: p.pod, [`${s}_namespace`]: p.namespace,
+    [`${s}_service`]: p.service, [`${s}_workload`]: p.workload, [`${s}_node`]: p.node,
+  });
+  const body = (s: 'request' | 'response', h: HeaderList, b: Body) => ({
+    [`${s}_header_names`]: h.map((x) => x[0]), [`${s}_header_values`]: h.map((x) => x[1]),
+    [`${s}_body_base64`]: b.bytes.toString('base64'), [`${s}_body_size`]: b.size,
+    [`${s}_body_wire_size`]: b.wireSize, [`${s}_body_truncated`]: b.truncated, [`${s}_body_encoding`]: b.encoding,
+  });
+  return {
+    id: e.id, agent: e.agent, protocol: e.protocol, protocol_version: e.protocolVersion,
+    start_us: e.startUs, end_us: e.endUs, duration_us: e.durationUs,
+    ...ep('src', e.src), ...ep('dst', e.dst),
+    method: e.method, path: e.path, query: e.query, host: e.host, status: e.status, status_text: e.statusText,
+    ...body('request', e.requestHeaders, e.requestBody), ...body('response', e.responseHeaders, e.responseBody),
+    unanswered: e.unanswered, incomplete: e.incomplete,
+  } as EntryRow;
+}

@@ -1,0 +1,246 @@
+/**
+ * The store's schema, as versioned migrations (applied by `migrate`, recorded in `schema_migrations`).
+ *
+ * Tables (database `tapline` by default):
+ *
+ * - `entries`: one row per Entry (see entries/entry.ts; columns are its fields in snake_case).
+ *   Times are DateTime64(6, 'UTC') (microseconds). IPs are IPv6; IPv4 is stored IPv4-mapped
+ *   (`::ffff:10.0.0.1`; compare with `toIPv6('10.0.0.1')`, show with `ipFromStore`). Headers are
+ *   parallel arrays `*_header_names` / `*_header_values`, in wire order with repeats kept.
+ *   Bodies are raw bytes (String). `status` 0 = no response.
+ *   Partitioned by hour of `start_time`, ordered by `start_time`: newest-first reads in order
+ *   and stops early; a time range prunes partitions and granules; `set` skip indexes on the
+ *   service/namespace/status columns narrow "one service over a time range"; a bloom filter on
+ *   `id` finds one entry (the hub may add `start_time` bounds from the UUIDv7 to prune more).
+ *   TTL `start_time + 7 days` (whole parts only); the size limit is enforced by store/retention.
+ *   `ingested_at` (DEFAULT now64(6)) is the insert time, for a live cursor in cluster mode.
+ * - `entries_1m`: AggregatingMergeTree rollup kept by the materialized view `entries_1m_mv`,
+ *   per minute × src (namespace, name) × dst (namespace, name) × protocol × status class.
+ *   "name" is the service if known, else the workload, else the pod, else the IP text
+ *   (`ENDPOINT_NAME_SQL`). status_class: 0 = no response, 1..5 = 1xx..5xx.
+ *   Columns: requests, errors (5xx + unanswered), errors_4xx, answered, duration_sum_us
+ *   (answered only), duration_q (quantileTDigest state of duration_us over answered requests:
+ *   read with `quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_q)`), request_bytes and
+ *   response_bytes (wire sizes). Sum columns are SimpleAggregateFunction(sum): read with sum().
+ *   TTL 30 days.
+ * - `schema_migrations`: versions applied (version, name, applied_at).
+ *
+ * Cluster mode (`cluster` set): every table is created `ON CLUSTER`, data lives in Replicated
+ * `*_local` tables and `entries` / `entries_1m` are Distributed tables over them, so readers and
+ * writers use the same names in both modes.
+ */
+
+export interface SchemaOptions {
+  /** Database name (an identifier: letters, digits, underscore). */
+  database: string;
+  /** ClickHouse cluster name for the Replicated + Distributed rendering; omit for one node. */
+  cluster?: string;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements(opts: SchemaOptions): string[];
+}
+
+/** Time-based retention of raw entries (days); store/retention can change it at run time. */
+export const DEFAULT_TTL_DAYS = 7;
+/** Time-based retention of the per-minute rollups (days). */
+export const ROLLUP_TTL_DAYS = 30;
+
+/** The name of one side of an entry in rollups: service, else workload, else pod, else IP text. */
+export function endpointNameSql(side: 'src' | 'dst'): string {
+  return (
+    `multiIf(${side}_service != '', ${side}_service, ${side}_workload != '', ${side}_workload, ` +
+    `${side}_pod != '', ${side}_pod, ` +
+    `replaceRegexpOne(toString(${side}_ip), '^::ffff:([0-9]+\\\\.[0-9]+\\\\.[0-9]+\\\\.[0-9]+)$', '\\\\1'))`
+  );
+}
+
+/** Status class of a status code: 0 = no response, 1..5 = 1xx..5xx. */
+export const STATUS_CLASS_SQL = 'toUInt8(least(intDiv(status, 100), 5))';
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export class SchemaError extends Error {
+  readonly code = 'SCHEMA';
+}
+
+function check(opts: SchemaOptions): void {
+  if (!IDENT.test(opts.database)) throw new SchemaError(`invalid database name ${JSON.stringify(opts.database)}`);
+  if (opts.cluster !== undefined && !IDENT.test(opts.cluster)) {
+    throw new SchemaError(`invalid cluster name ${JSON.stringify(opts.cluster)}`);
+  }
+}
+
+function onCluster(o: SchemaOptions): string {
+  return o.cluster ? ` ON CLUSTER ${o.cluster}` : '';
+}
+
+/** Name of the table that holds the data: `x` on one node, `x_local` behind a Distributed `x`. */
+export function dataTable(o: SchemaOptions, table: string): string {
+  return o.cluster ? `${table}_local` : table;
+}
+
+function engine(o: SchemaOptions, kind: 'MergeTree' | 'AggregatingMergeTree', table: string): string {
+  if (!o.cluster) return `${kind}`;
+  return `Replicated${kind}('/clickhouse/tables/{shard}/${o.database}/${table}', '{replica}')`;
+}
+
+/** A Distributed table `name` over `name_local`, only in cluster mode. */
+function distributed(o: SchemaOptions, table: string, shardingKey: string): string[] {
+  if (!o.cluster) return [];
+  return [
+    `CREATE TABLE IF NOT EXISTS ${o.database}.${table}${onCluster(o)} AS ${o.database}.${table}_local ` +
+      `ENGINE = Distributed(${o.cluster}, ${o.database}, ${table}_local, ${shardingKey})`,
+  ];
+}
+
+function endpointColumns(side: 'src' | 'dst'): string {
+  return [
+    `${side}_ip IPv6 CODEC(ZSTD(1))`,
+    `${side}_port UInt16 CODEC(ZSTD(1))`,
+    `${side}_pod LowCardinality(String)`,
+    `${side}_namespace LowCardinality(String)`,
+    `${side}_service LowCardinality(String)`,
+    `${side}_workload LowCardinality(String)`,
+    `${side}_node LowCardinality(String)`,
+  ].join(',\n  ');
+}
+
+function bodyColumns(side: 'request' | 'response'): string {
+  return [
+    `${side}_header_names Array(String) CODEC(ZSTD(1))`,
+    `${side}_header_values Array(String) CODEC(ZSTD(1))`,
+    `${side}_body String CODEC(ZSTD(3))`,
+    `${side}_body_size UInt64 CODEC(ZSTD(1))`,
+    `${side}_body_wire_size UInt64 CODEC(ZSTD(1))`,
+    `${side}_body_truncated Bool`,
+    `${side}_body_encoding LowCardinality(String)`,
+  ].join(',\n  ');
+}
+
+function createEntries(o: SchemaOptions): string {
+  const t = dataTable(o, 'entries');
+  return `CREATE TABLE IF NOT EXISTS ${o.database}.${t}${onCluster(o)} (
+  id String CODEC(ZSTD(1)),
+  agent LowCardinality(String),
+  protocol LowCardinality(String),
+  protocol_version LowCardinality(String),
+  start_time DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+  end_time DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+  duration_us UInt64 CODEC(ZSTD(1)),
+  ${endpointColumns('src')},
+  ${endpointColumns('dst')},
+  method LowCardinality(String),
+  path String CODEC(ZSTD(1)),
+  query String CODEC(ZSTD(1)),
+  host String CODEC(ZSTD(1)),
+  status UInt16,
+  status_text LowCardinality(String),
+  ${bodyColumns('request')},
+  ${bodyColumns('response')},
+  unanswered Bool,
+  incomplete Bool,
+  ingested_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta, ZSTD(1)),
+  INDEX idx_id id TYPE bloom_filter(0.001) GRANULARITY 1,
+  INDEX idx_src_service src_service TYPE set(256) GRANULARITY 4,
+  INDEX idx_dst_service dst_service TYPE set(256) GRANULARITY 4,
+  INDEX idx_src_namespace src_namespace TYPE set(256) GRANULARITY 4,
+  INDEX idx_dst_namespace dst_namespace TYPE set(256) GRANULARITY 4,
+  INDEX idx_status status TYPE set(64) GRANULARITY 4,
+  INDEX idx_src_ip src_ip TYPE bloom_filter(0.01) GRANULARITY 4,
+  INDEX idx_dst_ip dst_ip TYPE bloom_filter(0.01) GRANULARITY 4
+)
+ENGINE = ${engine(o, 'MergeTree', t)}
+PARTITION BY toStartOfHour(start_time)
+ORDER BY start_time
+TTL toDateTime(start_time) + INTERVAL ${DEFAULT_TTL_DAYS} DAY
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000`;
+}
+
+function createRollup(o: SchemaOptions): string {
+  const t = dataTable(o, 'entries_1m');
+  return `CREATE TABLE IF NOT EXISTS ${o.database}.${t}${onCluster(o)} (
+  minute DateTime('UTC') CODEC(Delta, ZSTD(1)),
+  src_namespace LowCardinality(String),
+  src_name LowCardinality(String),
+  dst_namespace LowCardinality(String),
+  dst_name LowCardinality(String),
+  protocol LowCardinality(String),
+  status_class UInt8,
+  requests SimpleAggregateFunction(sum, UInt64),
+  errors SimpleAggregateFunction(sum, UInt64),
+  errors_4xx SimpleAggregateFunction(sum, UInt64),
+  answered SimpleAggregateFunction(sum, UInt64),
+  duration_sum_us SimpleAggregateFunction(sum, UInt64),
+  duration_q AggregateFunction(quantileTDigest, UInt64),
+  request_bytes SimpleAggregateFunction(sum, UInt64),
+  response_bytes SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ${engine(o, 'AggregatingMergeTree', t)}
+PARTITION BY toDate(minute)
+ORDER BY (minute, src_namespace, src_name, dst_namespace, dst_name, protocol, status_class)
+TTL minute + INTERVAL ${ROLLUP_TTL_DAYS} DAY`;
+}
+
+function createRollupView(o: SchemaOptions): string {
+  // In cluster mode the view sits on each shard's local table and feeds its local rollup.
+  return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${o.database}.entries_1m_mv${onCluster(o)}
+TO ${o.database}.${dataTable(o, 'entries_1m')} AS
+SELECT
+  toStartOfMinute(start_time) AS minute,
+  src_namespace,
+  ${endpointNameSql('src')} AS src_name,
+  dst_namespace,
+  ${endpointNameSql('dst')} AS dst_name,
+  protocol,
+  ${STATUS_CLASS_SQL} AS status_class,
+  count() AS requests,
+  countIf(status >= 500 OR unanswered) AS errors,
+  countIf(status >= 400 AND status < 500) AS errors_4xx,
+  countIf(NOT unanswered) AS answered,
+  sumIf(duration_us, NOT unanswered) AS duration_sum_us,
+  quantileTDigestStateIf(duration_us, NOT unanswered) AS duration_q,
+  sum(request_body_wire_size) AS request_bytes,
+  sum(response_body_wire_size) AS response_bytes
+FROM ${o.database}.${dataTable(o, 'entries')}
+GROUP BY minute, src_namespace, src_name, dst_namespace, dst_name, protocol, status_class`;
+}
+
+/** The migrations table itself is created before any migration runs (see `migrate`). */
+export function migrationsTableSql(o: SchemaOptions): string[] {
+  check(o);
+  const t = dataTable(o, 'schema_migrations');
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${o.database}${onCluster(o)}`,
+    `CREATE TABLE IF NOT EXISTS ${o.database}.${t}${onCluster(o)} (
+  version UInt32,
+  name String,
+  applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ${engine(o, 'MergeTree', t)}
+ORDER BY version`,
+    ...distributed(o, 'schema_migrations', 'version'),
+  ];
+}
+
+/** Every migration in order. Statements are idempotent (IF NOT EXISTS), so a re-run is harmless. */
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'entries table',
+    statements: (o) => [createEntries(o), ...distributed(o, 'entries', 'rand()')],
+  },
+  {
+    version: 2,
+    name: 'per-minute rollup and its materialized view',
+    statements: (o) => [createRollup(o), ...distributed(o, 'entries_1m', 'rand()'), createRollupView(o)],
+  },
+];
+
+/** The whole schema as SQL statements, in the order `migrate` applies them. */
+export function renderSchema(o: SchemaOptions): string[] {
+  check(o);
+  return [...migrationsTableSql(o), ...migrations.flatMap((m) => m.statements(o))];
+}
