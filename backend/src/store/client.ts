@@ -7,7 +7,10 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Connection } from '@clickhouse/client/dist/common/connection.js';
 import { createChdbConnection } from 'chdb/connection';
+
+type NodeConnection = Connection<Readable>;
 
 export type StoreConfig =
   | {
@@ -95,7 +98,9 @@ function openEmbedded(dataDir: string, database: string): Store {
       cause: err,
     });
   }
-  const client = createClient({ connection });
+  // chdb types its connection against @clickhouse/client-common 1.23.0, the client bundles 1.23.1's
+  // copy of the same interface: identical at run time, distinct nominal types for tsc.
+  const client = createClient({ connection: connection as unknown as NodeConnection });
   return {
     kind: 'embedded',
     client,
