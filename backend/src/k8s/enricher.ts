@@ -2,7 +2,7 @@
  * Enrichment: the last step before an entry leaves the agent names both of its endpoints after
  * Kubernetes pods, services, workloads and nodes, in place.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../log.js';
 import type { Entry } from '../entries/entry.js';
 import type { IpResolver } from './resolver.js';
 

@@ -5,7 +5,7 @@
  * `synced` says when the first full list has been applied.
  */
 import { makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
+import type { Logger } from '../log.js';
 
 export interface BackoffOptions {
   /** First delay after an error (default 500 ms). */

@@ -12,7 +12,7 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import { pino, type Logger } from 'pino';
+import { createLogger, type Logger } from '../log.js';
 import { KubeEnricher, type Enricher } from './enricher.js';
 import { KubeError } from './errors.js';
 import { WatchedResource, type BackoffOptions, type ResourceHandlers } from './informer.js';
@@ -53,7 +53,7 @@ export class KubeMetadata extends EventEmitter<KubeMetadataEvents> {
 
   constructor(opts: KubeMetadataOptions) {
     super();
-    const log = opts.log ?? pino({ name: 'tapline-k8s' });
+    const log = opts.log ?? createLogger('k8s');
     const graceMs = opts.graceMs ?? 120_000;
     this.resolver = new IpResolver({ graceMs });
     this.enricher = new KubeEnricher(this.resolver);

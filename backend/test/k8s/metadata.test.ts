@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import { pino } from 'pino';
 import { emptyBody, emptyEndpoint, type Entry } from '../../src/entries/entry.js';
+import { createLogger } from '../../src/log.js';
 import { createKubeMetadata, type KubeMetadata, type KubeMetadataOptions } from '../../src/k8s/metadata.js';
 import { FakeKubeApi, kube } from '../../../test/support/fake-kube-api.js';
 import { waitFor } from './wait.js';
 
-const silent = pino({ level: 'silent' });
+const silent = createLogger('k8s-test', 'silent');
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
