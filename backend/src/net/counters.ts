@@ -1,0 +1,59 @@
+/** Everything the decode and reassembly stages count (all monotonic except the `current*` fields). */
+export interface NetCounters {
+  packets: number;
+  bytes: number;
+  /** Frames without IPv4/IPv6 (ARP, LLDP, unknown link types). */
+  nonIp: number;
+  /** IP packets that are not TCP. */
+  nonTcp: number;
+  /** IP fragments (skipped). */
+  fragments: number;
+  /** Headers that cannot be right (too short, bad lengths). */
+  malformed: number;
+  /** Segments of no connection we know that carry nothing to start one (stray ACK/FIN/RST). */
+  strays: number;
+  connections: number;
+  /** Connections picked up without a handshake. */
+  midStream: number;
+  closedFin: number;
+  closedRst: number;
+  timedOut: number;
+  /** Closed because maxConnections was reached (least recently used first). */
+  evicted: number;
+  outOfOrder: number;
+  /** Bytes seen twice (retransmissions) or overlapping bytes already delivered. */
+  duplicateBytes: number;
+  gaps: number;
+  gapBytes: number;
+  /** Times buffered out-of-order data was given up on because a memory cap was reached. */
+  forcedFlushes: number;
+  currentConnections: number;
+  currentBufferedBytes: number;
+  peakBufferedBytes: number;
+}
+
+export function newNetCounters(): NetCounters {
+  return {
+    packets: 0,
+    bytes: 0,
+    nonIp: 0,
+    nonTcp: 0,
+    fragments: 0,
+    malformed: 0,
+    strays: 0,
+    connections: 0,
+    midStream: 0,
+    closedFin: 0,
+    closedRst: 0,
+    timedOut: 0,
+    evicted: 0,
+    outOfOrder: 0,
+    duplicateBytes: 0,
+    gaps: 0,
+    gapBytes: 0,
+    forcedFlushes: 0,
+    currentConnections: 0,
+    currentBufferedBytes: 0,
+    peakBufferedBytes: 0,
+  };
+}

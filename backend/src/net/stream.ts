@@ -1,0 +1,33 @@
+/** What the connection table hands a connection's bytes to (a protocol dissector, in practice). */
+
+/** 0: the direction of the first packet seen on the connection; 1: the reverse. */
+export type Direction = 0 | 1;
+
+export type EndReason = 'fin' | 'rst' | 'timeout' | 'evicted' | 'shutdown';
+
+export interface ConnectionInfo {
+  /** Sequential id, unique within one table. */
+  readonly id: number;
+  /** Address and port that sent the packets of direction 0, and the peer's. */
+  readonly ip: readonly [string, string];
+  readonly port: readonly [number, number];
+  /** The client's direction when the handshake was seen (SYN sender), else undefined. */
+  clientDir: Direction | undefined;
+  /** True when the capture started after the connection did (no SYN seen). */
+  midStream: boolean;
+}
+
+export interface StreamConsumer {
+  /** In-order bytes buf[start, end) of one direction, captured at tsUs. Copy what you keep. */
+  data(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void;
+  /** `bytes` of one direction are missing (lost, beyond the snap length, or given up on). */
+  gap(dir: Direction, bytes: number, tsUs: number): void;
+  /** The direction ended with a FIN (all its bytes were delivered before). */
+  fin(dir: Direction, tsUs: number): void;
+  /** The connection is gone; no call follows. */
+  end(reason: EndReason, tsUs: number): void;
+  /** Periodic clock (capture time), for timeouts inside the consumer. */
+  tick(nowUs: number): void;
+}
+
+export type StreamConsumerFactory = (conn: ConnectionInfo) => StreamConsumer;
