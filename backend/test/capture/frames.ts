@@ -73,7 +73,7 @@ function etherTypeOf(ip: Buffer): number {
 }
 
 export function ethernet(ip: Buffer, vlans: number[] = []): Buffer {
-  const parts = [Buffer.from('0200000000020200000000010000', 'hex').subarray(0, 12)];
+  const parts: Buffer[] = [Buffer.from('020000000002020000000001', 'hex')];
   for (const id of vlans) {
     const tag = Buffer.alloc(4);
     tag.writeUInt16BE(0x8100, 0);
@@ -128,7 +128,7 @@ export function pcapFile(linkType: number, frames: Frame[], opts: { bigEndian?: 
   u16(head, 4, 6);
   u32(head, 262144, 16);
   u32(head, linkType, 20);
-  const parts = [head];
+  const parts: Buffer[] = [head];
   for (const f of frames) {
     const cap = Math.min(f.caplen ?? f.data.length, f.data.length);
     const rec = Buffer.alloc(16);
