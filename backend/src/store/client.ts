@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Connection } from '@clickhouse/client/dist/common/connection.js';
 import { createChdbConnection } from 'chdb/connection';
 
@@ -125,6 +125,8 @@ function openServer(config: Extract<StoreConfig, { kind: 'server' }>, database: 
     username: config.username ?? 'default',
     password: config.password ?? '',
     request_timeout: config.requestTimeoutMs ?? 30_000,
+    // Failures reach the caller as errors (the writer and the hub log them with context).
+    log: { level: ClickHouseLogLevel.OFF },
   });
   return {
     kind: 'server',

@@ -40,3 +40,4 @@ export {
   EntryEncodeError,
   type EntryRow,
 } from './rows.js';
+export { EntryWriter, type WriterOptions, type WriterCounters } from './writer.js';
