@@ -118,7 +118,7 @@ class Compiler {
       throw new FilterError(`${def.name} is ${TYPE_NAMES[t]}: expected ${EXAMPLES[t]}`, v.column);
     };
     if (op === '=~' || op === '!~') {
-      if (v.kind !== 'string') mismatch();
+      if (v.kind !== 'string') return mismatch();
       const re = this.param('String', checkRegex(v));
       return `${op === '!~' ? 'NOT ' : ''}match(${sql}, ${re})`;
     }
