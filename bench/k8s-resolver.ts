@@ -1,0 +1,138 @@
+/**
+ * Benchmark: the Kubernetes IP resolver on the per-entry path, with a cluster of 10k pods, 2k
+ * services (ClusterIP + one EndpointSlice of 5 pods each), 1k ReplicaSets and 100 nodes.
+ *
+ *   node --expose-gc --import tsx bench/k8s-resolver.ts [--pods 10000] [--services 2000] [--seconds 2]
+ *
+ * Prints: enrichments/s (two endpoint lookups each: a pod IP source and a ClusterIP, pod IP or
+ * unknown destination), the resolver's heap, and (with --informers) the full metadata cache synced
+ * from the loopback fake API server through the real informers: time to sync and heap including
+ * client-node's own object caches.
+ */
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { emptyBody, emptyEndpoint, type Entry } from '../backend/src/entries/entry.js';
+import { KubeEnricher } from '../backend/src/k8s/enricher.js';
+import { createKubeMetadata } from '../backend/src/k8s/metadata.js';
+import { IpResolver } from '../backend/src/k8s/resolver.js';
+import { createLogger } from '../backend/src/log.js';
+import { FakeKubeApi, kube, type KubeObject } from '../test/support/fake-kube-api.js';
+
+const { values } = parseArgs({
+  options: {
+    pods: { type: 'string', default: '10000' },
+    services: { type: 'string', default: '2000' },
+    seconds: { type: 'string', default: '2' },
+    informers: { type: 'boolean', default: false },
+  },
+});
+const POD_COUNT = Number(values.pods);
+const SERVICE_COUNT = Number(values.services);
+const SECONDS = Number(values.seconds);
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) console.warn('run with --expose-gc for heap figures');
+function heapMB(): number {
+  gc?.();
+  gc?.();
+  return process.memoryUsage().heapUsed / 1048576;
+}
+
+const podIp = (i: number) => `10.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+const svcIp = (i: number) => `10.96.${(i >> 8) & 255}.${i & 255}`;
+
+function cluster(): KubeObject[] {
+  const objs: KubeObject[] = [];
+  for (let n = 0; n < 100; n++) objs.push(kube.node(`node-${n}`, `172.18.${n >> 8}.${n & 255}`));
+  for (let r = 0; r < 1000; r++) objs.push(kube.replicaSet(`ns-${r % 50}`, `app-${r}-5d9f8`, { kind: 'Deployment', name: `app-${r}` }));
+  for (let i = 0; i < POD_COUNT; i++) {
+    const r = i % 1000;
+    objs.push(
+      kube.pod(`ns-${r % 50}`, `app-${r}-5d9f8-${i}`, podIp(i), {
+        node: `node-${i % 100}`,
+        owner: { kind: 'ReplicaSet', name: `app-${r}-5d9f8` },
+        labels: { app: `app-${r}`, 'pod-template-hash': '5d9f8' },
+      }),
+    );
+  }
+  for (let s = 0; s < SERVICE_COUNT; s++) {
+    const ns = `ns-${s % 50}`;
+    objs.push(kube.service(ns, `svc-${s}`, svcIp(s), [{ port: 80, targetPort: 8080 }]));
+    const ips = [0, 1, 2, 3, 4].map((k) => podIp((s * 5 + k) % POD_COUNT));
+    objs.push(kube.endpointSlice(ns, `svc-${s}-abcde`, `svc-${s}`, ips, [8080]));
+  }
+  return objs;
+}
+
+function feed(r: IpResolver, objs: KubeObject[]): void {
+  for (const o of objs) {
+    if (o.kind === 'Pod') r.upsertPod(o);
+    else if (o.kind === 'Service') r.upsertService(o);
+    else if (o.kind === 'EndpointSlice') r.upsertEndpointSlice(o);
+    else if (o.kind === 'Node') r.upsertNode(o);
+    else if (o.kind === 'ReplicaSet') r.upsertReplicaSet(o);
+  }
+}
+
+function entries(n: number): Entry[] {
+  const out: Entry[] = [];
+  for (let i = 0; i < n; i++) {
+    // Destinations: 45% ClusterIP, 45% pod IP (after DNAT), 10% outside the cluster.
+    const kind = i % 20;
+    const dst = kind < 9 ? svcIp(i % SERVICE_COUNT) : kind < 18 ? podIp((i * 7) % POD_COUNT) : `203.0.113.${i & 255}`;
+    out.push({
+      id: String(i), agent: 'bench', protocol: 'http', protocolVersion: '1.1',
+      startUs: Date.now() * 1000, endUs: 0, durationUs: 0,
+      src: emptyEndpoint(podIp(i % POD_COUNT), 40000 + (i & 1023)),
+      dst: emptyEndpoint(dst, kind < 9 ? 80 : 8080),
+      method: 'GET', path: '/', query: '', host: '', status: 200, statusText: 'OK',
+      requestHeaders: [], responseHeaders: [], requestBody: emptyBody(), responseBody: emptyBody(),
+      unanswered: false, incomplete: false,
+    });
+  }
+  return out;
+}
+
+const objs = cluster();
+const before = heapMB();
+let resolver: IpResolver | undefined = new IpResolver();
+let t = performance.now();
+feed(resolver, objs);
+const buildMs = performance.now() - t;
+const resolverMB = heapMB() - before;
+
+const enricher = new KubeEnricher(resolver);
+const batch = entries(16384);
+// Warm up, then measure.
+for (const e of batch) enricher.enrich(e);
+let done = 0;
+t = performance.now();
+const deadline = t + SECONDS * 1000;
+while (performance.now() < deadline) {
+  for (let i = 0; i < batch.length; i++) enricher.enrich(batch[i]);
+  done += batch.length;
+}
+const elapsed = (performance.now() - t) / 1000;
+const named = batch.filter((e) => e.src.pod !== '' && (e.dst.service !== '' || e.dst.ip.startsWith('203.'))).length;
+console.log(`cluster: ${POD_COUNT} pods, ${SERVICE_COUNT} services (+${SERVICE_COUNT} endpoint slices), 1000 replicasets, 100 nodes`);
+console.log(`resolver build: ${buildMs.toFixed(0)} ms; resolver heap: ${resolverMB.toFixed(1)} MB`);
+console.log(
+  `enrich: ${(done / elapsed / 1e6).toFixed(2)} M entries/s (${((done * 2) / elapsed / 1e6).toFixed(2)} M endpoint lookups/s), ` +
+    `${named}/${batch.length} entries fully named`,
+);
+resolver = undefined;
+
+if (values.informers) {
+  const api = await FakeKubeApi.start();
+  api.seed(objs);
+  const base = heapMB();
+  const kc = new KubeConfig();
+  kc.loadFromOptions(api.kubeConfigOptions());
+  t = performance.now();
+  const md = createKubeMetadata({ kubeConfig: kc, log: createLogger('bench', 'silent') });
+  await md.waitForSync(120_000);
+  const syncMs = performance.now() - t;
+  console.log(`informers: synced from the fake API in ${syncMs.toFixed(0)} ms; metadata cache heap (resolver + client-node caches): ${(heapMB() - base).toFixed(1)} MB`);
+  await md.stop();
+  await api.stop();
+}
