@@ -1,0 +1,27 @@
+// jsdom lacks a few browser APIs that @grafana/ui touches while rendering; the stubs do nothing,
+// which is what a hidden test page would observe anyway.
+import '@testing-library/jest-dom';
+
+if (typeof window !== 'undefined') {
+  class NoopObserver {
+    observe(): void {}
+    unobserve(): void {}
+    disconnect(): void {}
+    takeRecords(): [] {
+      return [];
+    }
+  }
+  const w = window as unknown as Record<string, unknown>;
+  w.IntersectionObserver ??= NoopObserver;
+  w.ResizeObserver ??= NoopObserver;
+  w.matchMedia ??= (query: string) => ({
+    matches: false,
+    media: query,
+    onchange: null,
+    addListener: () => {},
+    removeListener: () => {},
+    addEventListener: () => {},
+    removeEventListener: () => {},
+    dispatchEvent: () => false,
+  });
+}

@@ -1,0 +1,199 @@
+/**
+ * The data source's query and settings models, and the hub's answers as docs/api.md defines them.
+ * The hub types are the plugin's own copy of the contract: the plugin ships as a browser bundle and
+ * cannot import backend code.
+ */
+import type { DataQuery, DataSourceJsonData } from '@grafana/data';
+
+export const QUERY_TYPES = ['entries', 'stream', 'stats', 'serviceMap', 'catalog', 'entry'] as const;
+export type QueryType = (typeof QUERY_TYPES)[number];
+
+export const STATS_GROUP_BY = ['statusClass', 'protocol', 'service', 'none'] as const;
+export type StatsGroupBy = (typeof STATS_GROUP_BY)[number];
+export const STATS_METRICS = ['requests', 'errors', 'latency'] as const;
+export type StatsMetric = (typeof STATS_METRICS)[number];
+export type SecondaryStat = 'p95' | 'errorRate';
+export type TimeField = 'start' | 'end';
+
+export interface TaplineQuery extends DataQuery {
+  queryType?: QueryType;
+  /** Filter-language text; `$var` and ad-hoc filters are applied before it reaches the hub. */
+  filter?: string;
+  /** entries: rows to fetch (hub max 10000). */
+  limit?: number;
+  /** stream: rows the live frame keeps before dropping the oldest. */
+  capacity?: number;
+  /** stats */
+  metric?: StatsMetric;
+  groupBy?: StatsGroupBy;
+  /** stats with metric 'latency': quantiles between 0 and 1. */
+  quantiles?: number[];
+  /** serviceMap: what the second number inside a node and on an edge shows. */
+  secondaryStat?: SecondaryStat;
+  /** entry: the id (may be `$entry`). */
+  entryId?: string;
+}
+
+export const DEFAULT_QUERY: Partial<TaplineQuery> = { queryType: 'entries', filter: '' };
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 10000;
+export const DEFAULT_CAPACITY = 1000;
+export const MAX_CAPACITY = 100000;
+export const DEFAULT_QUANTILES = [0.5, 0.95, 0.99];
+
+/** jsonData: stored in clear by Grafana. */
+export interface TaplineOptions extends DataSourceJsonData {
+  /** The hub's base URL as Grafana's server reaches it, e.g. http://tapline-hub:8787. */
+  hubUrl?: string;
+  /** Which time the entries table's `time` column shows: request start or response end. */
+  timeField?: TimeField;
+  defaultLimit?: number;
+  defaultCapacity?: number;
+  /** uid of a dashboard that shows one entry from its `entry` variable (target of row links). */
+  entryDashboardUid?: string;
+}
+
+/** secureJsonData: encrypted by Grafana, used only by its proxy route, never sent to the browser. */
+export interface TaplineSecureOptions {
+  token?: string;
+}
+
+// ---- the hub's answers (docs/api.md) ----
+
+export interface HubEndpoint {
+  ip: string;
+  port: number;
+  pod: string;
+  namespace: string;
+  service: string;
+  workload: string;
+  node: string;
+}
+
+export interface EntrySummary {
+  id: string;
+  startUs: number;
+  durationUs: number;
+  protocol: string;
+  protocolVersion: string;
+  method: string;
+  path: string;
+  query: string;
+  host: string;
+  status: number;
+  unanswered: boolean;
+  incomplete: boolean;
+  src: HubEndpoint;
+  dst: HubEndpoint;
+  requestSize: number;
+  responseSize: number;
+  agent: string;
+}
+
+export interface HubBody {
+  text?: string;
+  base64?: string;
+  size: number;
+  wireSize: number;
+  truncated: boolean;
+  encoding: string;
+  contentType: string;
+}
+
+export interface FullEntry extends EntrySummary {
+  statusText: string;
+  requestHeaders: Array<[string, string]>;
+  responseHeaders: Array<[string, string]>;
+  requestBody: HubBody;
+  responseBody: HubBody;
+  endUs: number;
+}
+
+export interface EntriesResponse {
+  entries: EntrySummary[];
+  nextCursor: string | null;
+}
+
+export interface StreamResponse {
+  entries: EntrySummary[];
+  cursor: string;
+}
+
+export interface StatsResponse {
+  intervalMs: number;
+  series: Array<{ name: string; points: Array<[number, number]> }>;
+}
+
+export interface ServiceMapNode {
+  id: string;
+  title: string;
+  subtitle: string;
+  namespace: string;
+  requests: number;
+  ratePerSec: number;
+  errorRate: number;
+  p95Ms: number;
+  share2xx: number;
+  share3xx: number;
+  share4xx: number;
+  share5xx: number;
+}
+
+export interface ServiceMapEdge {
+  id: string;
+  source: string;
+  target: string;
+  requests: number;
+  ratePerSec: number;
+  errorRate: number;
+  p95Ms: number;
+  protocols: string[];
+}
+
+export interface ServiceMapResponse {
+  nodes: ServiceMapNode[];
+  edges: ServiceMapEdge[];
+}
+
+export interface CatalogService {
+  service: string;
+  namespace: string;
+  requests: number;
+  succeeded: number;
+  failed: number;
+  avgMs: number;
+  p95Ms: number;
+  protocols: string[];
+}
+
+export interface CatalogResponse {
+  services: CatalogService[];
+}
+
+export type ValidateResponse =
+  | { valid: true }
+  | { valid: false; error: { message: string; position: number; expected?: string[] } };
+
+export interface CompletionsResponse {
+  fields: Array<{ name: string; type: string; doc: string }>;
+  operators: string[];
+  values: string[];
+}
+
+export interface LabelsResponse {
+  values: string[];
+}
+
+export const LABEL_NAMES = ['namespace', 'service', 'pod', 'protocol', 'method', 'status'] as const;
+export type LabelName = (typeof LABEL_NAMES)[number];
+
+export interface HealthResponse {
+  status: 'ok' | 'degraded' | 'down';
+  store: { reachable: boolean; message?: string; entries?: number };
+  agent?: { running: boolean; packets?: number; entries?: number; drops?: number; [k: string]: unknown };
+  version: string;
+}
+
+export interface HubErrorBody {
+  error: { code: string; message: string; position?: number };
+}

@@ -1,0 +1,2 @@
+// Stands in for asset imports (svg, css) in Jest; webpack handles them in the real build.
+module.exports = 'asset-stub';
