@@ -41,3 +41,4 @@ export {
   type EntryRow,
 } from './rows.js';
 export { EntryWriter, type WriterOptions, type WriterCounters } from './writer.js';
+export { Retention, RetentionError, DEFAULT_MAX_BYTES, type RetentionOptions, type SizeEnforcement } from './retention.js';
