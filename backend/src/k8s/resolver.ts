@@ -102,17 +102,19 @@ export class IpResolver {
   private readonly nowUs: () => number;
   /** Pods by "namespace/name". */
   private readonly pods = new Map<string, PodRecord>();
+  /** Everything known about an IP, behind one Map lookup (the per-entry path does one get). */
+  private readonly slots = new Map<string, IpSlot>();
   /** Pod IP → holders, oldest first. */
-  private readonly holdings = new Map<string, Holding[]>();
+  private readonly holdings = new SlotField(this.slots, 'holdings');
   /** Node IP → port → hostNetwork pod. */
-  private readonly hostPorts = new Map<string, Map<number, PodRecord>>();
+  private readonly hostPorts = new SlotField(this.slots, 'hostPorts');
   private readonly services = new Map<string, ServiceRecord>();
-  private readonly clusterIps = new Map<string, ServiceRecord>();
+  private readonly clusterIps = new SlotField(this.slots, 'service');
   private readonly slices = new Map<string, SliceRecord>();
   /** Endpoint IP → the slices that list it. */
-  private readonly endpointIps = new Map<string, SliceRecord[]>();
+  private readonly endpointIps = new SlotField(this.slots, 'slices');
   private readonly nodes = new Map<string, string[]>();
-  private readonly nodeIps = new Map<string, string>();
+  private readonly nodeIps = new SlotField(this.slots, 'node');
   /** ReplicaSet "namespace/name" → its controller's name ('' when it has none). */
   private readonly replicaSets = new Map<string, string>();
   private readonly podsByReplicaSet = new Map<string, Set<PodRecord>>();
@@ -133,8 +135,9 @@ export class IpResolver {
    * is known; leaves `ep` untouched and returns false otherwise.
    */
   resolveEndpoint(ep: Endpoint, tUs: number): boolean {
-    const ip = ep.ip;
-    const held = this.holdings.get(ip);
+    const slot = this.slots.get(ep.ip);
+    if (slot === undefined) return false;
+    const held = slot.holdings;
     if (held !== undefined) {
       const h = pickHolding(held, tUs);
       const pod = h.pod;
@@ -144,10 +147,10 @@ export class IpResolver {
       ep.node = pod.node;
       // Only the current holder may use today's endpoint slices; earlier holders keep theirs.
       const current = h === held[held.length - 1] && h.untilUs === Infinity;
-      ep.service = (current && this.endpointService(ip, ep.port)) || pod.lastService;
+      ep.service = (current && serviceOfSlices(slot.slices, ep.port)) || pod.lastService;
       return true;
     }
-    const svc = this.clusterIps.get(ip);
+    const svc = slot.service;
     if (svc !== undefined) {
       ep.pod = '';
       ep.namespace = svc.namespace;
@@ -156,26 +159,23 @@ export class IpResolver {
       ep.node = '';
       return true;
     }
-    const hostPod = this.hostPorts.get(ip)?.get(ep.port);
+    const hostPod = slot.hostPorts?.get(ep.port);
     if (hostPod !== undefined) {
       ep.pod = hostPod.name;
       ep.namespace = hostPod.namespace;
       ep.workload = hostPod.workload;
       ep.node = hostPod.node;
-      ep.service = this.endpointService(ip, ep.port) || hostPod.lastService;
+      ep.service = serviceOfSlices(slot.slices, ep.port) || hostPod.lastService;
       return true;
     }
-    const node = this.nodeIps.get(ip);
-    const slices = this.endpointIps.get(ip);
-    if (node !== undefined || slices !== undefined) {
-      ep.pod = '';
-      ep.workload = '';
-      ep.node = node ?? '';
-      ep.service = slices !== undefined ? this.endpointService(ip, ep.port) : '';
-      ep.namespace = slices !== undefined && ep.service !== '' ? slices[0].namespace : '';
-      return true;
-    }
-    return false;
+    const slices = slot.slices;
+    if (slot.node === undefined && slices === undefined) return false;
+    ep.pod = '';
+    ep.workload = '';
+    ep.node = slot.node ?? '';
+    ep.service = serviceOfSlices(slices, ep.port);
+    ep.namespace = slices !== undefined && ep.service !== '' ? slices[0].namespace : '';
+    return true;
   }
 
   /** The pod that held `ip` at `tUs` (0 = now), if any (labels and all). */
@@ -218,12 +218,7 @@ export class IpResolver {
 
   /** The service of an endpoint IP: the slice serving `port`, else the first slice's. */
   private endpointService(ip: string, port: number): string {
-    const slices = this.endpointIps.get(ip);
-    if (slices === undefined) return '';
-    for (let i = 0; i < slices.length; i++) {
-      if (slices[i].ports.includes(port)) return slices[i].service;
-    }
-    return slices[0].service;
+    return serviceOfSlices(this.endpointIps.get(ip), port);
   }
 
   // ---- updates (from informers) ----
@@ -513,6 +508,59 @@ export class IpResolver {
 
   private schedule(atUs: number, run: () => void): void {
     this.expiries.push({ atUs, run });
+  }
+}
+
+/** The service of the slices listing an IP: the one serving `port`, else the first one's. */
+function serviceOfSlices(slices: SliceRecord[] | undefined, port: number): string {
+  if (slices === undefined) return '';
+  for (let i = 0; i < slices.length; i++) {
+    if (slices[i].ports.includes(port)) return slices[i].service;
+  }
+  return slices[0].service;
+}
+
+/** What one IP is: pod holdings, a ClusterIP's service, hostNetwork pods by port, a node, endpoint slices. */
+interface IpSlot {
+  holdings: Holding[] | undefined;
+  service: ServiceRecord | undefined;
+  hostPorts: Map<number, PodRecord> | undefined;
+  node: string | undefined;
+  slices: SliceRecord[] | undefined;
+}
+
+/** One field of the IP slots seen as its own map (the slot goes when its last field does). */
+class SlotField<K extends keyof IpSlot> {
+  size = 0;
+
+  constructor(
+    private readonly slots: Map<string, IpSlot>,
+    private readonly key: K,
+  ) {}
+
+  get(ip: string): IpSlot[K] | undefined {
+    return this.slots.get(ip)?.[this.key];
+  }
+
+  set(ip: string, value: NonNullable<IpSlot[K]>): void {
+    let slot = this.slots.get(ip);
+    if (slot === undefined) {
+      // All fields present from the start: one object shape for every slot.
+      slot = { holdings: undefined, service: undefined, hostPorts: undefined, node: undefined, slices: undefined };
+      this.slots.set(ip, slot);
+    }
+    if (slot[this.key] === undefined) this.size++;
+    slot[this.key] = value;
+  }
+
+  delete(ip: string): void {
+    const slot = this.slots.get(ip);
+    if (slot === undefined || slot[this.key] === undefined) return;
+    slot[this.key] = undefined;
+    this.size--;
+    if (slot.holdings === undefined && slot.service === undefined && slot.hostPorts === undefined && slot.node === undefined && slot.slices === undefined) {
+      this.slots.delete(ip);
+    }
   }
 }
 
