@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerImport } from './import.js';
 
 /** Every command of the CLI, one module each. Keep the list in the order `tapline --help` shows. */
-export const commands: Array<(program: Command) => void> = [];
+export const commands: Array<(program: Command) => void> = [registerImport];

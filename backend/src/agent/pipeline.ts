@@ -1,0 +1,186 @@
+/**
+ * The agent's pipeline: frames → link decode → IP/TCP decode → connection table (reassembly) →
+ * dissectors (pairing) → Entry → redaction → optional enrichment → EntrySink.
+ *
+ * Back-pressure: when the sink says it is full, entries wait in a bounded queue; file sources
+ * wait on `pause()` between chunks, live sources cannot wait, so past the queue's bound entries
+ * are dropped and counted.
+ */
+import { decodeLink, type L3Position } from '../capture/link.js';
+import type { RawPacket } from '../capture/packet.js';
+import { emptyEndpoint, type Entry, type EntrySink } from '../entries/entry.js';
+import { ConnectionTable, defaultConnectionLimits, type ConnectionLimits } from '../net/connections.js';
+import { newNetCounters, type NetCounters } from '../net/counters.js';
+import { decodeIpTcp, IpResult, newTcpSegment } from '../net/ip.js';
+import type { ConnectionInfo, EndReason } from '../net/stream.js';
+import { defaultDissectorLimits, type DissectorLimits, type Exchange } from '../protocols/dissector.js';
+import { DissectorRegistry } from '../protocols/registry.js';
+import { uuidv7 } from './ids.js';
+import { defaultRedaction, Redactor, type RedactionOptions } from './redact.js';
+
+export interface PipelineOptions {
+  /** Written into every entry's `agent` (node name or hostname). */
+  agentName: string;
+  connections: ConnectionLimits;
+  dissectors: DissectorLimits;
+  redaction: RedactionOptions;
+  /** Names endpoints (Kubernetes) in place, between pairing and the sink. */
+  enrich?: (entry: Entry) => void;
+  /** Entries held while the sink is full; beyond, entries are dropped (counted). */
+  maxQueuedEntries: number;
+}
+
+export const defaultPipelineOptions: PipelineOptions = {
+  agentName: 'tapline',
+  connections: defaultConnectionLimits,
+  dissectors: defaultDissectorLimits,
+  redaction: defaultRedaction,
+  maxQueuedEntries: 10_000,
+};
+
+export interface PipelineCounters extends NetCounters {
+  entries: number;
+  /** Entries lost because the sink stayed full past the queue bound. */
+  sinkDrops: number;
+  /** Exchanges whose enrichment threw (the entry is still written, unnamed). */
+  enrichErrors: number;
+  unknownConnections: number;
+  /** Per protocol: connections, exchanges, parse errors, orphan responses, unanswered. */
+  protocols: DissectorRegistry['protocolCounters'];
+}
+
+/** How often (capture time) idle connections and unanswered requests are looked at. */
+const TICK_US = 1e6;
+
+export class Pipeline {
+  readonly net: NetCounters = newNetCounters();
+  private readonly table: ConnectionTable;
+  private readonly registry: DissectorRegistry;
+  private readonly redactor: Redactor;
+  private readonly opts: PipelineOptions;
+  private readonly l3: L3Position = { etherType: 0, offset: 0, vlanTags: 0 };
+  private readonly seg = newTcpSegment();
+  private lastTickUs = 0;
+  private lastPacketUs = 0;
+  private entries = 0;
+  private sinkDrops = 0;
+  private enrichErrors = 0;
+  private readonly queue: Entry[] = [];
+  private blocked: Promise<void> | null = null;
+
+  constructor(
+    private readonly sink: EntrySink,
+    options: Partial<PipelineOptions> = {},
+  ) {
+    this.opts = { ...defaultPipelineOptions, ...options };
+    this.redactor = new Redactor(this.opts.redaction);
+    this.registry = new DissectorRegistry((x, conn) => this.exchange(x, conn), this.opts.dissectors);
+    this.table = new ConnectionTable(this.registry.open, this.net, this.opts.connections);
+  }
+
+  /** One captured frame (a PacketHandler). */
+  readonly packet = (p: RawPacket): void => {
+    const net = this.net;
+    net.packets++;
+    net.bytes += p.wireLen;
+    const end = p.offset + p.caplen;
+    if (!decodeLink(p.linkType, p.buf, p.offset, end, this.l3)) {
+      net.nonIp++;
+      return;
+    }
+    const r = decodeIpTcp(this.l3.etherType, p.buf, this.l3.offset, end, p.offset + p.wireLen, this.seg);
+    if (r !== IpResult.Tcp) {
+      if (r === IpResult.NotTcp) net.nonTcp++;
+      else if (r === IpResult.Fragment) net.fragments++;
+      else net.malformed++;
+      return;
+    }
+    const ts = p.tsUs;
+    if (ts > this.lastPacketUs) this.lastPacketUs = ts;
+    this.table.segment(this.seg, ts);
+    if (ts - this.lastTickUs >= TICK_US) this.tick(ts);
+  };
+
+  /** Advances the clock (capture time): idle connections end, unanswered requests are emitted. */
+  tick(nowUs: number): void {
+    this.lastTickUs = nowUs;
+    this.table.tick(nowUs);
+  }
+
+  /** For file sources: a promise to wait for while the sink is full, else undefined. */
+  readonly pause = (): Promise<void> | undefined => this.blocked ?? undefined;
+
+  /** Ends every connection (requests still waiting become unanswered) and hands over the rest. */
+  async finish(reason: EndReason = 'shutdown'): Promise<void> {
+    this.table.closeAll(reason, this.lastPacketUs);
+    while (this.blocked) await this.blocked;
+  }
+
+  counters(): PipelineCounters {
+    return {
+      ...this.net,
+      entries: this.entries,
+      sinkDrops: this.sinkDrops,
+      enrichErrors: this.enrichErrors,
+      unknownConnections: this.registry.detection.unknownConnections,
+      protocols: this.registry.protocolCounters,
+    };
+  }
+
+  private exchange(x: Exchange, conn: ConnectionInfo): void {
+    const c = x.clientDir;
+    const entry: Entry = {
+      id: uuidv7(x.startUs / 1000),
+      agent: this.opts.agentName,
+      protocol: x.protocol,
+      protocolVersion: x.protocolVersion,
+      startUs: x.startUs,
+      endUs: x.endUs,
+      durationUs: x.durationUs,
+      src: emptyEndpoint(conn.ip[c], conn.port[c]),
+      dst: emptyEndpoint(conn.ip[1 - c], conn.port[1 - c]),
+      method: x.method,
+      path: x.path,
+      query: x.query,
+      host: x.host,
+      status: x.status,
+      statusText: x.statusText,
+      requestHeaders: x.requestHeaders,
+      responseHeaders: x.responseHeaders,
+      requestBody: x.requestBody,
+      responseBody: x.responseBody,
+      unanswered: x.unanswered,
+      incomplete: x.incomplete,
+    };
+    this.redactor.redact(entry);
+    if (this.opts.enrich) {
+      try {
+        this.opts.enrich(entry);
+      } catch {
+        this.enrichErrors++;
+      }
+    }
+    this.entries++;
+    this.deliver(entry);
+  }
+
+  private deliver(entry: Entry): void {
+    if (this.blocked) {
+      if (this.queue.length >= this.opts.maxQueuedEntries) this.sinkDrops++;
+      else this.queue.push(entry);
+      return;
+    }
+    if (!this.sink.push(entry)) this.blocked = this.waitForSink();
+  }
+
+  /** Waits until the sink drains, then hands over the queue (waiting again as often as needed). */
+  private async waitForSink(): Promise<void> {
+    for (;;) {
+      await this.sink.drained();
+      let full = false;
+      while (this.queue.length > 0 && !full) full = !this.sink.push(this.queue.shift()!);
+      if (!full) break;
+    }
+    this.blocked = null;
+  }
+}

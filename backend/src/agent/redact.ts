@@ -1,0 +1,96 @@
+/**
+ * Secrets never leave the agent: values of credential headers (and, with the same list, of
+ * same-named query parameters) are replaced before an entry is handed on. On by default.
+ */
+import type { Entry, HeaderList } from '../entries/entry.js';
+
+export const REDACTED = '[REDACTED]';
+
+/** Header names (lowercase) whose values are always secrets. */
+export const defaultRedactedHeaders: readonly string[] = [
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'api-key',
+  'apikey',
+  'x-auth-token',
+  'x-access-token',
+  'x-refresh-token',
+  'x-csrf-token',
+  'x-xsrf-token',
+  'x-amz-security-token',
+  'x-goog-api-key',
+  'x-vault-token',
+  'x-consul-token',
+  'private-token',
+  'x-gitlab-token',
+  'x-hub-signature',
+  'x-hub-signature-256',
+];
+
+/** Query parameters (lowercase) that carry credentials by convention. */
+export const defaultRedactedQueryParams: readonly string[] = [
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'token',
+  'api_key',
+  'apikey',
+  'password',
+  'client_secret',
+  'x-amz-signature',
+  'sig',
+  'signature',
+];
+
+export interface RedactionOptions {
+  enabled: boolean;
+  /** Extra header names to redact (any case). */
+  headers: readonly string[];
+  /** Extra query parameter names to redact (any case). */
+  queryParams: readonly string[];
+}
+
+export const defaultRedaction: RedactionOptions = { enabled: true, headers: [], queryParams: [] };
+
+export class Redactor {
+  private readonly headers: Set<string>;
+  private readonly params: Set<string>;
+
+  constructor(private readonly opts: RedactionOptions = defaultRedaction) {
+    this.headers = new Set([...defaultRedactedHeaders, ...opts.headers.map((h) => h.toLowerCase())]);
+    this.params = new Set([...defaultRedactedQueryParams, ...opts.queryParams.map((h) => h.toLowerCase())]);
+  }
+
+  /** Redacts in place. */
+  redact(entry: Entry): void {
+    if (!this.opts.enabled) return;
+    this.redactHeaders(entry.requestHeaders);
+    this.redactHeaders(entry.responseHeaders);
+    if (entry.query !== '') entry.query = this.redactQuery(entry.query);
+  }
+
+  private redactHeaders(list: HeaderList): void {
+    for (const h of list) if (this.headers.has(h[0].toLowerCase())) h[1] = REDACTED;
+  }
+
+  private redactQuery(query: string): string {
+    let changed = false;
+    const parts = query.split('&').map((part) => {
+      const eq = part.indexOf('=');
+      const name = eq < 0 ? part : part.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // a malformed escape: compare the raw name
+      }
+      if (eq < 0 || !this.params.has(decoded.toLowerCase())) return part;
+      changed = true;
+      return `${name}=${REDACTED}`;
+    });
+    return changed ? parts.join('&') : query;
+  }
+}

@@ -1,0 +1,46 @@
+/** The counters the CLI prints on exit, one `name value` per line, in a fixed order. */
+import type { InterfaceStats } from '../capture/live.js';
+import type { PipelineCounters } from './pipeline.js';
+
+export function formatCounters(c: PipelineCounters, capture: InterfaceStats[] = []): string {
+  const rows: Array<[string, number | string]> = [
+    ['packets', c.packets],
+    ['bytes', c.bytes],
+    ['connections', c.connections],
+    ['entries', c.entries],
+  ];
+  for (const s of capture) {
+    rows.push([`${s.interface} received (libpcap)`, s.received], [`${s.interface} dropped (libpcap)`, s.dropped + s.ifDropped]);
+  }
+  let parseErrors = 0;
+  for (const [name, p] of Object.entries(c.protocols)) {
+    parseErrors += p.parseErrors;
+    rows.push(
+      [`${name} exchanges`, p.exchanges],
+      [`${name} unanswered`, p.unanswered],
+      [`${name} orphan responses`, p.orphanResponses],
+      [`${name} parse errors`, p.parseErrors],
+    );
+  }
+  rows.push(
+    ['parse errors', parseErrors],
+    ['entries dropped (sink full)', c.sinkDrops],
+    ['not IP', c.nonIp],
+    ['not TCP', c.nonTcp],
+    ['IP fragments', c.fragments],
+    ['malformed', c.malformed],
+    ['stray segments', c.strays],
+    ['mid-stream connections', c.midStream],
+    ['unknown-protocol connections', c.unknownConnections],
+    ['out-of-order segments', c.outOfOrder],
+    ['duplicate bytes', c.duplicateBytes],
+    ['gaps', c.gaps],
+    ['gap bytes', c.gapBytes],
+    ['forced flushes', c.forcedFlushes],
+    ['connections evicted', c.evicted],
+    ['connections timed out', c.timedOut],
+    ['peak buffered bytes', c.peakBufferedBytes],
+  );
+  const width = Math.max(...rows.map(([n]) => n.length));
+  return rows.map(([n, v]) => `  ${n.padEnd(width)}  ${v}`).join('\n');
+}

@@ -1,0 +1,184 @@
+/**
+ * HTTP/1.0 and 1.1: a request parser on the client's direction, a response parser on the
+ * server's, and pairing in order (keep-alive and pipelining answer requests first come, first
+ * served). Interim 1xx responses are skipped; 101 and CONNECT 2xx end HTTP on the connection.
+ */
+import { emptyBody } from '../../entries/entry.js';
+import type { Direction, EndReason, StreamConsumer } from '../../net/stream.js';
+import type { Dissector, DissectorContext, Exchange } from '../dissector.js';
+import { messageBody } from './body.js';
+import { header, type HttpMessage } from './message.js';
+import { BodyKind, HttpParser, isChunked } from './parser.js';
+import { detectStartLine } from './start-line.js';
+
+export const httpDissector: Dissector = {
+  protocol: 'http',
+  detect: detectStartLine,
+  open: (ctx, clientDir) => new HttpConnection(ctx, clientDir),
+};
+
+interface Pending {
+  request: HttpMessage;
+  /** The request's last byte has been seen. */
+  done: boolean;
+  response: HttpMessage | null;
+}
+
+class HttpConnection implements StreamConsumer {
+  private readonly requests: HttpParser;
+  private readonly responses: HttpParser;
+  /** Requests in the order sent, waiting for their responses. */
+  private readonly pending: Pending[] = [];
+  /** The request currently being received (head seen, body not finished). */
+  private receiving: Pending | null = null;
+
+  constructor(
+    private readonly ctx: DissectorContext,
+    private readonly clientDir: Direction,
+  ) {
+    const parseError = () => ctx.counters.parseErrors++;
+    this.requests = new HttpParser(
+      true,
+      {
+        head: (msg) => this.requestHead(msg),
+        message: (msg) => this.requestDone(msg),
+        parseError,
+      },
+      ctx.limits,
+    );
+    this.responses = new HttpParser(
+      false,
+      {
+        head: (msg) => this.responseHead(msg),
+        message: (msg) => this.responseDone(msg),
+        parseError,
+      },
+      ctx.limits,
+    );
+  }
+
+  data(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void {
+    (dir === this.clientDir ? this.requests : this.responses).data(buf, start, end, tsUs);
+  }
+
+  gap(dir: Direction, bytes: number, tsUs: number): void {
+    (dir === this.clientDir ? this.requests : this.responses).gap(bytes, tsUs);
+  }
+
+  fin(dir: Direction): void {
+    (dir === this.clientDir ? this.requests : this.responses).finish();
+  }
+
+  end(reason: EndReason): void {
+    this.requests.finish();
+    this.responses.finish();
+    const cut = reason === 'rst' || reason === 'evicted';
+    while (this.pending.length > 0) {
+      const p = this.pending.shift()!;
+      if (cut) p.request.incomplete = true;
+      this.emit(p.request, p.response);
+    }
+  }
+
+  tick(nowUs: number): void {
+    const before = nowUs - this.ctx.limits.unansweredTimeoutUs;
+    while (this.pending.length > 0 && this.pending[0].done && this.pending[0].request.endUs < before) {
+      this.emit(this.pending.shift()!.request, null);
+    }
+  }
+
+  private requestHead(msg: HttpMessage): BodyKind {
+    const p: Pending = { request: msg, done: false, response: null };
+    this.pending.push(p);
+    this.receiving = p;
+    if (this.pending.length > this.ctx.limits.maxPendingRequests) {
+      const oldest = this.pending.shift()!;
+      if (!oldest.done) oldest.request.incomplete = true;
+      this.emit(oldest.request, oldest.response);
+    }
+    if (msg.method === 'CONNECT' || header(msg, 'upgrade') !== undefined) {
+      // What follows may be another protocol: wait for the response to say (101/2xx or not).
+      return isChunked(msg) ? BodyKind.Chunked : header(msg, 'content-length') !== undefined ? BodyKind.Length : BodyKind.Tunnel;
+    }
+    if (isChunked(msg)) return BodyKind.Chunked;
+    if (header(msg, 'content-length') !== undefined) return BodyKind.Length;
+    return BodyKind.None;
+  }
+
+  private requestDone(msg: HttpMessage): void {
+    const p = this.receiving;
+    this.receiving = null;
+    if (!p || p.request !== msg) return;
+    p.done = true;
+    if (p.response) this.settle();
+  }
+
+  private responseHead(msg: HttpMessage): BodyKind {
+    const request = this.pending.find((p) => !p.response)?.request;
+    const method = request?.method ?? '';
+    const s = msg.status;
+    if (s === 101) return BodyKind.Tunnel;
+    if (method === 'CONNECT' && s >= 200 && s < 300) return BodyKind.Tunnel;
+    if ((s >= 100 && s < 200) || s === 204 || s === 304 || method === 'HEAD') return BodyKind.None;
+    if (isChunked(msg)) return BodyKind.Chunked;
+    if (header(msg, 'content-length') !== undefined) return BodyKind.Length;
+    return BodyKind.UntilClose;
+  }
+
+  private responseDone(msg: HttpMessage): void {
+    if (msg.status >= 100 && msg.status < 200 && msg.status !== 101) return; // interim: the real answer follows
+    const p = this.pending.find((x) => !x.response);
+    if (!p) {
+      this.ctx.counters.orphanResponses++;
+      return;
+    }
+    p.response = msg;
+    const upgraded = msg.status === 101 || (p.request.method === 'CONNECT' && msg.status >= 200 && msg.status < 300);
+    if (upgraded) this.requests.tunnel();
+    else if (p.request.method === 'CONNECT' || header(p.request, 'upgrade') !== undefined) this.requests.resume();
+    if (!p.done && upgraded) p.done = true;
+    this.settle();
+  }
+
+  /** Emits answered exchanges in order, as soon as both sides of the oldest are complete. */
+  private settle(): void {
+    while (this.pending.length > 0 && this.pending[0].done && this.pending[0].response) {
+      const p = this.pending.shift()!;
+      this.emit(p.request, p.response);
+    }
+  }
+
+  private emit(req: HttpMessage, res: HttpMessage | null): void {
+    const counters = this.ctx.counters;
+    counters.exchanges++;
+    if (!res) counters.unanswered++;
+    const target = req.target;
+    const q = target.indexOf('?');
+    let path = q < 0 ? target : target.slice(0, q);
+    // Absolute form (proxies): keep the path only, the host is in `host`.
+    const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/.exec(path);
+    if (scheme) path = path.slice(scheme[0].length) || '/';
+    const limit = this.ctx.limits.maxBodyBytes;
+    const exchange: Exchange = {
+      clientDir: this.clientDir,
+      protocol: 'http',
+      protocolVersion: req.version,
+      startUs: req.startUs,
+      endUs: res ? res.endUs : req.endUs,
+      durationUs: res ? Math.max(0, res.endUs - req.startUs) : 0,
+      method: req.method,
+      path,
+      query: q < 0 ? '' : target.slice(q + 1),
+      host: header(req, 'host') ?? (scheme ? scheme[0].replace(/^[^:]*:\/\//, '') : ''),
+      status: res?.status ?? 0,
+      statusText: res?.statusText ?? '',
+      requestHeaders: req.headers,
+      responseHeaders: res?.headers ?? [],
+      requestBody: messageBody(req, limit),
+      responseBody: res ? messageBody(res, limit) : emptyBody(),
+      unanswered: !res,
+      incomplete: req.incomplete || req.headTruncated || (res !== null && (res.incomplete || res.headTruncated)),
+    };
+    this.ctx.emit(exchange);
+  }
+}

@@ -1,0 +1,484 @@
+/**
+ * An incremental HTTP/1.x parser for one direction of a captured connection. Hand-written
+ * because captured streams have gaps, start mid-message and carry garbage: after any of these it
+ * resynchronises on the next start line instead of giving up on the connection (llhttp stops at
+ * the first error and cannot skip bytes it never saw). Body bytes are only copied when kept.
+ */
+import { defaultDissectorLimits, Detection, type DissectorLimits } from '../dissector.js';
+import { header, headerValues, newMessage, type HttpMessage } from './message.js';
+import { detectStartLine, findStartLine } from './start-line.js';
+
+const enum State {
+  /** Between messages. */
+  Idle,
+  Head,
+  BodyLength,
+  ChunkSize,
+  ChunkData,
+  ChunkDataEnd,
+  Trailers,
+  /** A response without length: the body ends with the connection. */
+  BodyUntilClose,
+  /** After an upgrade or CONNECT: the bytes are another protocol's. */
+  Tunnel,
+  /** After garbage or a gap: skipping to the next start line. */
+  Resync,
+}
+
+/** How a message's body is delimited, decided once its head is parsed. */
+export const enum BodyKind {
+  None,
+  Length,
+  Chunked,
+  UntilClose,
+  /** No body, and the connection leaves HTTP after this message (101, CONNECT 2xx). */
+  Tunnel,
+}
+
+export interface ParserEvents {
+  /** The head is parsed; returns how the body is delimited (responses depend on the request). */
+  head(msg: HttpMessage): BodyKind;
+  /** The message is complete (or ended early: then msg.incomplete is set). */
+  message(msg: HttpMessage): void;
+  /** Bytes that are not HTTP were skipped. */
+  parseError(reason: string): void;
+}
+
+const MAX_CHUNK_LINE = 1024;
+/** A head this many times over the limit without a blank line is not a head. */
+const MAX_HEAD_FACTOR = 16;
+
+export class HttpParser {
+  private state = State.Idle;
+  private msg: HttpMessage | null = null;
+  /** Head bytes so far (copied: heads can span segments). */
+  private head = Buffer.allocUnsafe(1024);
+  private headLen = 0;
+  /** Length of the current head line, CRs not counted: 0 at a line start. */
+  private lineLen = 0;
+  private headBytes = 0;
+  private remaining = 0;
+  private chunkLine = '';
+  private atLineStart = true;
+
+  constructor(
+    /** Parses requests when true, responses when false. */
+    readonly requests: boolean,
+    private readonly events: ParserEvents,
+    private readonly limits: DissectorLimits = defaultDissectorLimits,
+  ) {}
+
+  /** Bytes buf[start, end) of this direction, captured at tsUs. */
+  data(buf: Buffer, start: number, end: number, tsUs: number): void {
+    let pos = start;
+    while (pos < end) {
+      switch (this.state) {
+        case State.Idle: {
+          // Tolerate stray line breaks between messages (RFC 9112 section 2.2).
+          while (pos < end && (buf[pos] === 13 || buf[pos] === 10)) pos++;
+          if (pos === end) return;
+          const looks = detectStartLine(buf, pos, end);
+          if (looks === Detection.No || looks === (this.requests ? Detection.FromServer : Detection.FromClient)) {
+            this.events.parseError(`not an HTTP ${this.requests ? 'request' : 'response'}`);
+            this.state = State.Resync;
+            this.atLineStart = false;
+            break;
+          }
+          this.beginHead(tsUs);
+          break;
+        }
+        case State.Head:
+          pos = this.feedHead(buf, pos, end, tsUs);
+          break;
+        case State.BodyLength: {
+          const n = Math.min(this.remaining, end - pos);
+          this.body(buf, pos, pos + n, n, tsUs);
+          pos += n;
+          this.remaining -= n;
+          if (this.remaining === 0) this.finishMessage(false);
+          break;
+        }
+        case State.ChunkSize:
+          pos = this.feedChunkLine(buf, pos, end, tsUs);
+          break;
+        case State.ChunkData: {
+          const n = Math.min(this.remaining, end - pos);
+          this.body(buf, pos, pos + n, n, tsUs);
+          pos += n;
+          this.remaining -= n;
+          if (this.remaining === 0) this.state = State.ChunkDataEnd;
+          break;
+        }
+        case State.ChunkDataEnd: {
+          // The CRLF after chunk data (a bare LF is tolerated).
+          const c = buf[pos++];
+          this.msg!.bodyWireLength++;
+          if (c === 10) this.state = State.ChunkSize;
+          else if (c !== 13) this.fail('no line break after chunk data', false);
+          break;
+        }
+        case State.Trailers:
+          pos = this.feedTrailers(buf, pos, end, tsUs);
+          break;
+        case State.BodyUntilClose: {
+          this.body(buf, pos, end, end - pos, tsUs);
+          pos = end;
+          break;
+        }
+        case State.Tunnel:
+          return;
+        case State.Resync: {
+          const at = findStartLine(buf, pos, end, this.requests, this.atLineStart);
+          if (at < 0) {
+            this.atLineStart = buf[end - 1] === 10;
+            return;
+          }
+          pos = at;
+          this.beginHead(tsUs);
+          break;
+        }
+      }
+    }
+  }
+
+  /** `bytes` of this direction were not captured. */
+  gap(bytes: number, tsUs: number): void {
+    const msg = this.msg;
+    switch (this.state) {
+      case State.BodyLength:
+        msg!.incomplete = true;
+        msg!.bodyCut = true;
+        msg!.bodyLength += Math.min(bytes, this.remaining);
+        msg!.bodyWireLength += Math.min(bytes, this.remaining);
+        msg!.endUs = tsUs;
+        if (bytes >= this.remaining) {
+          const over = bytes > this.remaining;
+          this.remaining = 0;
+          this.finishMessage(false);
+          if (over) this.resync();
+        } else this.remaining -= bytes;
+        return;
+      case State.BodyUntilClose:
+        msg!.incomplete = true;
+        msg!.bodyCut = true;
+        msg!.bodyLength += bytes;
+        msg!.bodyWireLength += bytes;
+        return;
+      case State.Tunnel:
+        return;
+      case State.Idle:
+      case State.Resync:
+        this.resync();
+        return;
+      default:
+        // Inside a head or the chunked framing: the message cannot be followed further.
+        if (msg && this.state !== State.Head) {
+          msg.bodyCut = true;
+          this.finishMessage(true);
+        }
+        this.msg = null;
+        this.resync();
+    }
+  }
+
+  /** The direction ended (FIN, RST, timeout): a body delimited by the close is complete now. */
+  finish(): void {
+    if (this.state === State.BodyUntilClose) this.finishMessage(false);
+    else if (this.msg && this.state !== State.Head && this.state !== State.Tunnel) this.finishMessage(true);
+    this.msg = null;
+    this.state = State.Idle;
+  }
+
+  /** After a refused upgrade the client carries on with HTTP: look for the next start line. */
+  resume(): void {
+    if (this.state === State.Tunnel) this.resync();
+  }
+
+  /** Stop parsing: the connection switched protocols. */
+  tunnel(): void {
+    this.state = State.Tunnel;
+    this.msg = null;
+  }
+
+  private resync(): void {
+    this.state = State.Resync;
+    this.atLineStart = true; // after a gap the next segment often starts a message
+  }
+
+  private beginHead(tsUs: number): void {
+    this.msg = newMessage(tsUs);
+    this.state = State.Head;
+    this.headLen = 0;
+    this.headBytes = 0;
+    this.lineLen = 0;
+  }
+
+  private feedHead(buf: Buffer, pos: number, end: number, tsUs: number): number {
+    let i = pos;
+    let lineLen = this.lineLen;
+    let done = false;
+    for (; i < end; i++) {
+      const c = buf[i];
+      if (c === 10) {
+        if (lineLen === 0 && this.headBytes + (i - pos) > 0) {
+          done = true;
+          i++;
+          break;
+        }
+        lineLen = 0;
+      } else if (c !== 13) lineLen++;
+    }
+    this.lineLen = lineLen;
+    const n = i - pos;
+    this.headBytes += n;
+    const room = this.limits.maxHeaderBytes - this.headLen;
+    if (room > 0) this.appendHead(buf, pos, pos + Math.min(n, room));
+    if (n > room) this.msg!.headTruncated = true;
+    if (!done) {
+      if (this.headBytes > MAX_HEAD_FACTOR * this.limits.maxHeaderBytes) this.fail('head without end', false);
+      return i;
+    }
+    this.msg!.endUs = tsUs;
+    this.parseHead();
+    return i;
+  }
+
+  private appendHead(buf: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (this.headLen + n > this.head.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.head.length * 2, this.headLen + n));
+      this.head.copy(bigger, 0, 0, this.headLen);
+      this.head = bigger;
+    }
+    buf.copy(this.head, this.headLen, start, end);
+    this.headLen += n;
+  }
+
+  private parseHead(): void {
+    const msg = this.msg!;
+    const h = this.head;
+    const len = this.headLen;
+    let lineStart = 0;
+    let first = true;
+    while (lineStart < len) {
+      let nl = h.indexOf(10, lineStart);
+      if (nl < 0 || nl >= len) nl = len;
+      let lineEnd = nl;
+      if (lineEnd > lineStart && h[lineEnd - 1] === 13) lineEnd--;
+      if (first) {
+        if (lineEnd === lineStart) {
+          lineStart = nl + 1; // leading empty line
+          continue;
+        }
+        if (!(this.requests ? parseRequestLine(h, lineStart, lineEnd, msg) : parseStatusLine(h, lineStart, lineEnd, msg))) {
+          this.fail(`bad ${this.requests ? 'request' : 'status'} line`, true);
+          return;
+        }
+        first = false;
+      } else if (lineEnd > lineStart) {
+        const c = h[lineStart];
+        if ((c === 32 || c === 9) && msg.headers.length > 0) {
+          // Obsolete line folding: the line continues the previous header's value.
+          const last = msg.headers[msg.headers.length - 1];
+          last[1] = `${last[1]} ${h.toString('latin1', lineStart, lineEnd).trim()}`;
+        } else {
+          const colon = h.indexOf(58, lineStart);
+          if (colon > lineStart && colon < lineEnd) {
+            msg.headers.push([h.toString('latin1', lineStart, colon).trimEnd(), h.toString('latin1', colon + 1, lineEnd).trim()]);
+          }
+          // A line without a colon is not a header: tolerated and dropped, as browsers do.
+        }
+      }
+      lineStart = nl + 1;
+    }
+    if (first) {
+      this.fail('empty head', true);
+      return;
+    }
+    this.startBody(this.events.head(msg));
+  }
+
+  private startBody(kind: BodyKind): void {
+    const msg = this.msg!;
+    switch (kind) {
+      case BodyKind.None:
+        this.finishMessage(false);
+        return;
+      case BodyKind.Tunnel:
+        this.finishMessage(false);
+        this.state = State.Tunnel;
+        return;
+      case BodyKind.Chunked:
+        this.state = State.ChunkSize;
+        this.chunkLine = '';
+        return;
+      case BodyKind.UntilClose:
+        this.state = State.BodyUntilClose;
+        return;
+      case BodyKind.Length: {
+        const length = contentLength(msg);
+        if (length === undefined) {
+          this.events.parseError('bad Content-Length');
+          this.finishMessage(true);
+          this.resync();
+          return;
+        }
+        this.remaining = length;
+        if (length === 0) this.finishMessage(false);
+        else this.state = State.BodyLength;
+      }
+    }
+  }
+
+  private body(buf: Buffer, start: number, end: number, wire: number, tsUs: number): void {
+    const msg = this.msg!;
+    const n = end - start;
+    msg.bodyLength += n;
+    msg.bodyWireLength += wire;
+    msg.endUs = tsUs;
+    // Bytes after a gap cannot be decoded (chunks, gzip), so nothing more is kept then.
+    if (msg.bodyCut) return;
+    const room = this.limits.maxBodyBytes - msg.bodyKept;
+    const keep = Math.min(n, room);
+    if (keep > 0) {
+      const copy = Buffer.allocUnsafe(keep);
+      buf.copy(copy, 0, start, start + keep);
+      msg.bodyParts.push(copy);
+      msg.bodyKept += keep;
+    }
+    if (keep < n) msg.bodyCut = true;
+  }
+
+  private feedChunkLine(buf: Buffer, pos: number, end: number, tsUs: number): number {
+    const nl = buf.indexOf(10, pos);
+    const stop = nl < 0 || nl >= end ? end : nl + 1;
+    this.msg!.bodyWireLength += stop - pos;
+    this.msg!.endUs = tsUs;
+    this.chunkLine += buf.toString('latin1', pos, stop);
+    if (this.chunkLine.length > MAX_CHUNK_LINE) {
+      this.fail('chunk size line too long', false);
+      return stop;
+    }
+    if (stop === end && (nl < 0 || nl >= end)) return stop;
+    // chunk-size [; extensions] CRLF
+    const m = /^\s*([0-9a-fA-F]+)\s*(;[^\r\n]*)?\r?\n$/.exec(this.chunkLine);
+    this.chunkLine = '';
+    if (!m || m[1].length > 12) {
+      this.fail('bad chunk size', true);
+      return stop;
+    }
+    const size = parseInt(m[1], 16);
+    if (size === 0) {
+      this.state = State.Trailers;
+      this.lineLen = 0;
+      this.chunkLine = '';
+      return stop;
+    }
+    this.remaining = size;
+    this.state = State.ChunkData;
+    return stop;
+  }
+
+  private feedTrailers(buf: Buffer, pos: number, end: number, tsUs: number): number {
+    const msg = this.msg!;
+    let lineLen = this.lineLen;
+    let i = pos;
+    let lineStart = pos;
+    for (; i < end; i++) {
+      const c = buf[i];
+      if (c === 10) {
+        if (lineLen === 0) {
+          i++;
+          msg.bodyWireLength += i - pos;
+          msg.endUs = tsUs;
+          this.chunkLine = '';
+          this.finishMessage(false);
+          return i;
+        }
+        const line = this.chunkLine + buf.toString('latin1', lineStart, i);
+        const colon = line.indexOf(':');
+        if (colon > 0) msg.headers.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
+        this.chunkLine = '';
+        lineStart = i + 1;
+        lineLen = 0;
+      } else if (c !== 13) lineLen++;
+    }
+    // A trailer line cut by the segment end: keep its start (bounded like a chunk line).
+    if (this.chunkLine.length < MAX_CHUNK_LINE) this.chunkLine += buf.toString('latin1', lineStart, end);
+    this.lineLen = lineLen;
+    msg.bodyWireLength += i - pos;
+    return i;
+  }
+
+  private finishMessage(incomplete: boolean): void {
+    const msg = this.msg!;
+    if (incomplete) msg.incomplete = true;
+    this.msg = null;
+    this.state = State.Idle;
+    this.events.message(msg);
+  }
+
+  /** Not HTTP after all: count it, drop the message so far and look for the next start line. */
+  private fail(reason: string, atLineStart: boolean): void {
+    this.events.parseError(reason);
+    const msg = this.msg;
+    if (msg !== null && this.state !== State.Head) {
+      msg.bodyCut = true;
+      this.finishMessage(true);
+    }
+    this.msg = null;
+    this.state = State.Resync;
+    this.atLineStart = atLineStart;
+  }
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function parseRequestLine(h: Buffer, start: number, end: number, msg: HttpMessage): boolean {
+  const line = h.toString('latin1', start, end);
+  const sp1 = line.indexOf(' ');
+  const sp2 = line.lastIndexOf(' ');
+  if (sp1 <= 0 || sp2 <= sp1 + 1) return false;
+  const method = line.slice(0, sp1);
+  const version = line.slice(sp2 + 1);
+  if (!TOKEN.test(method) || !/^HTTP\/1\.[01]$/.test(version)) return false;
+  msg.method = method;
+  msg.target = line.slice(sp1 + 1, sp2);
+  msg.version = version.slice(5);
+  return true;
+}
+
+function parseStatusLine(h: Buffer, start: number, end: number, msg: HttpMessage): boolean {
+  const line = h.toString('latin1', start, end);
+  const m = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/.exec(line);
+  if (!m) return false;
+  msg.version = m[1];
+  msg.status = Number(m[2]);
+  msg.statusText = m[3] ?? '';
+  return true;
+}
+
+/** The Content-Length (repeated equal values allowed, RFC 9110 section 8.6), or undefined when invalid. */
+export function contentLength(msg: HttpMessage): number | undefined {
+  let value: number | undefined;
+  for (const v of headerValues(msg, 'content-length')) {
+    for (const part of v.split(',')) {
+      const t = part.trim();
+      if (!/^\d{1,15}$/.test(t)) return undefined;
+      const n = Number(t);
+      if (value !== undefined && value !== n) return undefined;
+      value = n;
+    }
+  }
+  return value;
+}
+
+/** True when Transfer-Encoding's last coding is chunked. */
+export function isChunked(msg: HttpMessage): boolean {
+  const te = headerValues(msg, 'transfer-encoding');
+  if (te.length === 0) return false;
+  const codings = te.join(',').split(',');
+  return codings[codings.length - 1].trim().toLowerCase() === 'chunked';
+}
+
+export { header };

@@ -1,0 +1,121 @@
+/**
+ * Test support: real traffic on loopback, captured by real tcpdump, read by real tshark.
+ * Only 127.0.0.1 and ports the test itself opened are used.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address() as AddressInfo;
+  srv.close();
+  await once(srv, 'close');
+  return port;
+}
+
+/** Waits until `check` is true, polling; fails with `what` after `ms`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export class Tcpdump {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly stderr: () => string,
+  ) {}
+
+  /** Starts tcpdump writing `file`; resolves once it says it is listening. */
+  static async start(iface: string, filter: string, file: string, extra: string[] = []): Promise<Tcpdump> {
+    const child = spawn('tcpdump', ['-i', iface, '-n', '-U', '-s', '0', '-w', file, ...extra, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    const t = new Tcpdump(child, () => err);
+    try {
+      await waitFor('tcpdump to listen', () => /listening on/.test(err) || child.exitCode !== null, 10_000);
+    } catch (e) {
+      child.kill('SIGKILL');
+      throw e;
+    }
+    if (child.exitCode !== null) throw new Error(`tcpdump failed: ${err}`);
+    return t;
+  }
+
+  /** Stops with SIGINT (tcpdump flushes the file) and waits for the exit. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGINT');
+    await exited;
+  }
+}
+
+/** One HTTP transaction as tshark sees it. */
+export interface TsharkTransaction {
+  requestFrame: number;
+  responseFrame: number;
+  stream: number;
+  clientPort: number;
+  method: string;
+  uri: string;
+  status: number;
+}
+
+/**
+ * HTTP transactions by tshark (requests with their paired responses, via http.request_in),
+ * decoding `ports` as HTTP. tshark pairs responses to requests by itself: that pairing is the reference.
+ */
+export async function tsharkTransactions(file: string, ports: number[]): Promise<TsharkTransaction[]> {
+  const args = ['-r', file, '-n'];
+  for (const p of ports) args.push('-d', `tcp.port==${p},http`);
+  args.push(
+    '-Y', 'http.request || http.response',
+    '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a', '-E', 'aggregator=|',
+    '-e', 'frame.number', '-e', 'tcp.stream', '-e', 'tcp.srcport',
+    '-e', 'http.request.method', '-e', 'http.request.uri', '-e', 'http.response.code', '-e', 'http.request_in',
+  );
+  const { stdout } = await run('tshark', args, { maxBuffer: 256 << 20 });
+  const requests = new Map<number, TsharkTransaction>();
+  const responses: Array<{ frame: number; codes: string[]; requestIn: string[] }> = [];
+  for (const line of stdout.split('\n')) {
+    if (!line) continue;
+    const [frame, stream, sport, methods, uris, codes, requestIn] = line.split('\t');
+    const f = Number(frame);
+    // One frame may carry several pipelined requests or responses.
+    const ms = methods ? methods.split('|') : [];
+    const us = uris ? uris.split('|') : [];
+    ms.forEach((m, i) => {
+      // Several requests in one frame share its number: number them apart with a fraction.
+      const key = f + i / 100;
+      requests.set(key, { requestFrame: key, responseFrame: 0, stream: Number(stream), clientPort: Number(sport), method: m, uri: us[i] ?? '', status: 0 });
+    });
+    if (codes) responses.push({ frame: f, codes: codes.split('|'), requestIn: requestIn ? requestIn.split('|') : [] });
+  }
+  for (const r of responses) {
+    r.codes.forEach((code, i) => {
+      const reqFrame = Number(r.requestIn[i]);
+      // Several requests in one frame: pair with the first of them still unanswered.
+      const candidates = [...requests.values()].filter((t) => Math.floor(t.requestFrame) === reqFrame && t.status === 0);
+      const t = candidates[0];
+      if (t && (Number(code) >= 200 || Number(code) === 101)) {
+        t.status = Number(code);
+        t.responseFrame = r.frame;
+      }
+    });
+  }
+  return [...requests.values()].sort((a, b) => a.requestFrame - b.requestFrame);
+}
+
+export async function tsharkAvailable(): Promise<void> {
+  await run('tshark', ['-v']);
+}
