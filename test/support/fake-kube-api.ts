@@ -169,6 +169,22 @@ export class FakeKubeApi {
     };
   }
 
+  /**
+   * A kubeconfig file's text pointing at this server (for code that takes --kubeconfig), with
+   * `namespace` as the context's namespace.
+   */
+  kubeconfigYaml(namespace = 'default'): string {
+    return [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters: [{name: fake, cluster: {server: "${this.url}", insecure-skip-tls-verify: true}}]`,
+      'users: [{name: fake-user, user: {token: fake-token}}]',
+      `contexts: [{name: fake, context: {cluster: fake, user: fake-user, namespace: ${namespace}}}]`,
+      'current-context: fake',
+      '',
+    ].join('\n');
+  }
+
   /** Requests served so far (lists, watches, gets), oldest first. */
   requests(filter: Partial<RecordedRequest> = {}): RecordedRequest[] {
     return this.recorded.filter(

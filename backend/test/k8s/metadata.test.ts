@@ -11,7 +11,7 @@ import { emptyBody, emptyEndpoint, type Entry } from '../../src/entries/entry.js
 import { createLogger } from '../../src/log.js';
 import { createKubeMetadata, type KubeMetadata, type KubeMetadataOptions } from '../../src/k8s/metadata.js';
 import { FakeKubeApi, kube } from '../../../test/support/fake-kube-api.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 const silent = createLogger('k8s-test', 'silent');
 const cleanups: Array<() => Promise<void>> = [];
@@ -187,6 +187,20 @@ test('after the API server restarts, informers come back with backoff and replay
   await waitFor('live events again', () => podAt(md, '10.244.1.41') === 'after-restart', 5000);
   const pods = md.status().find((s) => s.name === 'pods');
   assert.ok(pods && pods.restarts > 0 && pods.lastError, `pods informer restarted after an error: ${JSON.stringify(pods)}`);
+});
+
+test('a restarted API server that lost the history (410 on re-watch): the informers relist after their restart', async () => {
+  const { md, api } = await setup(baseCluster(), { graceMs: 200 });
+  const lists = api.requests({ verb: 'list', resource: 'v1/pods' }).length;
+  await api.stop();
+  api.remove('Pod', 'v1', 'default', 'test-pod');
+  api.add(kube.pod('default', 'fresh', '10.244.1.60'));
+  api.compact();
+  await waitFor('a failed restart', () => md.status().some((s) => s.restarts > 0), 5000);
+  await api.restart();
+  await waitFor('the relist', () => api.requests({ verb: 'list', resource: 'v1/pods' }).length > lists, 5000);
+  await waitFor('the new pod', () => podAt(md, '10.244.1.60') === 'fresh', 5000);
+  await waitFor('the deleted pod to go', () => podAt(md, '10.244.1.9') === undefined, 5000);
 });
 
 test('a BOOKMARK moves the informer on: its next watch starts from the bookmarked resourceVersion', async () => {

@@ -11,7 +11,7 @@ import { emptyEndpoint } from '../../src/entries/entry.js';
 import { setupKube } from '../../src/k8s/index.js';
 import { createLogger } from '../../src/log.js';
 import { FakeKubeApi, kube } from '../../../test/support/fake-kube-api.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapline-k8s-setup-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -22,7 +22,7 @@ import {
   type TapChange,
 } from '../../src/k8s/targeting.js';
 import { FakeKubeApi, kube } from '../../../test/support/fake-kube-api.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapline-k8s-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
