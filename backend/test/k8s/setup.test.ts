@@ -36,16 +36,7 @@ test('with a kubeconfig: names from the cluster and the BPF filter of the contex
     kube.service('shop', 'cart', '10.96.0.40'),
   ]);
   const file = join(dir, 'kubeconfig');
-  writeFileSync(
-    file,
-    `apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "${api.url}", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: fake, context: {cluster: fake, user: u, namespace: shop}}]
-current-context: fake
-`,
-  );
+  writeFileSync(file, api.kubeconfigYaml('shop'));
   const k = await setupKube({ kubeconfig: file, log: createLogger('k8s-test', 'silent'), env: {} });
   try {
     assert.equal(k.metadata?.synced, true);
