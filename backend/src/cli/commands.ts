@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerImport } from './import.js';
+import { registerSeed } from './seed.js';
 
 /** Every command of the CLI, one module each. Keep the list in the order `tapline --help` shows. */
-export const commands: Array<(program: Command) => void> = [registerImport];
+export const commands: Array<(program: Command) => void> = [registerImport, registerSeed];

@@ -42,3 +42,4 @@ export {
 } from './rows.js';
 export { EntryWriter, type WriterOptions, type WriterCounters } from './writer.js';
 export { Retention, RetentionError, DEFAULT_MAX_BYTES, type RetentionOptions, type SizeEnforcement } from './retention.js';
+export { storeConfigFrom, StoreConfigError, DEFAULT_DATA_DIR, type StoreCliOptions } from './config.js';

@@ -1,0 +1,77 @@
+/**
+ * `tapline seed --rows N`: fills a store with synthetic entries (entries/synthetic.ts) through the
+ * real writer, e.g. for a demo, a dashboard check or a benchmark.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import cliProgress from 'cli-progress';
+import { syntheticEntries } from '../entries/synthetic.js';
+import { createLogger } from '../log.js';
+import { EntryWriter, migrate, openStore, storeConfigFrom, DEFAULT_DATA_DIR, type StoreCliOptions } from '../store/index.js';
+
+const UNITS: Record<string, number> = { s: 1e6, m: 60e6, h: 3600e6, d: 86400e6 };
+
+/** "90s", "30m", "24h", "7d" -> microseconds. */
+export function parseSpan(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([smhd])$/.exec(text.trim());
+  if (!m || Number(m[1]) <= 0) throw new InvalidArgumentError(`expected a duration like 30m, 24h or 7d, got ${JSON.stringify(text)}`);
+  return Number(m[1]) * UNITS[m[2]];
+}
+
+function positiveInt(text: string): number {
+  const n = Number(text.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive whole number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+interface SeedOptions extends StoreCliOptions {
+  rows: number;
+  span: number;
+  seed: number;
+  batch: number;
+  progress: boolean;
+}
+
+export async function seed(o: SeedOptions): Promise<{ rows: number; seconds: number }> {
+  const log = createLogger('seed');
+  const store = openStore(storeConfigFrom(o));
+  try {
+    await migrate(store, { logger: log });
+    const writer = await EntryWriter.create(store, { batchSize: o.batch, logger: log });
+    const bar = o.progress ? new cliProgress.SingleBar({ format: 'seeding [{bar}] {percentage}% {value}/{total} entries, {eta}s left', etaBuffer: 50 }, cliProgress.Presets.shades_classic) : undefined;
+    bar?.start(o.rows, 0);
+    const started = performance.now();
+    let i = 0;
+    for (const entry of syntheticEntries({ count: o.rows, seed: o.seed, spanUs: o.span, startUs: Date.now() * 1000 - o.span })) {
+      if (!writer.push(entry)) await writer.drained();
+      if (++i % 10_000 === 0) bar?.update(i);
+    }
+    await writer.close();
+    bar?.update(o.rows);
+    bar?.stop();
+    const { written, dropped, rejected } = writer.counters;
+    if (written !== o.rows) throw new Error(`seeded ${written} of ${o.rows} entries (dropped ${dropped}, rejected ${rejected}): see the log above`);
+    return { rows: written, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    await store.close();
+  }
+}
+
+export function registerSeed(program: Command): void {
+  program
+    .command('seed')
+    .description('fill the store with realistic synthetic entries (several namespaces and services, 404s, 5xx bursts)')
+    .requiredOption('--rows <n>', 'how many entries', positiveInt)
+    .option('--data <dir>', `embedded store directory (default ${DEFAULT_DATA_DIR})`)
+    .option('--url <url>', 'ClickHouse server instead, e.g. http://127.0.0.1:8123 (or TAPLINE_CLICKHOUSE_URL)')
+    .option('--user <name>', 'ClickHouse user (or TAPLINE_CLICKHOUSE_USER)')
+    .option('--password <secret>', 'ClickHouse password (or TAPLINE_CLICKHOUSE_PASSWORD)')
+    .option('--database <name>', 'database (default tapline)')
+    .option('--span <duration>', 'spread the entries over this much time, ending now', parseSpan, parseSpan('1h'))
+    .option('--seed <n>', 'random seed (same seed, same entries)', positiveInt, 1)
+    .option('--batch <n>', 'entries per insert', positiveInt, 10_000)
+    .option('--no-progress', 'no progress bar')
+    .action(async (o: SeedOptions) => {
+      const { rows, seconds } = await seed({ ...o, progress: o.progress && process.stderr.isTTY === true });
+      console.log(`seeded ${rows} entries in ${seconds.toFixed(1)} s (${Math.round(rows / seconds)} entries/s)`);
+    });
+}
