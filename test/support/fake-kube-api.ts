@@ -129,6 +129,7 @@ export class FakeKubeApi {
   private readonly historyLimit: number;
   private listenPort: number;
   private readonly recorded: RecordedRequest[] = [];
+  private failures: Array<{ status: number; reason: string; message: string }> = [];
 
   private constructor(opts: FakeKubeApiOptions) {
     this.historyLimit = opts.historyLimit ?? 10_000;
@@ -277,6 +278,14 @@ export class FakeKubeApi {
     this.watchers.clear();
   }
 
+  /**
+   * Answers the next `count` requests (lists, watches, gets) with an HTTP error `Status`, e.g. 403
+   * Forbidden for missing RBAC or 500 for an overloaded server.
+   */
+  failNext(count: number, status = 500, reason = 'InternalError', message = 'injected by the test'): void {
+    for (let i = 0; i < count; i++) this.failures.push({ status, reason, message });
+  }
+
   /** Cuts every open watch connection without a word (a network drop or an API server restart). */
   dropConnections(): void {
     for (const w of this.watchers) w.res.socket?.destroy();
@@ -368,6 +377,8 @@ export class FakeKubeApi {
     for (const p of ['labelSelector', 'fieldSelector']) {
       if (url.searchParams.get(p)) return this.sendStatus(res, 400, 'BadRequest', `fake-kube-api does not support ${p}`);
     }
+    const failure = this.failures.shift();
+    if (failure) return this.sendStatus(res, failure.status, failure.reason, failure.message);
     const rvParam = url.searchParams.get('resourceVersion') ?? '';
     const { resource, namespace, name } = parsed;
     if (name) {

@@ -116,9 +116,26 @@ export class WatchedResource<T extends KubernetesObject> {
   }
 }
 
+/** A short reason: "HTTP 403: pods is forbidden: …" for API errors, the message (and code) otherwise. */
 function describe(err: unknown): string {
+  const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown };
+  const status = typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+  if (status !== undefined) {
+    let body = e.body;
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body);
+      } catch {
+        // not a Status document: keep the text
+      }
+    }
+    const detail = body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string'
+      ? (body as { message: string }).message
+      : typeof body === 'string' ? body.slice(0, 200) : typeof e.message === 'string' ? e.message : '';
+    return `HTTP ${status}${detail ? `: ${detail}` : ''}`;
+  }
   if (err instanceof Error) {
-    const code = (err as { statusCode?: number; code?: number | string }).statusCode ?? (err as { code?: unknown }).code;
+    const code = (err as { code?: unknown }).code;
     return code !== undefined ? `${err.message} (${String(code)})` : err.message;
   }
   return String(err);

@@ -230,6 +230,23 @@ test('watching only listed namespaces lists and watches those namespaces alone',
   );
 });
 
+test('HTTP errors from the API server (403, 500) restart the informers with backoff until they succeed', async () => {
+  const api = await FakeKubeApi.start();
+  api.seed(baseCluster());
+  api.failNext(12, 403, 'Forbidden', 'pods is forbidden: User "system:serviceaccount:obs:t" cannot list resource "pods"');
+  api.failNext(6, 500);
+  const kc = new KubeConfig();
+  kc.loadFromOptions(api.kubeConfigOptions());
+  const md = createKubeMetadata({ kubeConfig: kc, log: silent, backoff: { initialMs: 10, maxMs: 40 } });
+  cleanups.push(async () => {
+    await md.stop();
+    await api.stop();
+  });
+  await md.waitForSync(5000);
+  assert.ok(md.status().some((s) => s.restarts >= 2), JSON.stringify(md.status()));
+  assert.equal(podAt(md, '10.244.1.5'), 'web-x1-abcde');
+});
+
 test('waitForSync names what is missing when the API server cannot be reached', async () => {
   const api = await FakeKubeApi.start();
   await api.stop(); // a port nobody listens on
@@ -244,4 +261,17 @@ test('waitForSync names what is missing when the API server cannot be reached', 
     return true;
   });
   assert.equal(md.synced, false);
+});
+
+test('a permanent 403 (missing RBAC) keeps retrying and waitForSync says what the API server answered', async () => {
+  const api = await FakeKubeApi.start();
+  api.failNext(100_000, 403, 'Forbidden', 'pods is forbidden: User "system:serviceaccount:obs:t" cannot list resource "pods"');
+  const kc = new KubeConfig();
+  kc.loadFromOptions(api.kubeConfigOptions());
+  const md = createKubeMetadata({ kubeConfig: kc, log: silent, backoff: { initialMs: 20, maxMs: 50 } });
+  cleanups.push(async () => {
+    await md.stop();
+    await api.stop();
+  });
+  await assert.rejects(md.waitForSync(400), /pods \(HTTP 403: pods is forbidden: User "system:serviceaccount:obs:t" cannot list resource "pods"\)/);
 });
