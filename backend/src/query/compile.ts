@@ -21,8 +21,12 @@ export function compileFilter(text: string): CompiledFilter {
   return compileExpr(parseFilter(text));
 }
 
-export function compileExpr(expr: Expr): CompiledFilter {
-  const c = new Compiler();
+/**
+ * Compiles a parsed filter. `fields` resolves names to fields; the default is the `entries` table's
+ * field table, a caller reading another table (the rollup) passes its own narrower one.
+ */
+export function compileExpr(expr: Expr, fields: (path: string) => FieldDef | undefined = lookupField): CompiledFilter {
+  const c = new Compiler(fields);
   return { sql: c.expr(expr), params: c.params };
 }
 
@@ -53,6 +57,8 @@ const EXAMPLES: Readonly<Record<FieldType, string>> = {
 class Compiler {
   readonly params: Record<string, string | number> = {};
   private n = 0;
+
+  constructor(private readonly lookup: (path: string) => FieldDef | undefined) {}
 
   private param(type: string, value: string | number): string {
     const name = `p${this.n++}`;
@@ -85,9 +91,9 @@ class Compiler {
   }
 
   private resolve(ref: FieldRef): { def: FieldDef; sql: string } {
-    const def = lookupField(ref.path);
+    const def = this.lookup(ref.path);
     if (!def) {
-      if (lookupField(ref.path + '[]')) {
+      if (this.lookup(ref.path + '[]')) {
         throw new FilterError(`${ref.path} needs a name in brackets, like ${ref.path}["user-agent"]`, ref.column);
       }
       const hint = suggest(ref.path);

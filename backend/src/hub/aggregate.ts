@@ -1,0 +1,132 @@
+/**
+ * Where stats, the service map and the catalog read from: the per-minute rollup `entries_1m` when
+ * the filter only uses what the rollup keeps (protocol, namespaces, status classes) and the range
+ * is at least a few minutes, else the raw `entries` table. Both expose the same aggregate
+ * expressions, so each endpoint writes its query once.
+ */
+import type { Expr } from '../query/ast.js';
+import { compileExpr } from '../query/compile.js';
+import { PROTOCOL_KEYWORDS, lookupField, type FieldDef } from '../query/fields.js';
+import { STATUS_CLASS_SQL, endpointNameSql, type Store } from '../store/index.js';
+import { rangeSql, type TimeRange } from './params.js';
+
+export interface AggregateSource {
+  kind: 'rollup' | 'raw';
+  /** `FROM … WHERE …` (range and filter). */
+  from: string;
+  params: Record<string, string | number>;
+  /** Smallest bucket the source can tell apart (ms). */
+  resolutionMs: number;
+  /** Time of a row in ms since the epoch (bucket start for the rollup). */
+  timeMs: string;
+  srcNamespace: string;
+  srcName: string;
+  dstNamespace: string;
+  dstName: string;
+  protocol: string;
+  /** 0 = no response, 1..5 = 1xx..5xx. */
+  statusClass: string;
+  requests: string;
+  /** Requests where `cond` holds (cond over the dimension expressions above). */
+  requestsIf(cond: string): string;
+  /** 5xx and unanswered. */
+  errors: string;
+  errors4xx: string;
+  answered: string;
+  durationSumUs: string;
+  /** Array(Float64) of latency quantiles (µs) over answered requests; levels are numbers we checked. */
+  quantilesUs(levels: readonly number[]): string;
+}
+
+/** Rollup columns a filter may use, with the SQL they stand for in `entries_1m`. */
+const ROLLUP_FIELDS: Record<string, string> = {
+  protocol: 'protocol',
+  'src.namespace': 'src_namespace',
+  'dst.namespace': 'dst_namespace',
+  'response.status': 'status_class * 100',
+};
+
+/** True when the filter can be answered exactly from the rollup. */
+export function rollupCanAnswer(e: Expr): boolean {
+  switch (e.kind) {
+    case 'and':
+    case 'or':
+      return rollupCanAnswer(e.left) && rollupCanAnswer(e.right);
+    case 'not':
+      return rollupCanAnswer(e.expr);
+    case 'const':
+      return true;
+    case 'bare':
+      return e.field.key === undefined && PROTOCOL_KEYWORDS.includes(e.field.path);
+    case 'compare':
+    case 'in':
+    case 'method': {
+      const def = lookupField(e.field.path);
+      if (!def || !(def.name in ROLLUP_FIELDS)) return false;
+      if (def.type !== 'status') return true;
+      // Only whole classes (== 5xx, >= 4xx) survive the rollup's status_class.
+      return e.kind === 'compare' && e.value.kind === 'statusClass';
+    }
+  }
+}
+
+const rollupField = (path: string): FieldDef | undefined => {
+  const def = lookupField(path);
+  return def && def.name in ROLLUP_FIELDS ? { ...def, sql: ROLLUP_FIELDS[def.name] } : undefined;
+};
+
+function levelsList(levels: readonly number[]): string {
+  return levels.map((q) => String(q)).join(', ');
+}
+
+export function aggregateSource(store: Store, filter: Expr, range: TimeRange, allowRollup = true): AggregateSource {
+  const db = store.database;
+  const useRollup = allowRollup && range.toMs - range.fromMs >= 10 * 60_000 && rollupCanAnswer(filter);
+  if (useRollup) {
+    const f = compileExpr(filter, rollupField);
+    return {
+      kind: 'rollup',
+      from:
+        `FROM ${db}.entries_1m WHERE minute >= toStartOfMinute(fromUnixTimestamp64Milli({fromMs:Int64})) ` +
+        `AND minute <= fromUnixTimestamp64Milli({toMs:Int64}) AND (${f.sql})`,
+      params: { ...f.params, fromMs: range.fromMs, toMs: range.toMs },
+      resolutionMs: 60_000,
+      timeMs: 'toUnixTimestamp(minute) * 1000',
+      srcNamespace: 'src_namespace',
+      srcName: 'src_name',
+      dstNamespace: 'dst_namespace',
+      dstName: 'dst_name',
+      protocol: 'protocol',
+      statusClass: 'status_class',
+      requests: 'sum(requests)',
+      requestsIf: (cond) => `sumIf(requests, ${cond})`,
+      errors: 'sum(errors)',
+      errors4xx: 'sum(errors_4xx)',
+      answered: 'sum(answered)',
+      durationSumUs: 'sum(duration_sum_us)',
+      quantilesUs: (levels) => `quantilesTDigestMerge(${levelsList(levels)})(duration_q)`,
+    };
+  }
+  const f = compileExpr(filter);
+  const r = rangeSql(range);
+  return {
+    kind: 'raw',
+    from: `FROM ${db}.entries WHERE ${r.sql} AND (${f.sql})`,
+    params: { ...f.params, ...r.params },
+    resolutionMs: 1,
+    timeMs: 'toUnixTimestamp64Milli(start_time)',
+    srcNamespace: 'src_namespace',
+    srcName: endpointNameSql('src'),
+    dstNamespace: 'dst_namespace',
+    dstName: endpointNameSql('dst'),
+    protocol: 'protocol',
+    statusClass: STATUS_CLASS_SQL,
+    requests: 'count()',
+    requestsIf: (cond) => `countIf(${cond})`,
+    errors: 'countIf(status >= 500 OR unanswered)',
+    errors4xx: 'countIf(status >= 400 AND status < 500)',
+    answered: 'countIf(NOT unanswered)',
+    durationSumUs: 'sumIf(duration_us, NOT unanswered)',
+    quantilesUs: (levels) => `quantilesTDigestIf(${levelsList(levels)})(duration_us, NOT unanswered)`,
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * The live feed: new entries in insert order, for long-poll and SSE clients.
+ *
+ * Position = (ingested_at, id), a total order over the store's rows. The feed keeps a watermark W
+ * (the store's clock minus a settle time) and serves rows with position > cursor and
+ * ingested_at <= W, oldest first. A client's next cursor is its last row, or (W, "~") when it got
+ * everything up to W. So a cursor never repeats a row (strictly greater) and never skips one,
+ * provided every insert becomes visible within `settleMs` of its ingested_at (one in-process
+ * writer that inserts one batch at a time: immediately; several agents writing to a server: raise
+ * the settle time above the slowest insert).
+ *
+ * One shared poller per hub asks the store "anything new below the next watermark?" while
+ * clients wait, and wakes them; `poke()` lets an in-process writer say "I just inserted" instead of
+ * waiting for the next poll.
+ */
+import type { CompiledFilter } from '../query/compile.js';
+import type { EntryRow, Store } from '../store/index.js';
+import { AFTER_ALL_IDS, type Position } from './cursor.js';
+import { queryRows, type QueryLimits } from './run.js';
+import { SUMMARY_SELECT, summaryFromRow, type EntrySummary } from './summary.js';
+
+export interface LiveOptions {
+  /** Inserts are assumed visible this long after their ingested_at (ms). */
+  settleMs: number;
+  /** How often the shared poller asks the store while clients wait (ms). */
+  pollMs: number;
+}
+
+export interface LiveBatch {
+  entries: EntrySummary[];
+  cursor: Position;
+  /** Feed generation the batch was read at; pass to `waitForNew`. */
+  generation: number;
+}
+
+export class LiveFeed {
+  private watermarkUs = 0;
+  private generation = 0;
+  private waiters = new Set<() => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly limits: QueryLimits,
+    private readonly options: LiveOptions,
+  ) {}
+
+  /** The position "now": everything already inserted lies before it. */
+  async head(): Promise<Position> {
+    if (this.watermarkUs === 0) await this.tick();
+    return { us: this.watermarkUs, id: AFTER_ALL_IDS };
+  }
+
+  /** Rows after `cursor` up to the watermark, oldest first, at most `limit`. */
+  async read(cursor: Position, filter: CompiledFilter, limit: number): Promise<LiveBatch> {
+    if (this.watermarkUs === 0) await this.tick();
+    const generation = this.generation;
+    const w = this.watermarkUs;
+    if (cursor.us > w) return { entries: [], cursor, generation };
+    const rows = await queryRows<EntryRow>(
+      this.store,
+      this.limits,
+      `SELECT ${SUMMARY_SELECT} FROM ${this.store.database}.entries ` +
+        'WHERE (ingested_at, id) > (fromUnixTimestamp64Micro({curUs:Int64}), {curId:String}) ' +
+        `AND ingested_at <= fromUnixTimestamp64Micro({wUs:Int64}) AND (${filter.sql}) ` +
+        'ORDER BY ingested_at, id LIMIT {limit:UInt32}',
+      { ...filter.params, curUs: cursor.us, curId: cursor.id, wUs: w, limit },
+    );
+    const entries = rows.map(summaryFromRow);
+    const last = rows.at(-1);
+    const next = rows.length === limit && last ? { us: Number(last.ingested_us), id: last.id } : { us: w, id: AFTER_ALL_IDS };
+    return { entries, cursor: next, generation };
+  }
+
+  /** Resolves once the feed has moved past `generation` (new rows seen), or after `ms`. */
+  waitForNew(generation: number, ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.generation > generation || this.closed || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timeout);
+        this.waiters.delete(check);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const check = () => {
+        if (this.generation > generation || this.closed) done();
+      };
+      const timeout = setTimeout(done, ms);
+      signal?.addEventListener('abort', done);
+      this.waiters.add(check);
+      this.schedule();
+    });
+  }
+
+  /** An in-process writer inserted rows: look now rather than at the next poll. */
+  poke(): void {
+    if (this.waiters.size > 0) void this.tick();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    for (const w of [...this.waiters]) w();
+  }
+
+  private schedule(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.tick().finally(() => {
+        if (this.waiters.size > 0) this.schedule();
+      });
+    }, this.options.pollMs);
+  }
+
+  /** One shared look at the store: advance the watermark; wake waiters when rows arrived. */
+  private tick(): Promise<void> {
+    this.ticking ??= (async () => {
+      try {
+        const [row] = await queryRows<{ w: number | string; n: number | string }>(
+          this.store,
+          this.limits,
+          // now64() is one value for the whole query: w and the WHERE bound agree.
+          'SELECT toUnixTimestamp64Micro(now64(6)) - {settleUs:Int64} AS w, count() AS n ' +
+            `FROM ${this.store.database}.entries WHERE ingested_at > fromUnixTimestamp64Micro({prevUs:Int64}) ` +
+            'AND ingested_at <= now64(6) - toIntervalMicrosecond({settleUs:Int64})',
+          { settleUs: this.options.settleMs * 1000, prevUs: this.watermarkUs },
+        );
+        const w = Number(row.w);
+        if (w > this.watermarkUs) {
+          const first = this.watermarkUs === 0;
+          this.watermarkUs = w;
+          if (!first && Number(row.n) > 0) this.generation++;
+        }
+        for (const check of [...this.waiters]) check();
+      } catch {
+        // The store is away: waiters time out and their reads report it.
+      } finally {
+        this.ticking = undefined;
+      }
+    })();
+    return this.ticking;
+  }
+}

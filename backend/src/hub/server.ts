@@ -1,0 +1,312 @@
+/**
+ * The hub: the HTTP API of docs/api.md over a store (fastify, typebox schemas, bearer auth,
+ * closed CORS, limits, metrics) and the live stream.
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import cors from '@fastify/cors';
+import { Type, type Static } from '@sinclair/typebox';
+import type { Logger } from '../log.js';
+import { compileExpr } from '../query/compile.js';
+import { completionContext } from '../query/completions.js';
+import { FilterError } from '../query/errors.js';
+import type { Store } from '../store/index.js';
+import { bearerCheck, checkListenConfig } from './auth.js';
+import { decodeCursor, encodeCursor, type Position } from './cursor.js';
+import { checkLimit, getEntry, listEntries, MAX_LIMIT } from './entries.js';
+import { ApiError, toApiError } from './errors.js';
+import { FIELD_VALUE_COLUMNS, distinctValues, labelColumns } from './labels.js';
+import { LiveFeed, type LiveOptions } from './live.js';
+import { createMetrics, type IngestCounters } from './metrics.js';
+import { MAX_FILTER_LENGTH, RangeQuery, compileUserFilter, parseUserFilter, timeRange } from './params.js';
+import type { QueryLimits } from './run.js';
+import { parseQuantiles, stats } from './stats.js';
+import { catalog, serviceMap } from './topology.js';
+
+const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+
+export interface AgentStatus {
+  running: boolean;
+  packets: number;
+  entries: number;
+  drops: number;
+  [counter: string]: unknown;
+}
+
+export interface HubOptions {
+  store: Store;
+  /** Bearer token; required when `host` is not loopback. */
+  token?: string;
+  /** Where `listen()` binds (default 127.0.0.1:8787); also decides whether a token is required. */
+  host?: string;
+  port?: number;
+  /** Origins allowed by CORS; none by default (Grafana reaches the hub through its proxy). */
+  corsOrigins?: string[];
+  /** Longest a store query may run (ms, default 10000). */
+  queryTimeoutMs?: number;
+  live?: Partial<LiveOptions>;
+  /** Most concurrent live-stream clients (default 200). */
+  maxStreams?: number;
+  /** Agent counters, when an agent runs in this process. */
+  agentStatus?: () => AgentStatus;
+  /** Writer counters, when a writer runs in this process. */
+  ingestCounters?: () => IngestCounters;
+  logger?: Logger;
+}
+
+export interface Hub {
+  app: FastifyInstance;
+  live: LiveFeed;
+  /** Binds host:port; resolves to the URL. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const StreamQuery = Type.Object({
+  filter: Type.Optional(Type.String()),
+  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 30_000 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+});
+const EntriesQuery = Type.Composite([
+  RangeQuery,
+  Type.Object({
+    limit: Type.Optional(Type.Integer({ minimum: 1 })),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  }),
+]);
+const StatsQuery = Type.Composite([
+  RangeQuery,
+  Type.Object({
+    interval: Type.Optional(Type.Integer({ minimum: 1000, description: 'bucket size (ms)' })),
+    groupBy: Type.Optional(Type.Union([Type.Literal('statusClass'), Type.Literal('protocol'), Type.Literal('service'), Type.Literal('none')])),
+    metric: Type.Optional(Type.Union([Type.Literal('requests'), Type.Literal('errors'), Type.Literal('latency')])),
+    q: Type.Optional(Type.String({ maxLength: 100 })),
+  }),
+]);
+const LabelQuery = Type.Object({
+  from: Type.Optional(Type.Integer({ minimum: 0 })),
+  to: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+const ValidateBody = Type.Object({ filter: Type.String() });
+const CompletionsQuery = Type.Object({
+  prefix: Type.Optional(Type.String()),
+  field: Type.Optional(Type.String({ maxLength: 100 })),
+});
+
+export async function createHub(options: HubOptions): Promise<Hub> {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 8787;
+  checkListenConfig(host, options.token);
+  const { store } = options;
+  const limits: QueryLimits = { queryTimeoutMs: options.queryTimeoutMs ?? 10_000 };
+  const live = new LiveFeed(store, limits, { settleMs: options.live?.settleMs ?? 250, pollMs: options.live?.pollMs ?? 200 });
+  const maxStreams = options.maxStreams ?? 200;
+  let streams = 0;
+  /** Open SSE connections, ended when the hub closes (they are never idle). */
+  const sseClients = new Set<AbortController>();
+  const metrics = createMetrics(store, limits, options.ingestCounters);
+
+  const app = Fastify({
+    // Only failures: a request log line per poll would drown everything else.
+    loggerInstance: options.logger?.child({ name: 'hub' }, { level: 'warn' }),
+    bodyLimit: 64 * 1024,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
+  });
+  await app.register(cors, { origin: options.corsOrigins?.length ? options.corsOrigins : false });
+
+  const check = options.token ? bearerCheck(options.token) : undefined;
+  app.addHook('onRequest', async (req) => {
+    // Health stays open for Kubernetes probes; it shows no traffic.
+    if (check && req.url.split('?')[0] !== '/api/v1/health') check(req.headers.authorization);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.httpDuration.observe(
+      { route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+  app.setErrorHandler((err, req, reply) => {
+    const e = toApiError(err);
+    if (e.status >= 500) req.log.error({ err }, 'request failed');
+    void reply.status(e.status).send(e.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send(new ApiError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`).toJSON());
+  });
+
+  app.get<{ Querystring: Static<typeof EntriesQuery> }>('/api/v1/entries', { schema: { querystring: EntriesQuery } }, async (req) => {
+    const q = req.query;
+    return listEntries(store, limits, parseUserFilter(q.filter), timeRange(q), checkLimit(q.limit, MAX_LIMIT), q.cursor);
+  });
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/entries/:id',
+    { schema: { params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }) } },
+    async (req) => getEntry(store, limits, req.params.id),
+  );
+
+  app.get<{ Querystring: Static<typeof StreamQuery> }>('/api/v1/stream', { schema: { querystring: StreamQuery } }, async (req, reply) => {
+    const q = req.query;
+    const filter = compileUserFilter(q.filter);
+    const lastEventId = req.headers['last-event-id'];
+    const given = q.cursor ?? (typeof lastEventId === 'string' ? lastEventId : undefined);
+    const cursor = given ? decodeCursor(given) : await live.head();
+    if (streams >= maxStreams) throw new ApiError(503, 'too_large', `the hub serves at most ${maxStreams} live clients at once`);
+    if ((req.headers.accept ?? '').includes('text/event-stream')) return sse(req, reply, cursor, filter, q.limit ?? 500);
+    streams++;
+    try {
+      const abort = new AbortController();
+      req.raw.on('close', () => abort.abort());
+      const deadline = Date.now() + (q.wait ?? 0);
+      let pos = cursor;
+      for (;;) {
+        const batch = await live.read(pos, filter, q.limit ?? 500);
+        pos = batch.cursor;
+        if (batch.entries.length > 0 || Date.now() >= deadline || abort.signal.aborted) {
+          return { entries: batch.entries, cursor: encodeCursor(pos) };
+        }
+        await live.waitForNew(batch.generation, deadline - Date.now(), abort.signal);
+      }
+    } finally {
+      streams--;
+    }
+  });
+
+  /** SSE: batches as they come, pings every 15 s; waits for the socket to drain (slow clients). */
+  async function sse(req: FastifyRequest, reply: FastifyReply, start: Position, filter: ReturnType<typeof compileExpr>, limit: number) {
+    const raw = reply.raw;
+    reply.hijack();
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    streams++;
+    const abort = new AbortController();
+    sseClients.add(abort);
+    req.raw.on('close', () => abort.abort());
+    const write = async (text: string) => {
+      if (!raw.write(text)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            raw.off('drain', done);
+            abort.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          raw.on('drain', done);
+          abort.signal.addEventListener('abort', done);
+        });
+      }
+    };
+    let pos = start;
+    try {
+      await write(`event: ping\ndata: ${JSON.stringify({ cursor: encodeCursor(pos) })}\n\n`);
+      while (!abort.signal.aborted) {
+        const batch = await live.read(pos, filter, limit);
+        pos = batch.cursor;
+        if (batch.entries.length > 0) {
+          const cursor = encodeCursor(pos);
+          await write(`event: entries\nid: ${cursor}\ndata: ${JSON.stringify({ entries: batch.entries, cursor })}\n\n`);
+          if (batch.entries.length === limit) continue;
+        }
+        const before = Date.now();
+        await live.waitForNew(batch.generation, 15_000, abort.signal);
+        if (!abort.signal.aborted && Date.now() - before >= 15_000) {
+          await write(`event: ping\ndata: ${JSON.stringify({ cursor: encodeCursor(pos) })}\n\n`);
+        }
+      }
+    } catch (err) {
+      const e = toApiError(err);
+      if (!abort.signal.aborted) raw.write(`event: error\ndata: ${JSON.stringify(e.toJSON())}\n\n`);
+    } finally {
+      streams--;
+      sseClients.delete(abort);
+      raw.end();
+    }
+  }
+
+  app.get<{ Querystring: Static<typeof StatsQuery> }>('/api/v1/stats', { schema: { querystring: StatsQuery } }, async (req) => {
+    const q = req.query;
+    return stats(store, limits, parseUserFilter(q.filter), timeRange(q), {
+      intervalMs: q.interval,
+      groupBy: q.groupBy ?? 'none',
+      metric: q.metric ?? 'requests',
+      quantiles: parseQuantiles(q.q),
+    });
+  });
+
+  app.get<{ Querystring: RangeQuery }>('/api/v1/servicemap', { schema: { querystring: RangeQuery } }, async (req) =>
+    serviceMap(store, limits, parseUserFilter(req.query.filter), timeRange(req.query)),
+  );
+
+  app.get<{ Querystring: RangeQuery }>('/api/v1/catalog', { schema: { querystring: RangeQuery } }, async (req) =>
+    catalog(store, limits, parseUserFilter(req.query.filter), timeRange(req.query)),
+  );
+
+  app.post<{ Body: Static<typeof ValidateBody> }>('/api/v1/filter/validate', { schema: { body: ValidateBody } }, async (req) => {
+    try {
+      if (req.body.filter.length > MAX_FILTER_LENGTH) {
+        return { valid: false, error: { message: `the filter is longer than ${MAX_FILTER_LENGTH} characters`, position: MAX_FILTER_LENGTH + 1 } };
+      }
+      compileUserFilter(req.body.filter);
+      return { valid: true };
+    } catch (err) {
+      if (!(err instanceof FilterError)) throw err;
+      return { valid: false, error: { message: err.message, position: err.column, ...(err.expected ? { expected: err.expected } : {}) } };
+    }
+  });
+
+  app.get<{ Querystring: Static<typeof CompletionsQuery> }>('/api/v1/filter/completions', { schema: { querystring: CompletionsQuery } }, async (req) => {
+    const ctx = req.query.field ? { fields: [], operators: [], valuesOf: req.query.field } : completionContext(req.query.prefix ?? '');
+    let values: string[] = [];
+    const column = ctx.valuesOf ? FIELD_VALUE_COLUMNS[ctx.valuesOf] : undefined;
+    if (column) {
+      const seen = await distinctValues(store, limits, [column], timeRange({}), 100);
+      // Values as they would be typed: numbers bare, text quoted.
+      values = seen.map((v) => (ctx.valuesOf === 'response.status' ? v : JSON.stringify(v)));
+    }
+    return { fields: ctx.fields, operators: ctx.operators, values };
+  });
+
+  app.get<{ Params: { name: string }; Querystring: Static<typeof LabelQuery> }>(
+    '/api/v1/labels/:name',
+    { schema: { querystring: LabelQuery } },
+    async (req) => ({ values: await distinctValues(store, limits, labelColumns(req.params.name), timeRange(req.query)) }),
+  );
+
+  app.get('/api/v1/health', async (_req, reply) => {
+    const storeHealth: { reachable: boolean; message?: string; entries?: number } = { reachable: false };
+    try {
+      const rs = await store.client.query({ query: `SELECT count() AS n FROM ${store.database}.entries`, format: 'JSONEachRow' });
+      const [row] = await rs.json<{ n: number | string }>();
+      storeHealth.reachable = true;
+      storeHealth.entries = Number(row.n);
+    } catch (err) {
+      storeHealth.message = toApiError(err).message;
+    }
+    const agent = options.agentStatus?.();
+    const status = !storeHealth.reachable ? 'down' : agent && (!agent.running || agent.drops > 0) ? 'degraded' : 'ok';
+    if (status === 'down') void reply.status(503);
+    return { status, store: storeHealth, ...(agent ? { agent } : {}), version: VERSION };
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    void reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  return {
+    app,
+    live,
+    async listen() {
+      return app.listen({ host, port });
+    },
+    async close() {
+      for (const c of sseClients) c.abort();
+      live.close();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/** Time series: requests, errors or latency quantiles per bucket, grouped by status class, protocol or service. */
+import type { Expr } from '../query/ast.js';
+import type { Store } from '../store/index.js';
+import { aggregateSource } from './aggregate.js';
+import { ApiError } from './errors.js';
+import type { TimeRange } from './params.js';
+import { queryRows, type QueryLimits } from './run.js';
+
+export type GroupBy = 'statusClass' | 'protocol' | 'service' | 'none';
+export type Metric = 'requests' | 'errors' | 'latency';
+
+export const MAX_POINTS = 11_000;
+export const MAX_SERIES = 200;
+/** Bucket sizes the default interval picks from (ms): about 300 points over the range. */
+const NICE_INTERVALS = [1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400].map((s) => s * 1000);
+
+export function defaultInterval(range: TimeRange): number {
+  const target = (range.toMs - range.fromMs) / 300;
+  return NICE_INTERVALS.find((i) => i >= target) ?? NICE_INTERVALS.at(-1)!;
+}
+
+export function parseQuantiles(q: string | undefined): number[] {
+  if (q === undefined || q === '') return [0.5, 0.95, 0.99];
+  const levels = q.split(',').map((s) => Number(s.trim()));
+  if (levels.length > 5 || levels.some((l) => !Number.isFinite(l) || l <= 0 || l >= 1)) {
+    throw new ApiError(400, 'bad_request', `'q' must be up to 5 comma-separated numbers between 0 and 1, not ${JSON.stringify(q)}`);
+  }
+  return levels;
+}
+
+const CLASS_NAMES = ['no response', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+export interface StatsResult {
+  intervalMs: number;
+  series: Array<{ name: string; points: Array<[number, number]> }>;
+}
+
+export async function stats(
+  store: Store,
+  limits: QueryLimits,
+  filter: Expr,
+  range: TimeRange,
+  opts: { intervalMs?: number; groupBy: GroupBy; metric: Metric; quantiles: number[] },
+): Promise<StatsResult> {
+  const intervalMs = opts.intervalMs ?? defaultInterval(range);
+  const points = Math.floor(range.toMs / intervalMs) - Math.floor(range.fromMs / intervalMs) + 1;
+  if (points > MAX_POINTS) {
+    throw new ApiError(400, 'too_large', `an interval of ${intervalMs} ms gives ${points} points over this range; the limit is ${MAX_POINTS}`);
+  }
+  // The rollup only knows whole minutes: finer buckets read the raw table.
+  const src = aggregateSource(store, filter, range, intervalMs % 60_000 === 0);
+  const group = {
+    statusClass: src.statusClass,
+    protocol: src.protocol,
+    service: `if(${src.dstNamespace} = '', ${src.dstName}, concat(${src.dstNamespace}, '/', ${src.dstName}))`,
+    none: "''",
+  }[opts.groupBy];
+  const value =
+    opts.metric === 'latency' ? src.quantilesUs(opts.quantiles) : opts.metric === 'errors' ? src.errors : src.requests;
+  const rows = await queryRows<{ t: number | string; g: string | number; v: number | string | number[] }>(
+    store,
+    limits,
+    `SELECT intDiv(${src.timeMs}, {ivMs:UInt64}) * {ivMs:UInt64} AS t, ${group} AS g, ${value} AS v ` +
+      `${src.from} GROUP BY t, g ORDER BY t`,
+    { ...src.params, ivMs: intervalMs },
+  );
+
+  const seriesName = (g: string | number): string =>
+    opts.groupBy === 'statusClass' ? CLASS_NAMES[Number(g)] ?? String(g) : opts.groupBy === 'none' ? opts.metric : String(g);
+  const byName = new Map<string, Map<number, number>>();
+  const put = (name: string, t: number, v: number) => {
+    let s = byName.get(name);
+    if (!s) byName.set(name, (s = new Map()));
+    s.set(t, v);
+  };
+  for (const row of rows) {
+    const t = Number(row.t);
+    if (opts.metric === 'latency') {
+      const qs = row.v as number[];
+      opts.quantiles.forEach((q, i) => {
+        // No answered request in the bucket: no latency point (NaN from the quantile function).
+        if (Number.isFinite(qs[i])) put(`${opts.groupBy === 'none' ? '' : seriesName(row.g) + ' '}p${+(q * 100).toFixed(3)}`, t, Number((qs[i] / 1000).toFixed(3)));
+      });
+    } else put(seriesName(row.g), t, Number(row.v));
+  }
+  if (byName.size > MAX_SERIES) {
+    throw new ApiError(400, 'too_large', `${byName.size} series; the limit is ${MAX_SERIES} (narrow the filter or group differently)`);
+  }
+  const first = Math.floor(range.fromMs / intervalMs) * intervalMs;
+  const series = [...byName.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, values]) => {
+      // Counts are zero where nothing happened; latency has no point there.
+      const pts: Array<[number, number]> = [];
+      if (opts.metric === 'latency') for (const [t, v] of [...values.entries()].sort((a, b) => a[0] - b[0])) pts.push([t, v]);
+      else for (let t = first; t <= range.toMs; t += intervalMs) pts.push([t, values.get(t) ?? 0]);
+      return { name, points: pts };
+    });
+  return { intervalMs, series };
+}

@@ -1,0 +1,124 @@
+/**
+ * The service map (who calls whom, with rates, errors and p95) and the service catalog (per
+ * service: requests, succeeded, failed, latency). A service is named as in the rollup: the
+ * Kubernetes service, else the workload, else the pod, else the IP.
+ */
+import type { Expr } from '../query/ast.js';
+import type { Store } from '../store/index.js';
+import { aggregateSource } from './aggregate.js';
+import type { TimeRange } from './params.js';
+import { queryRows, type QueryLimits } from './run.js';
+
+export const MAX_EDGES = 5_000;
+
+type Num = number | string;
+
+function nodeId(namespace: string, name: string): string {
+  return namespace ? `${namespace}/${name}` : name;
+}
+
+const round = (x: number, digits = 4) => Number(x.toFixed(digits));
+
+export async function serviceMap(store: Store, limits: QueryLimits, filter: Expr, range: TimeRange) {
+  const src = aggregateSource(store, filter, range);
+  const seconds = Math.max(1, (range.toMs - range.fromMs) / 1000);
+  const [edgeRows, nodeRows] = await Promise.all([
+    queryRows<{ sn: string; s: string; dn: string; d: string; n_req: Num; n_err: Num; q: number[]; protocols: string[] }>(
+      store,
+      limits,
+      `SELECT ${src.srcNamespace} AS sn, ${src.srcName} AS s, ${src.dstNamespace} AS dn, ${src.dstName} AS d, ` +
+        `${src.requests} AS n_req, ${src.errors} AS n_err, ${src.quantilesUs([0.95])} AS q, ` +
+        `arraySort(groupUniqArray(${src.protocol})) AS protocols ${src.from} ` +
+        `GROUP BY sn, s, dn, d ORDER BY n_req DESC LIMIT ${MAX_EDGES}`,
+      src.params,
+    ),
+    queryRows<{ dn: string; d: string; n_req: Num; n_err: Num; q: number[]; c2: Num; c3: Num; c4: Num; c5: Num }>(
+      store,
+      limits,
+      `SELECT ${src.dstNamespace} AS dn, ${src.dstName} AS d, ${src.requests} AS n_req, ${src.errors} AS n_err, ` +
+        `${src.quantilesUs([0.95])} AS q, ` +
+        [2, 3, 4, 5].map((c) => `${src.requestsIf(`${src.statusClass} = ${c}`)} AS c${c}`).join(', ') +
+        ` ${src.from} GROUP BY dn, d`,
+      src.params,
+    ),
+  ]);
+
+  const nodes = new Map<string, ReturnType<typeof emptyNode>>();
+  function emptyNode(namespace: string, name: string) {
+    return {
+      id: nodeId(namespace, name),
+      title: name,
+      subtitle: namespace,
+      namespace,
+      requests: 0,
+      ratePerSec: 0,
+      errorRate: 0,
+      p95Ms: 0,
+      share2xx: 0,
+      share3xx: 0,
+      share4xx: 0,
+      share5xx: 0,
+    };
+  }
+  for (const r of nodeRows) {
+    const requests = Number(r.n_req);
+    const n = emptyNode(r.dn, r.d);
+    n.requests = requests;
+    n.ratePerSec = round(requests / seconds);
+    n.errorRate = requests ? round(Number(r.n_err) / requests) : 0;
+    n.p95Ms = Number.isFinite(r.q[0]) ? round(r.q[0] / 1000, 3) : 0;
+    n.share2xx = requests ? round(Number(r.c2) / requests) : 0;
+    n.share3xx = requests ? round(Number(r.c3) / requests) : 0;
+    n.share4xx = requests ? round(Number(r.c4) / requests) : 0;
+    n.share5xx = requests ? round(Number(r.c5) / requests) : 0;
+    nodes.set(n.id, n);
+  }
+  const edges = edgeRows.map((r) => {
+    const source = nodeId(r.sn, r.s);
+    const target = nodeId(r.dn, r.d);
+    // Pure clients (the outside world, probes) only appear as sources.
+    if (!nodes.has(source)) nodes.set(source, emptyNode(r.sn, r.s));
+    const requests = Number(r.n_req);
+    return {
+      id: `${source}->${target}`,
+      source,
+      target,
+      requests,
+      ratePerSec: round(requests / seconds),
+      errorRate: requests ? round(Number(r.n_err) / requests) : 0,
+      p95Ms: Number.isFinite(r.q[0]) ? round(r.q[0] / 1000, 3) : 0,
+      protocols: r.protocols,
+    };
+  });
+  return { nodes: [...nodes.values()].sort((a, b) => a.id.localeCompare(b.id)), edges };
+}
+
+export async function catalog(store: Store, limits: QueryLimits, filter: Expr, range: TimeRange) {
+  const src = aggregateSource(store, filter, range);
+  const rows = await queryRows<{ dn: string; d: string; n_req: Num; n_failed: Num; n_ans: Num; dsum: Num; q: number[]; protocols: string[] }>(
+    store,
+    limits,
+    `SELECT ${src.dstNamespace} AS dn, ${src.dstName} AS d, ${src.requests} AS n_req, ` +
+      `${src.errors} + ${src.errors4xx} AS n_failed, ${src.answered} AS n_ans, ${src.durationSumUs} AS dsum, ` +
+      `${src.quantilesUs([0.95])} AS q, arraySort(groupUniqArray(${src.protocol})) AS protocols ` +
+      `${src.from} GROUP BY dn, d ORDER BY n_req DESC, dn, d`,
+    src.params,
+  );
+  return {
+    services: rows.map((r) => {
+      const requests = Number(r.n_req);
+      const failed = Number(r.n_failed);
+      const answered = Number(r.n_ans);
+      return {
+        service: r.d,
+        namespace: r.dn,
+        requests,
+        succeeded: requests - failed,
+        failed,
+        avgMs: answered ? round(Number(r.dsum) / answered / 1000, 3) : 0,
+        p95Ms: Number.isFinite(r.q[0]) ? round(r.q[0] / 1000, 3) : 0,
+        protocols: r.protocols,
+      };
+    }),
+  };
+}

@@ -1,0 +1,142 @@
+// The live stream under concurrent inserts: long-poll and SSE clients, with and without a filter,
+// see every new entry exactly once.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { syntheticEntries } from '../../src/entries/synthetic.js';
+import type { Entry } from '../../src/entries/entry.js';
+import { fixture, getJson, q, type Fixture } from './fixture.js';
+
+let f: Fixture;
+let url: string;
+
+before(async () => {
+  f = await fixture(200);
+  url = await f.hub({ live: { settleMs: 250, pollMs: 50 } });
+});
+after(async () => {
+  await f?.dispose();
+});
+
+/** Polls with `limit` per answer until `stop()` says so; returns ids in the order served. */
+function longPollClient(filter: string, cursor: string, limit: number, stop: () => boolean) {
+  const ids: string[] = [];
+  const done = (async () => {
+    let c = cursor;
+    while (!stop()) {
+      const { status, body } = await getJson(`${url}/api/v1/stream?${q({ filter, cursor: c, wait: 300, limit })}`);
+      assert.equal(status, 200, JSON.stringify(body));
+      ids.push(...body.entries.map((e: { id: string }) => e.id));
+      c = body.cursor;
+    }
+  })();
+  return { ids, done };
+}
+
+function sseClient(filter: string, cursor: string) {
+  const ids: string[] = [];
+  const abort = new AbortController();
+  const done = (async () => {
+    const res = await fetch(`${url}/api/v1/stream?${q({ filter, cursor, limit: 50 })}`, {
+      headers: { accept: 'text/event-stream' },
+      signal: abort.signal,
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const decoder = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of res.body!) {
+        buf += decoder.decode(chunk, { stream: true });
+        let end;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const event = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          if (!event.startsWith('event: entries\n')) continue;
+          const data = JSON.parse(event.split('\n').find((l) => l.startsWith('data: '))!.slice(6));
+          ids.push(...data.entries.map((e: { id: string }) => e.id));
+        }
+      }
+    } catch (err) {
+      if ((err as Error).name !== 'AbortError') throw err;
+    }
+  })();
+  return { ids, done, stop: () => abort.abort() };
+}
+
+async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('no gaps, no repeats under concurrent inserts (long-poll, SSE, filtered)', async () => {
+  const start = (await getJson(`${url}/api/v1/stream?wait=0`)).body.cursor as string;
+  assert.equal(typeof start, 'string');
+  let stopping = false;
+  const plain = longPollClient('', start, 37, () => stopping);
+  const filtered = longPollClient('dst.service == "nginx"', start, 11, () => stopping);
+  const sse = sseClient('', start);
+  const sseFiltered = sseClient('status >= 4xx', start);
+
+  // Four producers, each inserting 4 batches (its own writer per batch) at the same time.
+  const written: Entry[] = [];
+  await Promise.all(
+    [1, 2, 3, 4].map(async (p) => {
+      for (let b = 0; b < 4; b++) {
+        const batch = [...syntheticEntries({ count: 30, seed: 1000 * p + b, startUs: Date.now() * 1000, spanUs: 1_000_000 })];
+        written.push(...batch);
+        await f.write(batch);
+        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 30)));
+      }
+    }),
+  );
+  const all = written.map((e) => e.id);
+  const nginx = written.filter((e) => e.dst.service === 'nginx').map((e) => e.id);
+  const errors = written.filter((e) => e.status >= 400).map((e) => e.id);
+  assert.ok(nginx.length > 0 && errors.length > 0);
+
+  await until(
+    () => plain.ids.length >= all.length && filtered.ids.length >= nginx.length && sse.ids.length >= all.length && sseFiltered.ids.length >= errors.length,
+    15_000,
+    () => `clients: ${plain.ids.length}/${all.length}, ${filtered.ids.length}/${nginx.length}, sse ${sse.ids.length}/${all.length}, ${sseFiltered.ids.length}/${errors.length}`,
+  );
+  stopping = true;
+  sse.stop();
+  sseFiltered.stop();
+  await Promise.all([plain.done, filtered.done, sse.done, sseFiltered.done]);
+
+  for (const [name, got, expected] of [
+    ['long-poll', plain.ids, all],
+    ['long-poll filtered', filtered.ids, nginx],
+    ['SSE', sse.ids, all],
+    ['SSE filtered', sseFiltered.ids, errors],
+  ] as const) {
+    assert.equal(new Set(got).size, got.length, `${name}: repeated entries`);
+    assert.deepEqual([...got].sort(), [...expected].sort(), `${name}: not exactly the inserted entries`);
+  }
+});
+
+test('a long-poll returns as soon as an entry arrives, before its wait is over', async () => {
+  const start = (await getJson(`${url}/api/v1/stream?wait=0`)).body.cursor as string;
+  const began = Date.now();
+  const poll = getJson(`${url}/api/v1/stream?${q({ cursor: start, wait: 20_000 })}`);
+  const [e] = [...syntheticEntries({ count: 1, seed: 99, startUs: Date.now() * 1000, spanUs: 1000 })];
+  await f.write([e]);
+  const { body } = await poll;
+  assert.deepEqual(body.entries.map((x: { id: string }) => x.id), [e.id]);
+  assert.ok(Date.now() - began < 20_000);
+  // Its cursor continues after that entry: the next poll has nothing.
+  const next = await getJson(`${url}/api/v1/stream?${q({ cursor: body.cursor, wait: 0 })}`);
+  assert.deepEqual(next.body.entries, []);
+});
+
+test('an invalid filter or cursor is refused before streaming', async () => {
+  const bad = await getJson(`${url}/api/v1/stream?${q({ filter: 'status ==' })}`, { headers: { accept: 'text/event-stream' } });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error.code, 'bad_filter');
+  const cursor = await getJson(`${url}/api/v1/stream?cursor=xyz`);
+  assert.equal(cursor.status, 400);
+  assert.equal(cursor.body.error.code, 'bad_request');
+});
