@@ -5,6 +5,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
+import { statSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -33,14 +34,17 @@ export class Tcpdump {
   private constructor(
     private readonly child: ChildProcess,
     readonly stderr: () => string,
+    private readonly file: string,
   ) {}
 
   /** Starts tcpdump writing `file`; resolves once it says it is listening. */
   static async start(iface: string, filter: string, file: string, extra: string[] = []): Promise<Tcpdump> {
-    const child = spawn('tcpdump', ['-i', iface, '-n', '-U', '-s', '0', '-w', file, ...extra, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Immediate mode: packets are written as they come, not when a ring block times out.
+    const args = ['-i', iface, '-n', '-U', '--immediate-mode', '-s', '0', '-w', file, ...extra, filter];
+    const child = spawn('tcpdump', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
-    const t = new Tcpdump(child, () => err);
+    const t = new Tcpdump(child, () => err, file);
     try {
       await waitFor('tcpdump to listen', () => /listening on/.test(err) || child.exitCode !== null, 10_000);
     } catch (e) {
@@ -51,9 +55,22 @@ export class Tcpdump {
     return t;
   }
 
-  /** Stops with SIGINT (tcpdump flushes the file) and waits for the exit. */
+  /**
+   * Waits until the file has stopped growing (tcpdump has written what the kernel handed it),
+   * then stops with SIGINT (tcpdump flushes the file) and waits for the exit.
+   */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;
+    let last = -1;
+    let stableSince = Date.now();
+    await waitFor('the capture file to stop growing', () => {
+      const size = statSync(this.file, { throwIfNoEntry: false })?.size ?? 0;
+      if (size !== last) {
+        last = size;
+        stableSince = Date.now();
+      }
+      return Date.now() - stableSince >= 150;
+    });
     const exited = once(this.child, 'exit');
     this.child.kill('SIGINT');
     await exited;
@@ -76,7 +93,8 @@ export interface TsharkTransaction {
  * decoding `ports` as HTTP. tshark pairs responses to requests by itself: that pairing is the reference.
  */
 export async function tsharkTransactions(file: string, ports: number[]): Promise<TsharkTransaction[]> {
-  const args = ['-r', file, '-n'];
+  // Out-of-order reassembly is off by default in Wireshark 4.0; the agent does it, so the reference must.
+  const args = ['-r', file, '-n', '-o', 'tcp.reassemble_out_of_order:TRUE'];
   for (const p of ports) args.push('-d', `tcp.port==${p},http`);
   args.push(
     '-Y', 'http.request || http.response',
@@ -86,7 +104,7 @@ export async function tsharkTransactions(file: string, ports: number[]): Promise
   );
   const { stdout } = await run('tshark', args, { maxBuffer: 256 << 20 });
   const requests = new Map<number, TsharkTransaction>();
-  const responses: Array<{ frame: number; codes: string[]; requestIn: string[] }> = [];
+  const responses: Array<{ frame: number; stream: number; codes: string[]; requestIn: string[] }> = [];
   for (const line of stdout.split('\n')) {
     if (!line) continue;
     const [frame, stream, sport, methods, uris, codes, requestIn] = line.split('\t');
@@ -99,16 +117,22 @@ export async function tsharkTransactions(file: string, ports: number[]): Promise
       const key = f + i / 100;
       requests.set(key, { requestFrame: key, responseFrame: 0, stream: Number(stream), clientPort: Number(sport), method: m, uri: us[i] ?? '', status: 0 });
     });
-    if (codes) responses.push({ frame: f, codes: codes.split('|'), requestIn: requestIn ? requestIn.split('|') : [] });
+    if (codes) responses.push({ frame: f, stream: Number(stream), codes: codes.split('|'), requestIn: requestIn ? requestIn.split('|') : [] });
   }
+  // tshark gives http.request_in only for the first of several requests sharing a frame
+  // (pipelining): a response without it answers the oldest unanswered request of its stream,
+  // which is how tshark's HTTP dissector itself pairs them.
+  const all = [...requests.values()].sort((a, b) => a.requestFrame - b.requestFrame);
   for (const r of responses) {
     r.codes.forEach((code, i) => {
-      const reqFrame = Number(r.requestIn[i]);
-      // Several requests in one frame: pair with the first of them still unanswered.
-      const candidates = [...requests.values()].filter((t) => Math.floor(t.requestFrame) === reqFrame && t.status === 0);
-      const t = candidates[0];
-      if (t && (Number(code) >= 200 || Number(code) === 101)) {
-        t.status = Number(code);
+      const status = Number(code);
+      if (status < 200 && status !== 101) return; // interim response: the real one follows
+      const reqFrame = r.requestIn[i] ? Number(r.requestIn[i]) : undefined;
+      const t = all.find(
+        (x) => x.status === 0 && x.stream === r.stream && (reqFrame === undefined || Math.floor(x.requestFrame) === reqFrame) && x.requestFrame < r.frame,
+      );
+      if (t) {
+        t.status = status;
         t.responseFrame = r.frame;
       }
     });

@@ -184,7 +184,10 @@ export class HttpParser {
   /** The direction ended (FIN, RST, timeout): a body delimited by the close is complete now. */
   finish(): void {
     if (this.state === State.BodyUntilClose) this.finishMessage(false);
-    else if (this.msg && this.state !== State.Head && this.state !== State.Tunnel) this.finishMessage(true);
+    else if (this.msg && this.state !== State.Head && this.state !== State.Tunnel) {
+      this.msg.bodyCut = true;
+      this.finishMessage(true);
+    }
     this.msg = null;
     this.state = State.Idle;
   }
