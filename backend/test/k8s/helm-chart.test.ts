@@ -85,8 +85,9 @@ test('defaults: an agent DaemonSet with NET_RAW/NET_ADMIN only, the hub and its 
   assert.deepEqual(argPairs(agent.args, '--node-name'), ['$(NODE_NAME)']);
   assert.deepEqual(argPairs(agent.args, '-i'), ['any']);
   assert.deepEqual(envOf(agent, 'NODE_NAME').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
-  assert.equal(envOf(agent, 'TAPLINE_STORE_URL').value, 'http://t-tapline-clickhouse:8123');
-  assert.deepEqual(envOf(agent, 'TAPLINE_STORE_PASSWORD').valueFrom, { secretKeyRef: { name: 't-tapline-store', key: 'password' } });
+  assert.equal(envOf(agent, 'TAPLINE_CLICKHOUSE_URL').value, 'http://t-tapline-clickhouse:8123');
+  assert.equal(envOf(agent, 'TAPLINE_CLICKHOUSE_DATABASE').value, 'tapline');
+  assert.deepEqual(envOf(agent, 'TAPLINE_CLICKHOUSE_PASSWORD').valueFrom, { secretKeyRef: { name: 't-tapline-store', key: 'password' } });
 
   // No container anywhere runs privileged.
   for (const o of objs as any[]) {
@@ -121,7 +122,7 @@ test('defaults: an agent DaemonSet with NET_RAW/NET_ADMIN only, the hub and its 
   assert.match(ch.spec.template.spec.containers[0].image, /^clickhouse\/clickhouse-server:/);
   const chSvc = one(objs, 'Service', '-clickhouse');
   assert.equal(chSvc.metadata.name, 't-tapline-clickhouse', 'the store URL names this Service');
-  assert.deepEqual(envOf(ch.spec.template.spec.containers[0], 'CLICKHOUSE_PASSWORD').valueFrom, envOf(agent, 'TAPLINE_STORE_PASSWORD').valueFrom);
+  assert.deepEqual(envOf(ch.spec.template.spec.containers[0], 'CLICKHOUSE_PASSWORD').valueFrom, envOf(agent, 'TAPLINE_CLICKHOUSE_PASSWORD').valueFrom);
 
   const storeSecret = one(objs, 'Secret', '-store');
   assert.equal(Buffer.from(storeSecret.data.user, 'base64').toString(), 'tapline');
@@ -143,9 +144,9 @@ test('an external store with credentials from an existing Secret; all namespaces
   assert.equal(objs.filter((o) => o.kind === 'StatefulSet').length, 0, 'no bundled ClickHouse');
   assert.equal(objs.filter((o) => o.kind === 'Secret').length, 0, 'existing Secrets are used, none created');
   const agent = one(objs, 'DaemonSet').spec.template.spec.containers[0];
-  assert.equal(envOf(agent, 'TAPLINE_STORE_URL').value, 'https://ch.example:8443');
-  assert.deepEqual(envOf(agent, 'TAPLINE_STORE_USER').valueFrom, { secretKeyRef: { name: 'my-ch', key: 'username' } });
-  assert.deepEqual(envOf(agent, 'TAPLINE_STORE_PASSWORD').valueFrom, { secretKeyRef: { name: 'my-ch', key: 'password' } });
+  assert.equal(envOf(agent, 'TAPLINE_CLICKHOUSE_URL').value, 'https://ch.example:8443');
+  assert.deepEqual(envOf(agent, 'TAPLINE_CLICKHOUSE_USER').valueFrom, { secretKeyRef: { name: 'my-ch', key: 'username' } });
+  assert.deepEqual(envOf(agent, 'TAPLINE_CLICKHOUSE_PASSWORD').valueFrom, { secretKeyRef: { name: 'my-ch', key: 'password' } });
   assert.ok(agent.args.includes('--all-namespaces'));
   assert.deepEqual(argPairs(agent.args, '--namespace'), [], '-A wins over namespaces');
   assert.deepEqual(argPairs(agent.args, '--pod'), ['^nginx-']);

@@ -50,18 +50,18 @@ http://{{ include "tapline.fullname" . }}-clickhouse:8123
 {{- end -}}
 {{- end -}}
 
-{{/* Store settings as environment variables (the same names docker-compose.yml uses). */}}
+{{/* Store settings as environment variables (the names store/config.ts reads). */}}
 {{- define "tapline.storeEnv" -}}
-- name: TAPLINE_STORE_URL
+- name: TAPLINE_CLICKHOUSE_URL
   value: {{ include "tapline.storeUrl" . | quote }}
-- name: TAPLINE_STORE_DATABASE
+- name: TAPLINE_CLICKHOUSE_DATABASE
   value: {{ .Values.store.database | quote }}
-- name: TAPLINE_STORE_USER
+- name: TAPLINE_CLICKHOUSE_USER
   valueFrom:
     secretKeyRef:
       name: {{ include "tapline.storeSecret" . }}
       key: {{ .Values.store.userKey }}
-- name: TAPLINE_STORE_PASSWORD
+- name: TAPLINE_CLICKHOUSE_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ include "tapline.storeSecret" . }}
