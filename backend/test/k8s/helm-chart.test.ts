@@ -84,6 +84,9 @@ test('defaults: an agent DaemonSet with NET_RAW/NET_ADMIN only, the hub and its 
   assert.deepEqual(argPairs(agent.args, '--namespace'), ['obs'], "default target: the release's namespace");
   assert.deepEqual(argPairs(agent.args, '--node-name'), ['$(NODE_NAME)']);
   assert.deepEqual(argPairs(agent.args, '-i'), ['any']);
+  assert.deepEqual(argPairs(agent.args, '--store'), ['http://$(TAPLINE_CLICKHOUSE_USER):$(TAPLINE_CLICKHOUSE_PASSWORD)@t-tapline-clickhouse:8123']);
+  const spool = argPairs(agent.args, '--spool')[0];
+  assert.ok(agent.volumeMounts.some((m: any) => spool.startsWith(m.mountPath)), 'the spool is on a writable volume');
   assert.deepEqual(envOf(agent, 'NODE_NAME').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
   assert.equal(envOf(agent, 'TAPLINE_CLICKHOUSE_URL').value, 'http://t-tapline-clickhouse:8123');
   assert.equal(envOf(agent, 'TAPLINE_CLICKHOUSE_DATABASE').value, 'tapline');
@@ -145,6 +148,7 @@ test('an external store with credentials from an existing Secret; all namespaces
   assert.equal(objs.filter((o) => o.kind === 'Secret').length, 0, 'existing Secrets are used, none created');
   const agent = one(objs, 'DaemonSet').spec.template.spec.containers[0];
   assert.equal(envOf(agent, 'TAPLINE_CLICKHOUSE_URL').value, 'https://ch.example:8443');
+  assert.deepEqual(argPairs(agent.args, '--store'), ['https://$(TAPLINE_CLICKHOUSE_USER):$(TAPLINE_CLICKHOUSE_PASSWORD)@ch.example:8443']);
   assert.deepEqual(envOf(agent, 'TAPLINE_CLICKHOUSE_USER').valueFrom, { secretKeyRef: { name: 'my-ch', key: 'username' } });
   assert.deepEqual(envOf(agent, 'TAPLINE_CLICKHOUSE_PASSWORD').valueFrom, { secretKeyRef: { name: 'my-ch', key: 'password' } });
   assert.ok(agent.args.includes('--all-namespaces'));
