@@ -33,7 +33,8 @@ export {
 export {
   ENTRY_COLUMNS,
   ENTRY_SELECT,
-  encodeEntryTsv,
+  TsvBatch,
+  encodeEntriesTsv,
   entryToRow,
   rowToEntry,
   ipFromStore,

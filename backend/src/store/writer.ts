@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { Entry, EntrySink } from '../entries/entry.js';
 import { createLogger, type Logger } from '../log.js';
 import type { Store } from './client.js';
-import { ENTRY_COLUMNS, EntryEncodeError, encodeEntryTsv } from './rows.js';
+import { ENTRY_COLUMNS, EntryEncodeError, TsvBatch } from './rows.js';
 import { Spool } from './spool.js';
 
 export interface WriterOptions {
@@ -57,8 +57,8 @@ export interface WriterCounters {
 }
 
 interface Batch {
-  lines: string[];
-  bytes: number;
+  body: Buffer;
+  rows: number;
   token: string;
 }
 
@@ -76,8 +76,11 @@ export class EntryWriter implements EntrySink {
   private readonly instance = randomUUID().slice(0, 8);
   private batchSeq = 0;
 
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  /** The batch being filled, and full batches waiting for delivery. */
+  private current = new TsvBatch();
+  private sealed: Batch[] = [];
+  private sealedRows = 0;
+  private sealedBytes = 0;
   /** Entries and bytes of the batch being delivered. */
   private inFlight = 0;
   private inFlightBytes = 0;
@@ -125,7 +128,11 @@ export class EntryWriter implements EntrySink {
 
   /** Entries queued in memory (pending and in flight). */
   get queued(): number {
-    return this.pending.length + this.inFlight;
+    return this.current.rows + this.sealedRows + this.inFlight;
+  }
+
+  private get queuedBytes(): number {
+    return this.current.bytes + this.sealedBytes + this.inFlightBytes;
   }
 
   /** Spool state: batches, entries and bytes on disk. */
@@ -135,9 +142,16 @@ export class EntryWriter implements EntrySink {
 
   push(entry: Entry): boolean {
     if (this.closing) throw new Error('EntryWriter.push after close()');
-    let line: string;
+    if (this.queued >= 2 * this.highWaterEntries || this.queuedBytes >= 2 * this.highWaterBytes) {
+      this.counters.dropped++;
+      if (this.counters.dropped % 1000 === 1) {
+        this.log.error({ dropped: this.counters.dropped, queued: this.queued },
+          'store writer queue is at twice its high-water mark (the producer ignores back-pressure): dropping entries');
+      }
+      return false;
+    }
     try {
-      line = encodeEntryTsv(entry);
+      this.current.append(entry);
     } catch (err) {
       if (!(err instanceof EntryEncodeError)) throw err;
       this.counters.rejected++;
@@ -146,20 +160,21 @@ export class EntryWriter implements EntrySink {
       }
       return this.belowHighWater();
     }
-    if (this.queued >= 2 * this.highWaterEntries || this.pendingBytes + this.inFlightBytes >= 2 * this.highWaterBytes) {
-      this.counters.dropped++;
-      if (this.counters.dropped % 1000 === 1) {
-        this.log.error({ dropped: this.counters.dropped, queued: this.queued },
-          'store writer queue is at twice its high-water mark (the producer ignores back-pressure): dropping entries');
-      }
-      return false;
-    }
     this.counters.accepted++;
-    if (this.pending.length === 0) this.armFlushTimer();
-    this.pending.push(line);
-    this.pendingBytes += line.length;
-    if (this.pending.length >= this.batchSize) this.wake();
+    if (this.current.rows === 1) this.armFlushTimer();
+    if (this.current.rows >= this.batchSize) {
+      this.seal();
+      this.wake();
+    }
     return this.belowHighWater();
+  }
+
+  private seal(): void {
+    const { body, rows } = this.current.take();
+    this.sealed.push({ body, rows, token: `${this.instance}-${this.batchSeq++}` });
+    this.sealedRows += rows;
+    this.sealedBytes += body.length;
+    clearTimeout(this.flushTimer);
   }
 
   drained(): Promise<void> {
@@ -196,11 +211,11 @@ export class EntryWriter implements EntrySink {
   }
 
   private belowHighWater(): boolean {
-    return this.queued < this.highWaterEntries && this.pendingBytes + this.inFlightBytes < this.highWaterBytes;
+    return this.queued < this.highWaterEntries && this.queuedBytes < this.highWaterBytes;
   }
 
   private belowLowWater(): boolean {
-    return this.queued <= this.highWaterEntries / 2 && this.pendingBytes + this.inFlightBytes <= this.highWaterBytes / 2;
+    return this.queued <= this.highWaterEntries / 2 && this.queuedBytes <= this.highWaterBytes / 2;
   }
 
   private armFlushTimer(): void {
@@ -237,25 +252,24 @@ export class EntryWriter implements EntrySink {
   }
 
   private takeBatch(): Batch | undefined {
-    const n = this.pending.length;
-    if (n === 0) return undefined;
-    if (n < this.batchSize && Date.now() < this.dueAt && this.flushWaiters === 0 && !this.closing) return undefined;
-    const lines = n <= this.batchSize ? this.pending : this.pending.slice(0, this.batchSize);
-    this.pending = n <= this.batchSize ? [] : this.pending.slice(this.batchSize);
-    let bytes = 0;
-    for (const l of lines) bytes += l.length;
-    this.pendingBytes -= bytes;
-    if (this.pending.length > 0) this.armFlushTimer();
-    this.inFlight = lines.length;
-    this.inFlightBytes = bytes;
-    return { lines, bytes, token: `${this.instance}-${this.batchSeq++}` };
+    if (this.sealed.length === 0) {
+      if (this.current.rows === 0) return undefined;
+      if (Date.now() < this.dueAt && this.flushWaiters === 0 && !this.closing) return undefined;
+      this.seal();
+    }
+    const batch = this.sealed.shift() as Batch;
+    this.sealedRows -= batch.rows;
+    this.sealedBytes -= batch.body.length;
+    this.inFlight = batch.rows;
+    this.inFlightBytes = batch.body.length;
+    return batch;
   }
 
   private settle(): void {
     this.inFlight = 0;
     this.inFlightBytes = 0;
     if (this.belowLowWater()) for (const w of this.drainWaiters.splice(0)) w();
-    if (this.pending.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.current.rows === 0 && this.sealed.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private async run(): Promise<void> {
@@ -274,11 +288,11 @@ export class EntryWriter implements EntrySink {
           this.replayBackoff++;
           this.nextReplayAt = Date.now() + this.backoff(Math.min(this.replayBackoff, 10));
         }
-        await this.sleep(Math.max(0, Math.min(this.nextReplayAt - Date.now(), this.pending.length > 0 ? this.dueAt - Date.now() : Infinity)));
+        await this.sleep(Math.max(0, Math.min(this.nextReplayAt - Date.now(), this.current.rows > 0 ? this.dueAt - Date.now() : Infinity)));
         continue;
       }
       if (this.closing) return;
-      await this.sleep(this.pending.length > 0 ? Math.max(0, this.dueAt - Date.now()) : undefined);
+      await this.sleep(this.current.rows > 0 ? Math.max(0, this.dueAt - Date.now()) : undefined);
     }
   }
 
@@ -299,8 +313,8 @@ export class EntryWriter implements EntrySink {
   }
 
   private async deliver(batch: Batch): Promise<void> {
-    const n = batch.lines.length;
-    const body = Buffer.from(batch.lines.join(''), 'utf8');
+    const n = batch.rows;
+    const body = batch.body;
     if (this.spool && (this.down || !this.spool.empty)) {
       await this.toSpool(body, n, batch.token);
       return;
