@@ -32,7 +32,8 @@ export interface PodLike {
 
 export interface ServiceLike {
   metadata?: ObjectMeta;
-  spec?: { clusterIP?: string; clusterIPs?: string[]; type?: string };
+  spec?: { clusterIP?: string; clusterIPs?: string[]; externalIPs?: string[]; type?: string };
+  status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } };
 }
 
 export interface EndpointSliceLike {

@@ -297,8 +297,11 @@ export class IpResolver {
     const meta = obj.metadata;
     if (!meta?.name) return;
     const key = keyOf(meta.namespace ?? '', meta.name);
+    // Every virtual IP that leads to the service: ClusterIP(s), external IPs, load balancer IPs.
     const ips = new Set<string>(obj.spec?.clusterIPs ?? []);
     if (obj.spec?.clusterIP) ips.add(obj.spec.clusterIP);
+    for (const ip of obj.spec?.externalIPs ?? []) ips.add(ip);
+    for (const ing of obj.status?.loadBalancer?.ingress ?? []) if (ing.ip) ips.add(ing.ip);
     ips.delete('None');
     ips.delete('');
     const old = this.services.get(key);

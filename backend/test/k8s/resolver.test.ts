@@ -99,6 +99,13 @@ test('ClusterIP and pod IP (before and after DNAT) both name the service; the sl
   assert.equal(resolve(r, '10.244.1.5', 80, 0).service, 'nginx-metrics', 'the last service that listed it');
   assert.deepEqual(r.servicesOfEndpoint('10.244.1.5'), []);
 
+  const lb = kube.service('default', 'gateway', '10.96.0.12');
+  (lb.spec as { externalIPs?: string[] }).externalIPs = ['192.0.2.10'];
+  lb.status = { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } };
+  r.upsertService(lb);
+  assert.equal(resolve(r, '192.0.2.10', 443, 0).service, 'gateway', 'external IP');
+  assert.equal(resolve(r, '198.51.100.7', 443, 0).service, 'gateway', 'load balancer IP');
+
   r.deleteService(kube.service('default', 'nginx', '10.96.0.10'));
   assert.equal(resolve(r, '10.96.0.10', 80, 0).service, 'nginx', 'still named during the grace period');
 });
