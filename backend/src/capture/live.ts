@@ -27,7 +27,9 @@ export const defaultLiveOptions: Omit<LiveOptions, 'interfaces'> = {
   bufferSize: 64 << 20,
   snapLength: 262144,
   bufferTimeoutMs: 10,
-  promiscuous: false,
+  // As tcpdump does. Needed on a bridge: frames switched between its ports only reach the
+  // bridge's own interface in promiscuous mode.
+  promiscuous: true,
 };
 
 export interface InterfaceStats {
