@@ -4,7 +4,8 @@
  * ReplicaSet/Deployment, a Service and its EndpointSlice. setupKube() targets the pods of the
  * context's namespace on this node (BPF filter and host interface from the real routing table),
  * libpcap captures on that interface, the agent pipeline dissects, and the entries carry the pods',
- * the service's, the workload's and the node's names.
+ * the service's, the workload's and the node's names — also for a request to the Service's
+ * ClusterIP as a client pod's veth sees it before kube-proxy's DNAT.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -28,6 +29,7 @@ const subnet = `10.213.${(pid % 250) + 1}`;
 const clientIp = `${subnet}.1`;
 const serverIp = `${subnet}.2`;
 const nodeIp = `${subnet}.254`;
+const clusterIp = `10.96.${(pid % 250) + 1}.7`;
 const dir = mkdtempSync(join(tmpdir(), 'tapline-k8s-e2e-'));
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -44,8 +46,8 @@ let api: FakeKubeApi | undefined;
 let k: KubeSetup | undefined;
 let capture: LiveCapture | undefined;
 
-function curl(path: string): string {
-  return execFileSync('ip', ['netns', 'exec', nsClient, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `http://${serverIp}:8080${path}`])
+function curl(path: string, host = `${serverIp}:8080`): string {
+  return execFileSync('ip', ['netns', 'exec', nsClient, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `http://${host}${path}`])
     .toString()
     .trim();
 }
@@ -65,10 +67,17 @@ before(async () => {
     ip('-n', ns, 'link', 'set', 'eth0', 'up');
     ip('-n', ns, 'link', 'set', 'lo', 'up');
   }
+  // What a client pod's veth sees of a Service before kube-proxy's DNAT: packets to and from the
+  // ClusterIP. Without iptables here, the server pod simply owns the ClusterIP too (port 80), and
+  // the client reaches it on the bridge.
+  ip('-n', nsServer, 'addr', 'add', `${clusterIp}/32`, 'dev', 'eth0');
+  ip('-n', nsClient, 'route', 'add', `${clusterIp}/32`, 'dev', 'eth0');
   // The "nginx" pod: index.html is there, anything else is a 404.
-  const code = `require('http').createServer((q, s) => { const ok = q.url === '/index.html';
-    s.writeHead(ok ? 200 : 404, {'content-type': 'text/html'}); s.end(ok ? '<h1>hello</h1>' : 'not found'); })
-    .listen(8080, '${serverIp}', () => console.log('listening'));`;
+  const code = `const h = (q, s) => { const ok = q.url === '/index.html';
+    s.writeHead(ok ? 200 : 404, {'content-type': 'text/html'}); s.end(ok ? '<h1>hello</h1>' : 'not found'); };
+    let n = 0; const up = () => ++n === 2 && console.log('listening');
+    require('http').createServer(h).listen(8080, '${serverIp}', up);
+    require('http').createServer(h).listen(80, '${clusterIp}', up);`;
   server = spawn('ip', ['netns', 'exec', nsServer, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   server.stdout?.on('data', (d) => (out += d));
@@ -88,7 +97,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('captured requests between two netns pods carry pod, namespace, service, workload and node names', async () => {
+test('captured requests between two netns pods carry pod, namespace, service, workload and node names; via the ClusterIP too', async () => {
   api = await FakeKubeApi.start();
   api.seed([
     kube.node('kind-worker', nodeIp),
@@ -96,7 +105,7 @@ test('captured requests between two netns pods carry pod, namespace, service, wo
     kube.pod('default', 'web-6d4b5-x7k2p', serverIp, { node: 'kind-worker', owner: { kind: 'ReplicaSet', name: 'web-6d4b5' }, ports: [8080] }),
     kube.pod('default', 'test-pod', clientIp, { node: 'kind-worker' }),
     kube.pod('other', 'elsewhere', `${subnet}.3`, { node: 'kind-worker' }),
-    kube.service('default', 'nginx', '10.96.77.7', [{ port: 80, targetPort: 8080 }]),
+    kube.service('default', 'nginx', clusterIp, [{ port: 80, targetPort: 8080 }]),
     kube.endpointSlice('default', 'nginx-abcde', 'nginx', [serverIp], [8080]),
   ]);
   const kubeconfig = join(dir, 'kubeconfig');
@@ -121,7 +130,8 @@ test('captured requests between two netns pods carry pod, namespace, service, wo
 
   assert.equal(curl('/index.html'), '200');
   assert.equal(curl('/error.html'), '404');
-  await waitFor('two entries', () => sink.entries.length >= 2).catch((err: Error) => {
+  assert.equal(curl('/50x.html', clusterIp), '404');
+  await waitFor('three entries', () => sink.entries.length >= 3).catch((err: Error) => {
     throw new Error(`${err.message}; pipeline counters: ${JSON.stringify(pipeline.counters())}; capture: ${JSON.stringify(capture?.stats())}`);
   });
 
@@ -138,5 +148,9 @@ test('captured requests between two netns pods carry pod, namespace, service, wo
     });
     assert.equal(e.agent, 'kind-worker');
   }
+  const viaService = byPath.get('/50x.html');
+  assert.ok(viaService);
+  assert.deepEqual(viaService.dst, { ip: clusterIp, port: 80, pod: '', namespace: 'default', service: 'nginx', workload: '', node: '' });
+  assert.equal(viaService.src.pod, 'test-pod');
   assert.equal(pipeline.counters().enrichErrors, 0);
 });
