@@ -7,6 +7,12 @@ export default {
   testMatch: ['**/*.test.ts', '**/*.test.tsx'],
   setupFilesAfterEnv: ['<rootDir>/jest.setup.ts'],
   moduleNameMapper: {
+    // One React for everything: npm hoisted a React 19 (pulled by peer ranges) to the root, while
+    // the plugin and Grafana 12.4 use React 18 from plugin/node_modules.
+    '^react$': '<rootDir>/node_modules/react',
+    '^react/(.*)$': '<rootDir>/node_modules/react/$1',
+    '^react-dom$': '<rootDir>/node_modules/react-dom',
+    '^react-dom/(.*)$': '<rootDir>/node_modules/react-dom/$1',
     // Sources import './x.js'; the file on disk is x.ts or x.tsx.
     '^(\\.{1,2}/.*)\\.js$': '$1',
     '\\.(css|svg)$': '<rootDir>/test/support/file-stub.cjs',

@@ -1,0 +1,20 @@
+/** Grafana's JSON Schema for plugin.json (shared/reference), compiled once. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+
+const SCHEMA = join(__dirname, '../../../../shared/reference/grafana-plugin.schema.json');
+
+// The schema's patterns are written for JavaScript's non-unicode RegExp (`\-` in a class).
+// The two formats the schema uses, checked loosely: an email is something@something, a URI parses.
+const formats = {
+  email: /^[^\s@]+@[^\s@]+$/,
+  uri: (s: string) => URL.canParse(s),
+};
+const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false, formats });
+const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA, 'utf8')));
+
+/** The schema's complaints about a plugin.json, '' when it is valid. */
+export function pluginJsonErrors(json: unknown): string {
+  return validate(json) ? '' : ajv.errorsText(validate.errors);
+}
