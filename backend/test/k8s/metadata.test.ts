@@ -19,9 +19,8 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function setup(objects = baseCluster(), opts: Partial<KubeMetadataOptions> = {}): Promise<{ api: FakeKubeApi; md: KubeMetadata }> {
-  const api = await FakeKubeApi.start();
-  api.seed(objects);
+/** A metadata cache on the fake API server, both stopped after the tests. */
+function connect(api: FakeKubeApi, opts: Partial<KubeMetadataOptions> = {}): KubeMetadata {
   const kc = new KubeConfig();
   kc.loadFromOptions(api.kubeConfigOptions());
   const md = createKubeMetadata({ kubeConfig: kc, log: silent, backoff: { initialMs: 20, maxMs: 200 }, ...opts });
@@ -29,6 +28,13 @@ async function setup(objects = baseCluster(), opts: Partial<KubeMetadataOptions>
     await md.stop();
     await api.stop();
   });
+  return md;
+}
+
+async function setup(objects = baseCluster(), opts: Partial<KubeMetadataOptions> = {}): Promise<{ api: FakeKubeApi; md: KubeMetadata }> {
+  const api = await FakeKubeApi.start();
+  api.seed(objects);
+  const md = connect(api, opts);
   await md.waitForSync(5000);
   // Each informer watches once its list is applied: wait for all five watches (nodes, replicasets,
   // services, endpointslices, pods per namespace) so tests start from a steady state.
@@ -235,13 +241,7 @@ test('HTTP errors from the API server (403, 500) restart the informers with back
   api.seed(baseCluster());
   api.failNext(12, 403, 'Forbidden', 'pods is forbidden: User "system:serviceaccount:obs:t" cannot list resource "pods"');
   api.failNext(6, 500);
-  const kc = new KubeConfig();
-  kc.loadFromOptions(api.kubeConfigOptions());
-  const md = createKubeMetadata({ kubeConfig: kc, log: silent, backoff: { initialMs: 10, maxMs: 40 } });
-  cleanups.push(async () => {
-    await md.stop();
-    await api.stop();
-  });
+  const md = connect(api, { backoff: { initialMs: 10, maxMs: 40 } });
   await md.waitForSync(5000);
   assert.ok(md.status().some((s) => s.restarts >= 2), JSON.stringify(md.status()));
   assert.equal(podAt(md, '10.244.1.5'), 'web-x1-abcde');
@@ -250,10 +250,7 @@ test('HTTP errors from the API server (403, 500) restart the informers with back
 test('waitForSync names what is missing when the API server cannot be reached', async () => {
   const api = await FakeKubeApi.start();
   await api.stop(); // a port nobody listens on
-  const kc = new KubeConfig();
-  kc.loadFromOptions(api.kubeConfigOptions());
-  const md = createKubeMetadata({ kubeConfig: kc, log: silent, backoff: { initialMs: 20, maxMs: 100 } });
-  cleanups.push(() => md.stop());
+  const md = connect(api, { backoff: { initialMs: 20, maxMs: 100 } });
   await assert.rejects(md.waitForSync(300), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'sync_timeout');
     assert.match(err.message, /pods/);
@@ -266,12 +263,6 @@ test('waitForSync names what is missing when the API server cannot be reached', 
 test('a permanent 403 (missing RBAC) keeps retrying and waitForSync says what the API server answered', async () => {
   const api = await FakeKubeApi.start();
   api.failNext(100_000, 403, 'Forbidden', 'pods is forbidden: User "system:serviceaccount:obs:t" cannot list resource "pods"');
-  const kc = new KubeConfig();
-  kc.loadFromOptions(api.kubeConfigOptions());
-  const md = createKubeMetadata({ kubeConfig: kc, log: silent, backoff: { initialMs: 20, maxMs: 50 } });
-  cleanups.push(async () => {
-    await md.stop();
-    await api.stop();
-  });
+  const md = connect(api, { backoff: { initialMs: 20, maxMs: 50 } });
   await assert.rejects(md.waitForSync(400), /pods \(HTTP 403: pods is forbidden: User "system:serviceaccount:obs:t" cannot list resource "pods"\)/);
 });
