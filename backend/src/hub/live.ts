@@ -24,6 +24,52 @@ export interface LiveOptions {
   settleMs: number;
   /** How often the shared poller asks the store while clients wait (ms). */
   pollMs: number;
+  /** Inserts made in this process (`tapline up`): the watermark stays below any still running. */
+  inserts?: InsertTracker;
+}
+
+/**
+ * Watches the inserts an in-process writer makes through a store (see `wrap`), so the feed never
+ * moves its watermark past an insert that has begun but is not visible yet: ingested_at is taken
+ * when the insert starts, on the same clock (chDB runs in this process).
+ */
+export class InsertTracker {
+  private readonly running = new Map<number, number>();
+  private readonly observers = new Set<{ minUs: number }>();
+  private seq = 0;
+
+  /** The same store, with `insertTsv` tracked. */
+  wrap(store: Store): Store {
+    return {
+      kind: store.kind,
+      client: store.client,
+      database: store.database,
+      insertTsv: async (table, columns, body, token) => {
+        const id = this.seq++;
+        const startUs = Date.now() * 1000;
+        this.running.set(id, startUs);
+        for (const o of this.observers) o.minUs = Math.min(o.minUs, startUs);
+        try {
+          await store.insertTsv(table, columns, body, token);
+        } finally {
+          this.running.delete(id);
+        }
+      },
+      close: () => store.close(),
+    };
+  }
+
+  /** Runs `fn`; returns its result and the earliest start of any insert running meanwhile. */
+  async observe<T>(fn: () => Promise<T>): Promise<{ result: T; earliestInsertUs: number }> {
+    const o = { minUs: Math.min(Infinity, ...this.running.values()) };
+    this.observers.add(o);
+    try {
+      const result = await fn();
+      return { result, earliestInsertUs: Math.min(o.minUs, ...this.running.values()) };
+    } finally {
+      this.observers.delete(o);
+    }
+  }
 }
 
 export interface LiveBatch {
@@ -119,16 +165,20 @@ export class LiveFeed {
   private tick(): Promise<void> {
     this.ticking ??= (async () => {
       try {
-        const [row] = await queryRows<{ w: number | string; n: number | string }>(
-          this.store,
-          this.limits,
-          // now64() is one value for the whole query: w and the WHERE bound agree.
-          'SELECT toUnixTimestamp64Micro(now64(6)) - {settleUs:Int64} AS w, count() AS n ' +
-            `FROM ${this.store.database}.entries WHERE ingested_at > fromUnixTimestamp64Micro({prevUs:Int64}) ` +
-            'AND ingested_at <= now64(6) - toIntervalMicrosecond({settleUs:Int64})',
-          { settleUs: this.options.settleMs * 1000, prevUs: this.watermarkUs },
-        );
-        const w = Number(row.w);
+        const look = () =>
+          queryRows<{ w: number | string; n: number | string }>(
+            this.store,
+            this.limits,
+            // now64() is one value for the whole query: w and the WHERE bound agree.
+            'SELECT toUnixTimestamp64Micro(now64(6)) - {settleUs:Int64} AS w, count() AS n ' +
+              `FROM ${this.store.database}.entries WHERE ingested_at > fromUnixTimestamp64Micro({prevUs:Int64}) ` +
+              'AND ingested_at <= now64(6) - toIntervalMicrosecond({settleUs:Int64})',
+            { settleUs: this.options.settleMs * 1000, prevUs: this.watermarkUs },
+          );
+        const tracker = this.options.inserts;
+        const { result: [row], earliestInsertUs } = tracker ? await tracker.observe(look) : { result: await look(), earliestInsertUs: Infinity };
+        // Stay just below an insert that may not be visible yet.
+        const w = Math.min(Number(row.w), earliestInsertUs - 1);
         if (w > this.watermarkUs) {
           const first = this.watermarkUs === 0;
           this.watermarkUs = w;

@@ -100,7 +100,11 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   checkListenConfig(host, options.token);
   const { store } = options;
   const limits: QueryLimits = { queryTimeoutMs: options.queryTimeoutMs ?? 10_000 };
-  const live = new LiveFeed(store, limits, { settleMs: options.live?.settleMs ?? 250, pollMs: options.live?.pollMs ?? 200 });
+  const live = new LiveFeed(store, limits, {
+    settleMs: options.live?.settleMs ?? 250,
+    pollMs: options.live?.pollMs ?? 200,
+    inserts: options.live?.inserts,
+  });
   const maxStreams = options.maxStreams ?? 200;
   let streams = 0;
   /** Open SSE connections, ended when the hub closes (they are never idle). */

@@ -1,0 +1,119 @@
+/**
+ * `tapline query 'FILTER'`: matching entries, newest first, as a table or JSON lines. Reads the
+ * store directly, or a running hub with --hub (needed while `tapline up` holds the embedded store).
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { listEntries, checkLimit } from '../hub/entries.js';
+import type { EntrySummary } from '../hub/summary.js';
+import { parseUserFilter, timeRange } from '../hub/params.js';
+import { openStore, StoreLockedError } from '../store/index.js';
+import { addStoreOptions, storeFromOptions, tokenFrom, type StoreArgOptions } from './hub.js';
+
+interface QueryOptions extends StoreArgOptions {
+  since: number;
+  from?: number;
+  to?: number;
+  limit: number;
+  json?: boolean;
+  hub?: string;
+  token?: string;
+}
+
+const SPAN = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const SPAN_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 };
+
+function parseSince(text: string): number {
+  const m = SPAN.exec(text.trim());
+  if (!m) throw new InvalidArgumentError(`expected a duration like 15m, 2h or 7d, got ${JSON.stringify(text)}`);
+  return Number(m[1]) * SPAN_MS[m[2]];
+}
+
+/** ISO 8601 text or milliseconds since the epoch. */
+function parseTime(text: string): number {
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`expected a time like 2026-01-31T12:00:00Z or epoch ms, got ${JSON.stringify(text)}`);
+  return ms;
+}
+
+function positive(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive whole number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+export function registerQuery(program: Command): void {
+  addStoreOptions(
+    program
+      .command('query')
+      .description('print entries matching a filter (docs/filter-language.md), newest first')
+      .argument('[filter]', 'e.g. \'http and status >= 500\' (empty: everything)', ''),
+  )
+    .option('--since <duration>', 'how far back, when --from is not given', parseSince, parseSince('1h'))
+    .option('--from <time>', 'start of the range (ISO 8601 or epoch ms)', parseTime)
+    .option('--to <time>', 'end of the range (default now)', parseTime)
+    .option('--limit <n>', 'most entries to print', positive, 50)
+    .option('--json', 'JSON lines (one entry summary a line) instead of a table')
+    .option('--hub <url>', 'ask a running hub (e.g. http://127.0.0.1:8787) instead of opening the store')
+    .option('--token <token>', "the hub's token (or TAPLINE_TOKEN)")
+    .action(async (filter: string, o: QueryOptions) => {
+      const to = o.to ?? Date.now();
+      const from = o.from ?? to - o.since;
+      const entries = o.hub ? await viaHub(o.hub, tokenFrom(o), filter, from, to, o.limit) : await viaStore(o, filter, from, to);
+      if (o.json) for (const e of entries) process.stdout.write(JSON.stringify(e) + '\n');
+      else process.stdout.write(formatTable(entries));
+    });
+}
+
+async function viaStore(o: QueryOptions, filter: string, from: number, to: number): Promise<EntrySummary[]> {
+  const expr = parseUserFilter(filter); // a bad filter fails before the store is opened
+  const config = storeFromOptions(o);
+  let store;
+  try {
+    store = openStore(config);
+  } catch (err) {
+    if (err instanceof StoreLockedError) {
+      throw new Error(`${err.message}; while it runs, ask its hub: tapline query --hub http://127.0.0.1:8787 '${filter}'`);
+    }
+    throw err;
+  }
+  try {
+    const page = await listEntries(store, { queryTimeoutMs: 60_000 }, expr, timeRange({ from, to }), checkLimit(o.limit));
+    return page.entries;
+  } finally {
+    await store.close();
+  }
+}
+
+async function viaHub(hub: string, token: string | undefined, filter: string, from: number, to: number, limit: number): Promise<EntrySummary[]> {
+  const url = new URL('/api/v1/entries', hub);
+  url.search = new URLSearchParams({ filter, from: String(from), to: String(to), limit: String(limit) }).toString();
+  const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }).catch((err: Error) => {
+    throw new Error(`cannot reach the hub at ${hub}: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+  });
+  const body = (await res.json()) as { entries?: EntrySummary[]; error?: { message: string } };
+  if (!res.ok || !body.entries) throw new Error(`the hub answered ${res.status}: ${body.error?.message ?? 'no entries'}`);
+  return body.entries;
+}
+
+function endpoint(e: EntrySummary['src']): string {
+  const name = e.pod ? `${e.namespace ? e.namespace + '/' : ''}${e.pod}` : e.ip;
+  return e.service && !e.pod ? `${e.service}:${e.port}` : `${name}:${e.port}`;
+}
+
+export function formatTable(entries: EntrySummary[]): string {
+  const rows = entries.map((e) => [
+    new Date(e.startUs / 1000).toISOString().replace('T', ' ').slice(0, 23),
+    e.protocol,
+    e.method,
+    e.unanswered ? '-' : String(e.status),
+    e.unanswered ? '-' : `${(e.durationUs / 1000).toFixed(1)}ms`,
+    endpoint(e.src),
+    endpoint(e.dst),
+    e.path + (e.query ? `?${e.query}` : ''),
+  ]);
+  const header = ['TIME (UTC)', 'PROTO', 'METHOD', 'STATUS', 'LATENCY', 'SOURCE', 'DESTINATION', 'PATH'];
+  const widths = header.map((h, i) => Math.min(48, Math.max(h.length, ...rows.map((r) => r[i].length))));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.slice(0, widths[i]).padEnd(widths[i]))).join('  ').trimEnd() + '\n';
+  return line(header) + rows.map(line).join('') + (entries.length === 0 ? '(no entries)\n' : '');
+}

@@ -1,0 +1,111 @@
+/**
+ * `tapline up`: everything in one process — the embedded store, the capture agent (libpcap on the
+ * given interfaces, loopback by default) writing into it, and the hub serving it. The hub sees the
+ * writer's inserts as they happen, so the live stream needs almost no settle time.
+ */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { LiveAgent } from '../agent/live-agent.js';
+import { defaultLiveOptions } from '../capture/live.js';
+import { CaptureError } from '../capture/errors.js';
+import { createHub } from '../hub/server.js';
+import { InsertTracker } from '../hub/live.js';
+import { createLogger } from '../log.js';
+import { DEFAULT_DATA_DIR, EntryWriter, migrate, openStore } from '../store/index.js';
+import { addHubOptions, onSignal, tokenFrom, type HubCliOptions } from './hub.js';
+
+interface UpOptions extends HubCliOptions {
+  data: string;
+  interface: string[];
+  bpf: string;
+  capture: boolean;
+  agentName: string;
+}
+
+const collect = (v: string, acc: string[] | undefined) => [...(acc ?? []), v];
+
+export function registerUp(program: Command): void {
+  addHubOptions(
+    program
+      .command('up')
+      .description('store + capture + hub in one process: tap loopback (or -i IFACE) and serve the API on 127.0.0.1:8787')
+      // npm runs scripts in the workspace folder; INIT_CWD is where `npm start` was typed.
+      .option('--data <dir>', 'embedded store directory', join(process.env.INIT_CWD ?? '.', DEFAULT_DATA_DIR))
+      .option('-i, --interface <name>', 'capture on this interface (repeatable; default lo)', collect)
+      .option('--bpf <filter>', 'capture filter (pcap-filter); the hub\'s own port is always left out', 'tcp')
+      .option('--no-capture', 'store and hub only (no packet capture)')
+      .option('--agent-name <name>', 'name written into every entry', hostname()),
+    50,
+  ).action(async (o: UpOptions) => {
+    const log = createLogger('up');
+    const inserts = new InsertTracker();
+    const base = openStore({ kind: 'embedded', dataDir: o.data });
+    await migrate(base, { logger: log });
+    const store = inserts.wrap(base);
+    const writer = await EntryWriter.create(store, { flushIntervalMs: 200, logger: log });
+    const interfaces = o.interface?.length ? o.interface : ['lo'];
+    const agent = o.capture
+      ? new LiveAgent(
+          { ...defaultLiveOptions, interfaces, filter: `(${o.bpf}) and not (tcp port ${o.listen.port})` },
+          writer,
+          { agentName: o.agentName },
+        )
+      : undefined;
+
+    const hub = await createHub({
+      store,
+      host: o.listen.host,
+      port: o.listen.port,
+      token: tokenFrom(o),
+      corsOrigins: o.corsOrigin,
+      queryTimeoutMs: o.queryTimeout,
+      live: { settleMs: o.settle, pollMs: 200, inserts },
+      logger: log,
+      ingestCounters: () => ({ ingested: writer.counters.written, dropped: writer.counters.dropped }),
+      agentStatus: () => {
+        const c = agent?.counters();
+        const pcapDrops = agent?.captureStats().reduce((s, i) => s + i.dropped + i.ifDropped, 0) ?? 0;
+        return {
+          running: agent !== undefined,
+          interfaces: agent ? interfaces : [],
+          packets: c?.packets ?? 0,
+          entries: c?.entries ?? 0,
+          drops: (c?.sinkDrops ?? 0) + pcapDrops + writer.counters.dropped,
+          written: writer.counters.written,
+          queued: writer.queued,
+        };
+      },
+    });
+    try {
+      agent?.start();
+    } catch (err) {
+      await hub.close();
+      await writer.close();
+      await store.close();
+      if (err instanceof CaptureError) throw new Error(`${err.message} (capturing needs root or CAP_NET_RAW; --no-capture runs the store and hub alone)`);
+      throw err;
+    }
+    // Wake live clients as soon as the writer's insert is in (rather than at the next poll).
+    let written = 0;
+    const poker = setInterval(() => {
+      if (writer.counters.written !== written) {
+        written = writer.counters.written;
+        hub.live.poke();
+      }
+    }, 20);
+
+    const url = await hub.listen();
+    console.log(
+      `tapline up: ${agent ? `capturing on ${interfaces.join(', ')}` : 'not capturing'}, store in ${o.data}, ` +
+        `API on ${url}/api/v1 (try: curl '${url}/api/v1/entries?limit=5')`,
+    );
+    await onSignal(async () => {
+      clearInterval(poker);
+      await agent?.stop();
+      await writer.close();
+      await hub.close();
+      await store.close();
+    });
+  });
+}

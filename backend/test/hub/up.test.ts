@@ -1,0 +1,111 @@
+// `tapline up` as a process: it captures loopback traffic between a real HTTP client and server,
+// and the entries show up in the live stream (SSE) and through the API, bodies included.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, stop, tapline, waitFor, type Running } from './processes.js';
+
+let dir: string;
+let up: Running | undefined;
+let peer: Server;
+let peerPort: number;
+let base: string;
+
+const PAGES: Record<string, string> = { '/index.html': '<h1>Welcome to nginx!</h1>\n' };
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tapline-up-'));
+  peer = createServer((req, res) => {
+    const page = PAGES[req.url ?? ''];
+    res.writeHead(page ? 200 : 404, { 'content-type': 'text/html' });
+    res.end(page ?? `<h1>404 Not Found: ${req.url}</h1>\n`);
+  });
+  await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+  peerPort = (peer.address() as { port: number }).port;
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  up = tapline(['up', '--data', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--bpf', `tcp port ${peerPort}`]);
+  await waitFor(
+    async () => {
+      if (up!.child.exitCode !== null) throw new Error(`tapline up exited: ${up!.stderr()}`);
+      const res = await fetch(`${base}/api/v1/health`).catch(() => undefined);
+      return res?.ok === true && ((await res.json()) as { agent?: { running: boolean } }).agent?.running === true;
+    },
+    60_000,
+    'tapline up to be healthy',
+  );
+});
+
+after(async () => {
+  if (up) await stop(up);
+  await new Promise((resolve) => peer?.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('captured requests reach the live stream and the API', async () => {
+  const filter = `http and dst.port == ${peerPort}`;
+  const abort = new AbortController();
+  const res = await fetch(`${base}/api/v1/stream?${new URLSearchParams({ filter })}`, {
+    headers: { accept: 'text/event-stream' },
+    signal: abort.signal,
+  });
+  assert.equal(res.status, 200);
+  const seen: Array<{ id: string; method: string; path: string; status: number }> = [];
+  let started!: () => void;
+  const ready = new Promise<void>((r) => (started = r));
+  const loop = (async () => {
+    const decoder = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of res.body!) {
+        buf += decoder.decode(chunk, { stream: true });
+        let end;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const event = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          if (event.startsWith('event: ping')) started();
+          if (event.startsWith('event: entries')) seen.push(...JSON.parse(event.split('\n').find((l) => l.startsWith('data: '))!.slice(6)).entries);
+        }
+      }
+    } catch (err) {
+      if ((err as Error).name !== 'AbortError') throw err;
+    }
+  })();
+  await ready; // the stream's starting position is fixed before the requests
+
+  for (const path of ['/index.html', '/error.html']) {
+    const r = await fetch(`http://127.0.0.1:${peerPort}${path}`);
+    await r.text();
+  }
+  await waitFor(() => seen.length >= 2, 20_000, `two entries on the stream (have ${seen.length})`);
+  abort.abort();
+  await loop;
+  assert.deepEqual(
+    seen.map((e) => [e.method, e.path, e.status]),
+    [
+      ['GET', '/index.html', 200],
+      ['GET', '/error.html', 404],
+    ],
+  );
+
+  const list = (await (await fetch(`${base}/api/v1/entries?${new URLSearchParams({ filter })}`)).json()) as { entries: typeof seen };
+  assert.deepEqual(list.entries.map((e) => e.id), seen.map((e) => e.id).reverse());
+  const full = (await (await fetch(`${base}/api/v1/entries/${seen[1].id}`)).json()) as {
+    responseBody: { text: string };
+    responseHeaders: Array<[string, string]>;
+  };
+  assert.equal(full.responseBody.text, '<h1>404 Not Found: /error.html</h1>\n');
+  assert.ok(full.responseHeaders.some(([n, v]) => n.toLowerCase() === 'content-type' && v === 'text/html'));
+
+  const health = (await (await fetch(`${base}/api/v1/health`)).json()) as { status: string; agent: { packets: number; entries: number } };
+  assert.equal(health.status, 'ok');
+  assert.ok(health.agent.packets > 0 && health.agent.entries >= 2);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /tapline_entries_ingested_total [1-9]/);
+
+  assert.equal(await stop(up!), 0, up!.stderr());
+  up = undefined;
+});
