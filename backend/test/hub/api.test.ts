@@ -6,6 +6,8 @@ import { fixture, getJson, q, type Fixture } from './fixture.js';
 import { createHub } from '../../src/hub/server.js';
 import { HubConfigError, toApiError } from '../../src/hub/errors.js';
 import { queryRows } from '../../src/hub/run.js';
+import { openStore } from '../../src/store/index.js';
+import { startClickHouseHttp } from '../../../test/support/clickhouse-http.js';
 
 const MINUTE = 60_000;
 // Entries span one hour starting at a whole minute two hours ago; the range covers them with
@@ -329,5 +331,34 @@ describe('limits and refusals', () => {
   test('listening beyond loopback without a token is refused at start', async () => {
     await assert.rejects(createHub({ store: f.temp.store, host: '0.0.0.0', port: 0 }), HubConfigError);
     await assert.rejects(createHub({ store: f.temp.store, host: '10.1.2.3', port: 0 }), /refusing to listen on 10\.1\.2\.3 without a token/);
+  });
+});
+
+describe('a ClickHouse server as the store', () => {
+  test('the same answers over HTTP; when it goes away, health is down and queries are store_unavailable', async () => {
+    const endpoint = await startClickHouseHttp(f.temp.dataDir);
+    const remote = openStore({ kind: 'server', url: endpoint.url, requestTimeoutMs: 3000 });
+    const hub = await createHub({ store: remote, port: 0 });
+    try {
+      const remoteUrl = await hub.listen();
+      const path = `/api/v1/entries?${q({ filter: 'http and status == 404', from: FROM, to: TO, limit: 20 })}`;
+      const viaServer = await getJson(remoteUrl + path);
+      assert.equal(viaServer.status, 200, JSON.stringify(viaServer.body));
+      assert.deepEqual(viaServer.body, (await getJson(url + path)).body);
+      assert.ok(endpoint.requests > 0);
+
+      await endpoint.stop();
+      const health = await getJson(`${remoteUrl}/api/v1/health`);
+      assert.equal(health.status, 503);
+      assert.equal(health.body.status, 'down');
+      assert.equal(health.body.store.reachable, false);
+      const entries = await getJson(remoteUrl + path);
+      assert.equal(entries.status, 503);
+      assert.equal(entries.body.error.code, 'store_unavailable');
+    } finally {
+      await hub.close();
+      await remote.close();
+      await endpoint.close();
+    }
   });
 });
