@@ -4,10 +4,17 @@
  * and go.
  */
 import type { Command } from 'commander';
-import { KubeError } from '../k8s/errors.js';
-import { addTapTargetOptions, createKubeMetadata, TapTargets, tapTargetOptionsFrom, type TapChange } from '../k8s/index.js';
-import { contextNamespace, loadKubeConfig } from '../k8s/kubeconfig.js';
-import { resolveTapTargets } from '../k8s/targeting.js';
+import {
+  addTapTargetOptions,
+  contextNamespace,
+  createKubeMetadata,
+  KubeError,
+  loadKubeConfig,
+  resolveTapTargets,
+  TapTargets,
+  tapTargetOptionsFrom,
+  type TapChange,
+} from '../k8s/index.js';
 import { createLogger } from '../log.js';
 
 interface TargetsOptions {

@@ -11,7 +11,16 @@ import { createKubeMetadata, type KubeMetadata } from './metadata.js';
 import { readRoutes } from './routes.js';
 import { resolveTapTargets, TapTargets, type TapTargetOptions } from './targeting.js';
 
-export { buildTapFilter, addTapTargetOptions, tapTargetOptionsFrom, TapTargets, type TapChange, type TapTargetOptions } from './targeting.js';
+export {
+  addTapTargetOptions,
+  buildTapFilter,
+  resolveTapTargets,
+  tapTargetOptionsFrom,
+  TapTargets,
+  type TapChange,
+  type TapTargetOptions,
+} from './targeting.js';
+export { contextNamespace, loadKubeConfig } from './kubeconfig.js';
 export { createKubeMetadata, KubeMetadata } from './metadata.js';
 export { KubeEnricher, NoopEnricher, type Enricher } from './enricher.js';
 export { IpResolver } from './resolver.js';
