@@ -27,6 +27,7 @@ export {
   STATUS_CLASS_SQL,
   DEFAULT_TTL_DAYS,
   ROLLUP_TTL_DAYS,
+  HOURLY_ROLLUP_TTL_DAYS,
   SchemaError,
   type SchemaOptions,
 } from './schema.js';
@@ -44,3 +45,4 @@ export {
 export { EntryWriter, type WriterOptions, type WriterCounters } from './writer.js';
 export { Retention, RetentionError, DEFAULT_MAX_BYTES, type RetentionOptions, type SizeEnforcement } from './retention.js';
 export { storeConfigFrom, StoreConfigError, DEFAULT_DATA_DIR, type StoreCliOptions } from './config.js';
+export { findEntry, uuidv7Ms, ID_WINDOW_BEFORE_MS, ID_WINDOW_AFTER_MS } from './read.js';

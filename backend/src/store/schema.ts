@@ -21,8 +21,14 @@
  *   Columns: requests, errors (5xx + unanswered), errors_4xx, answered, duration_sum_us
  *   (answered only), duration_q (quantileTDigest state of duration_us over answered requests:
  *   read with `quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_q)`), request_bytes and
- *   response_bytes (wire sizes). Sum columns are SimpleAggregateFunction(sum): read with sum().
+ *   response_bytes (wire sizes). Sum columns are SimpleAggregateFunction(sum): read with sum(),
+ *   aliased to a name that is not a column (`sum(requests) AS total`): ClickHouse substitutes an
+ *   alias named like a column into later expressions, and `sum(requests) - sum(errors)` would then
+ *   nest aggregates.
  *   TTL 30 days.
+ * - `entries_1h`: the same rollup per hour (`hour` instead of `minute`), kept by `entries_1h_mv`
+ *   from `entries_1m`, for long ranges (a day of minutes is 1440 quantile states per group,
+ *   of hours 24). TTL 90 days.
  * - `schema_migrations`: versions applied (version, name, applied_at).
  *
  * Cluster mode (`cluster` set): every table is created `ON CLUSTER`, data lives in Replicated
@@ -47,6 +53,8 @@ export interface Migration {
 export const DEFAULT_TTL_DAYS = 7;
 /** Time-based retention of the per-minute rollups (days). */
 export const ROLLUP_TTL_DAYS = 30;
+/** Time-based retention of the hourly rollups (days). */
+export const HOURLY_ROLLUP_TTL_DAYS = 90;
 
 /** The name of one side of an entry in rollups: service, else workload, else pod, else IP text. */
 export function endpointNameSql(side: 'src' | 'dst'): string {
@@ -159,10 +167,13 @@ TTL toDateTime(start_time) + INTERVAL ${DEFAULT_TTL_DAYS} DAY
 SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000`;
 }
 
-function createRollup(o: SchemaOptions): string {
-  const t = dataTable(o, 'entries_1m');
+function createRollup(o: SchemaOptions, table: 'entries_1m' | 'entries_1h'): string {
+  const t = dataTable(o, table);
+  const time = table === 'entries_1m' ? 'minute' : 'hour';
+  const partition = table === 'entries_1m' ? 'toDate(minute)' : 'toStartOfMonth(hour)';
+  const ttl = table === 'entries_1m' ? ROLLUP_TTL_DAYS : HOURLY_ROLLUP_TTL_DAYS;
   return `CREATE TABLE IF NOT EXISTS ${o.database}.${t}${onCluster(o)} (
-  minute DateTime('UTC') CODEC(Delta, ZSTD(1)),
+  ${time} DateTime('UTC') CODEC(Delta, ZSTD(1)),
   src_namespace LowCardinality(String),
   src_name LowCardinality(String),
   dst_namespace LowCardinality(String),
@@ -179,9 +190,9 @@ function createRollup(o: SchemaOptions): string {
   response_bytes SimpleAggregateFunction(sum, UInt64)
 )
 ENGINE = ${engine(o, 'AggregatingMergeTree', t)}
-PARTITION BY toDate(minute)
-ORDER BY (minute, src_namespace, src_name, dst_namespace, dst_name, protocol, status_class)
-TTL minute + INTERVAL ${ROLLUP_TTL_DAYS} DAY`;
+PARTITION BY ${partition}
+ORDER BY (${time}, src_namespace, src_name, dst_namespace, dst_name, protocol, status_class)
+TTL ${time} + INTERVAL ${ttl} DAY`;
 }
 
 function createRollupView(o: SchemaOptions): string {
@@ -206,6 +217,24 @@ SELECT
   sum(response_body_wire_size) AS response_bytes
 FROM ${o.database}.${dataTable(o, 'entries')}
 GROUP BY minute, src_namespace, src_name, dst_namespace, dst_name, protocol, status_class`;
+}
+
+function createHourlyView(o: SchemaOptions): string {
+  return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${o.database}.entries_1h_mv${onCluster(o)}
+TO ${o.database}.${dataTable(o, 'entries_1h')} AS
+SELECT
+  toStartOfHour(minute) AS hour,
+  src_namespace, src_name, dst_namespace, dst_name, protocol, status_class,
+  sum(requests) AS requests,
+  sum(errors) AS errors,
+  sum(errors_4xx) AS errors_4xx,
+  sum(answered) AS answered,
+  sum(duration_sum_us) AS duration_sum_us,
+  quantileTDigestMergeState(duration_q) AS duration_q,
+  sum(request_bytes) AS request_bytes,
+  sum(response_bytes) AS response_bytes
+FROM ${o.database}.${dataTable(o, 'entries_1m')}
+GROUP BY hour, src_namespace, src_name, dst_namespace, dst_name, protocol, status_class`;
 }
 
 /** The migrations table itself is created before any migration runs (see `migrate`). */
@@ -235,7 +264,12 @@ export const migrations: Migration[] = [
   {
     version: 2,
     name: 'per-minute rollup and its materialized view',
-    statements: (o) => [createRollup(o), ...distributed(o, 'entries_1m', 'rand()'), createRollupView(o)],
+    statements: (o) => [createRollup(o, 'entries_1m'), ...distributed(o, 'entries_1m', 'rand()'), createRollupView(o)],
+  },
+  {
+    version: 3,
+    name: 'hourly rollup fed from the per-minute one',
+    statements: (o) => [createRollup(o, 'entries_1h'), ...distributed(o, 'entries_1h', 'rand()'), createHourlyView(o)],
   },
 ];
 

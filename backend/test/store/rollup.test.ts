@@ -8,15 +8,15 @@ import { captureLog } from '../../../test/support/log-capture.js';
 
 // Expected values are computed here, in JavaScript, from the entries that were written.
 const nameOf = (p: Endpoint) => p.service || p.workload || p.pod || p.ip;
-const keyOf = (e: Entry) =>
-  [Math.floor(e.startUs / 60e6) * 60, e.src.namespace, nameOf(e.src), e.dst.namespace, nameOf(e.dst), e.protocol, Math.min(Math.floor(e.status / 100), 5)].join('|');
+const keyOf = (e: Entry, bucketS = 60) =>
+  [Math.floor(e.startUs / (bucketS * 1e6)) * bucketS, e.src.namespace, nameOf(e.src), e.dst.namespace, nameOf(e.dst), e.protocol, Math.min(Math.floor(e.status / 100), 5)].join('|');
 
 interface Agg { requests: number; errors: number; errors_4xx: number; answered: number; duration_sum_us: number; request_bytes: number; response_bytes: number }
 
-function expected(entries: Entry[]): Map<string, Agg> {
+function expected(entries: Entry[], bucketS = 60): Map<string, Agg> {
   const m = new Map<string, Agg>();
   for (const e of entries) {
-    const k = keyOf(e);
+    const k = keyOf(e, bucketS);
     const a = m.get(k) ?? { requests: 0, errors: 0, errors_4xx: 0, answered: 0, duration_sum_us: 0, request_bytes: 0, response_bytes: 0 };
     a.requests++;
     if (e.status >= 500 || e.unanswered) a.errors++;
@@ -50,12 +50,12 @@ describe('per-minute rollup', () => {
   });
   after(() => t.dispose());
 
-  async function rollup(): Promise<Map<string, Agg>> {
+  async function rollup(table = 'entries_1m', time = 'minute'): Promise<Map<string, Agg>> {
     const rs = await t.store.client.query({
-      query: `SELECT toUnixTimestamp(minute) AS m, src_namespace, src_name, dst_namespace, dst_name, protocol, status_class,
+      query: `SELECT toUnixTimestamp(${time}) AS m, src_namespace, src_name, dst_namespace, dst_name, protocol, status_class,
                 sum(requests) AS requests, sum(errors) AS errors, sum(errors_4xx) AS errors_4xx, sum(answered) AS answered,
                 sum(duration_sum_us) AS duration_sum_us, sum(request_bytes) AS request_bytes, sum(response_bytes) AS response_bytes
-              FROM ${t.store.database}.entries_1m
+              FROM ${t.store.database}.${table}
               GROUP BY m, src_namespace, src_name, dst_namespace, dst_name, protocol, status_class`,
       format: 'JSONEachRow',
     });
@@ -85,6 +85,17 @@ describe('per-minute rollup', () => {
   it('still does after its parts are merged', async () => {
     await t.store.client.command({ query: `OPTIMIZE TABLE ${t.store.database}.entries_1m FINAL` });
     assert.deepEqual(await rollup(), expected(all));
+  });
+
+  it('has an hourly rollup equal to the hourly aggregates of the raw entries', async () => {
+    assert.deepEqual(await rollup('entries_1h', 'hour'), expected(all, 3600));
+    const rs = await t.store.client.query({
+      query: `SELECT (SELECT quantilesTDigestMerge(0.5, 0.99)(duration_q) FROM ${t.store.database}.entries_1h WHERE dst_name = 'cart') AS h,
+                     (SELECT quantilesTDigestMerge(0.5, 0.99)(duration_q) FROM ${t.store.database}.entries_1m WHERE dst_name = 'cart') AS m`,
+      format: 'JSONEachRow',
+    });
+    const [{ h, m }] = await rs.json<{ h: number[]; m: number[] }>();
+    h.forEach((v, i) => assert.ok(Math.abs(v - m[i]) / m[i] < 0.05, `hourly ${v} vs per-minute ${m[i]}`));
   });
 
   it('keeps latency quantile states close to the exact quantiles per destination service', async () => {

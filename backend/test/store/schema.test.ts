@@ -31,14 +31,14 @@ describe('store schema', () => {
   after(() => t.dispose());
 
   it('migrates an empty store, then re-applies as a no-op', async () => {
-    assert.deepEqual(await migrate(t.store), [1, 2]);
+    assert.deepEqual(await migrate(t.store), [1, 2, 3]);
     assert.deepEqual(await migrate(t.store), []);
-    assert.deepEqual(await appliedVersions(t.store), [1, 2]);
+    assert.deepEqual(await appliedVersions(t.store), [1, 2, 3]);
     const rs = await t.store.client.query({
       query: `SELECT count() AS n FROM ${t.store.database}.schema_migrations`,
       format: 'JSONEachRow',
     });
-    assert.equal(Number((await rs.json<{ n: number }>())[0].n), 2, 'each version recorded once');
+    assert.equal(Number((await rs.json<{ n: number }>())[0].n), 3, 'each version recorded once');
     const tables = await t.store.client.query({
       query: `SELECT name, engine FROM system.tables WHERE database = {db:String} ORDER BY name`,
       query_params: { db: t.store.database },
@@ -46,6 +46,8 @@ describe('store schema', () => {
     });
     assert.deepEqual(await tables.json(), [
       { name: 'entries', engine: 'MergeTree' },
+      { name: 'entries_1h', engine: 'AggregatingMergeTree' },
+      { name: 'entries_1h_mv', engine: 'MaterializedView' },
       { name: 'entries_1m', engine: 'AggregatingMergeTree' },
       { name: 'entries_1m_mv', engine: 'MaterializedView' },
       { name: 'schema_migrations', engine: 'MergeTree' },
@@ -76,10 +78,13 @@ describe('cluster rendering', () => {
     assert.equal(find(/CREATE TABLE IF NOT EXISTS tl\.entries_1m_local .*ENGINE = ReplicatedAggregatingMergeTree\(/s).length, 1);
     assert.equal(find(/CREATE TABLE IF NOT EXISTS tl\.entries ON CLUSTER prod AS tl\.entries_local ENGINE = Distributed\(prod, tl, entries_local, /).length, 1);
     assert.equal(find(/CREATE TABLE IF NOT EXISTS tl\.entries_1m ON CLUSTER prod AS tl\.entries_1m_local ENGINE = Distributed\(prod, tl, entries_1m_local, /).length, 1);
+    assert.equal(find(/CREATE TABLE IF NOT EXISTS tl\.entries_1h ON CLUSTER prod AS tl\.entries_1h_local ENGINE = Distributed\(prod, tl, entries_1h_local, /).length, 1);
     const mv = find(/MATERIALIZED VIEW/);
-    assert.equal(mv.length, 1);
-    assert.match(mv[0], /TO tl\.entries_1m_local AS/);
+    assert.equal(mv.length, 2);
+    assert.match(mv[0], /entries_1m_mv ON CLUSTER prod\nTO tl\.entries_1m_local AS/);
     assert.match(mv[0], /FROM tl\.entries_local\b/);
+    assert.match(mv[1], /entries_1h_mv ON CLUSTER prod\nTO tl\.entries_1h_local AS/);
+    assert.match(mv[1], /FROM tl\.entries_1m_local\b/);
   });
 
   it('renders one node without cluster clauses', () => {

@@ -88,6 +88,20 @@ describe('EntryWriter', () => {
     await w.close();
   });
 
+  it('drops and counts what a producer pushes past twice the high-water mark, saying why', async () => {
+    const log = captureLog();
+    const w = await EntryWriter.create(t.store, { batchSize: 100, highWaterEntries: 200, logger: log.logger });
+    const all = entries(410);
+    const accepted = all.filter((e) => w.push(e)); // never waits: ignores back-pressure
+    assert.equal(w.counters.accepted, 400);
+    assert.equal(w.counters.dropped, 10);
+    assert.equal(accepted.length, 199, 'push() said "stop" from the 200th entry on');
+    assert.ok(log.messages().some((m) => /at twice its high-water mark \(the producer ignores back-pressure\): dropping entries/.test(m)));
+    await w.flush();
+    assert.deepEqual(await stored(all.slice(0, 400).map((e) => e.id)), { distinct: 400, rows: 400 });
+    await w.close();
+  });
+
   it('rejects an entry it cannot store, names the field, and loses nothing else', async () => {
     const log = captureLog();
     const w = await EntryWriter.create(t.store, { logger: log.logger });
