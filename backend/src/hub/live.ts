@@ -6,8 +6,9 @@
  * ingested_at <= W, oldest first. A client's next cursor is its last row, or (W, "~") when it got
  * everything up to W. So a cursor never repeats a row (strictly greater) and never skips one,
  * provided every insert becomes visible within `settleMs` of its ingested_at (one in-process
- * writer that inserts one batch at a time: immediately; several agents writing to a server: raise
- * the settle time above the slowest insert).
+ * writer: the InsertTracker below makes that exact; several agents writing to a server: raise the
+ * settle time above the slowest insert), and that an entry reaches the store within `maxLagMs` of
+ * its start (see there).
  *
  * One shared poller per hub asks the store "anything new below the next watermark?" while
  * clients wait, and wakes them; `poke()` lets an in-process writer say "I just inserted" instead of
@@ -24,6 +25,13 @@ export interface LiveOptions {
   settleMs: number;
   /** How often the shared poller asks the store while clients wait (ms). */
   pollMs: number;
+  /**
+   * Rows are looked for only among entries that started at most this long before the cursor
+   * (ms): it keeps each poll to the newest partitions instead of the whole table. An entry that
+   * reaches the store later than that after it happened (replayed from the writer's spool after a
+   * long outage) is in the store and in lists, but not in the live stream.
+   */
+  maxLagMs: number;
   /** Inserts made in this process (`tapline up`): the watermark stays below any still running. */
   inserts?: InsertTracker;
 }
@@ -81,6 +89,8 @@ export interface LiveBatch {
 
 export class LiveFeed {
   private watermarkUs = 0;
+  /** When the watermark was last moved (Date.now()), to refresh it for clients that do not wait. */
+  private lookedAt = 0;
   private generation = 0;
   private waiters = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
@@ -101,18 +111,20 @@ export class LiveFeed {
 
   /** Rows after `cursor` up to the watermark, oldest first, at most `limit`. */
   async read(cursor: Position, filter: CompiledFilter, limit: number): Promise<LiveBatch> {
-    if (this.watermarkUs === 0) await this.tick();
+    if (Date.now() - this.lookedAt >= this.options.pollMs) await this.tick();
     const generation = this.generation;
     const w = this.watermarkUs;
-    if (cursor.us > w) return { entries: [], cursor, generation };
+    // Nothing can lie between the cursor and the watermark: no need to ask the store.
+    if (cursor.us > w || (cursor.us === w && cursor.id === AFTER_ALL_IDS)) return { entries: [], cursor, generation };
     const rows = await queryRows<EntryRow>(
       this.store,
       this.limits,
       `SELECT ${SUMMARY_SELECT} FROM ${this.store.database}.entries ` +
-        'WHERE (ingested_at, id) > (fromUnixTimestamp64Micro({curUs:Int64}), {curId:String}) ' +
+        'WHERE start_time >= fromUnixTimestamp64Micro({curUs:Int64}) - toIntervalMillisecond({lagMs:UInt64}) ' +
+        'AND (ingested_at, id) > (fromUnixTimestamp64Micro({curUs:Int64}), {curId:String}) ' +
         `AND ingested_at <= fromUnixTimestamp64Micro({wUs:Int64}) AND (${filter.sql}) ` +
         'ORDER BY ingested_at, id LIMIT {limit:UInt32}',
-      { ...filter.params, curUs: cursor.us, curId: cursor.id, wUs: w, limit },
+      { ...filter.params, curUs: cursor.us, curId: cursor.id, wUs: w, limit, lagMs: this.options.maxLagMs },
     );
     const entries = rows.map(summaryFromRow);
     const last = rows.at(-1);
@@ -172,13 +184,15 @@ export class LiveFeed {
             // now64() is one value for the whole query: w and the WHERE bound agree.
             'SELECT toUnixTimestamp64Micro(now64(6)) - {settleUs:Int64} AS w, count() AS n ' +
               `FROM ${this.store.database}.entries WHERE ingested_at > fromUnixTimestamp64Micro({prevUs:Int64}) ` +
-              'AND ingested_at <= now64(6) - toIntervalMicrosecond({settleUs:Int64})',
-            { settleUs: this.options.settleMs * 1000, prevUs: this.watermarkUs },
+              'AND ingested_at <= now64(6) - toIntervalMicrosecond({settleUs:Int64}) ' +
+              'AND start_time >= fromUnixTimestamp64Micro({prevUs:Int64}) - toIntervalMillisecond({lagMs:UInt64})',
+            { settleUs: this.options.settleMs * 1000, prevUs: this.watermarkUs, lagMs: this.options.maxLagMs },
           );
         const tracker = this.options.inserts;
         const { result: [row], earliestInsertUs } = tracker ? await tracker.observe(look) : { result: await look(), earliestInsertUs: Infinity };
         // Stay just below an insert that may not be visible yet.
         const w = Math.min(Number(row.w), earliestInsertUs - 1);
+        this.lookedAt = Date.now();
         if (w > this.watermarkUs) {
           const first = this.watermarkUs === 0;
           this.watermarkUs = w;

@@ -103,6 +103,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const live = new LiveFeed(store, limits, {
     settleMs: options.live?.settleMs ?? 250,
     pollMs: options.live?.pollMs ?? 200,
+    maxLagMs: options.live?.maxLagMs ?? 3_600_000,
     inserts: options.live?.inserts,
   });
   const maxStreams = options.maxStreams ?? 200;

@@ -132,6 +132,22 @@ test('a long-poll returns as soon as an entry arrives, before its wait is over',
   assert.deepEqual(next.body.entries, []);
 });
 
+test('a client polling with wait=0 (never waiting) still sees new entries', async () => {
+  let cursor = (await getJson(`${url}/api/v1/stream?wait=0`)).body.cursor as string;
+  const [e] = [...syntheticEntries({ count: 1, seed: 98, startUs: Date.now() * 1000, spanUs: 1000 })];
+  await f.write([e]);
+  const got: string[] = [];
+  const deadline = Date.now() + 10_000;
+  while (got.length === 0) {
+    assert.ok(Date.now() < deadline, 'the entry never came on a wait=0 poll');
+    const { body } = await getJson(`${url}/api/v1/stream?${q({ cursor, wait: 0 })}`);
+    got.push(...body.entries.map((x: { id: string }) => x.id));
+    cursor = body.cursor;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual(got, [e.id]);
+});
+
 test('an invalid filter or cursor is refused before streaming', async () => {
   const bad = await getJson(`${url}/api/v1/stream?${q({ filter: 'status ==' })}`, { headers: { accept: 'text/event-stream' } });
   assert.equal(bad.status, 400);
