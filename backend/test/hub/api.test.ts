@@ -89,6 +89,21 @@ describe('entries', () => {
     }
   });
 
+  test('entries whose ids do not tell their time are found too', async () => {
+    const [a, b] = [...f.entries.values()].slice(0, 2);
+    const odd = [
+      { ...a, id: 'imported-0001' },
+      { ...b, id: '00000000-0000-7000-8000-00000000abcd' }, // UUIDv7 from 1970: its time misleads
+    ];
+    await f.write(odd);
+    for (const e of odd) {
+      const { status, body } = await getJson(`${url}/api/v1/entries/${e.id}`);
+      assert.equal(status, 200, e.id);
+      assert.equal(body.path, e.path);
+      assert.equal(body.startUs, e.startUs);
+    }
+  });
+
   test('an unknown id is not_found', async () => {
     const { status, body } = await getJson(`${url}/api/v1/entries/0190f5c2-0000-7000-8000-000000000000`);
     assert.equal(status, 404);
