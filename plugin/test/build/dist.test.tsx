@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { render, screen } from '@testing-library/react';
 import * as grafanaData from '@grafana/data';
-import { DataSourcePlugin, type DataSourceApi, type DataSourceSettings } from '@grafana/data';
+import { DataSourcePlugin, PanelPlugin, type DataSourceApi, type DataSourceSettings } from '@grafana/data';
 import * as grafanaRuntime from '@grafana/runtime';
 import * as grafanaUi from '@grafana/ui';
 import * as react from 'react';
@@ -30,11 +30,11 @@ const EXTERNALS: Record<string, unknown> = {
   rxjs,
 };
 
-function loadAmd(file: string): { deps: string[]; exports: Record<string, unknown> } {
+function loadAmd(file: string, id = 'tapline-traffic-datasource'): { deps: string[]; exports: Record<string, unknown> } {
   let result: { deps: string[]; exports: Record<string, unknown> } | undefined;
   const define = (deps: string[], factory: (...mods: unknown[]) => Record<string, unknown>) => {
     const mods = deps.map((d) => {
-      if (d === 'module') return { id: 'public/plugins/tapline-traffic-datasource/module.js' };
+      if (d === 'module') return { id: `public/plugins/${id}/module.js` };
       if (!(d in EXTERNALS)) throw new Error(`module.js asks for '${d}', which Grafana does not provide`);
       return EXTERNALS[d];
     });
@@ -84,4 +84,22 @@ test('module.js is AMD, keeps Grafana’s libraries external, and exports a Data
     />,
   );
   expect(screen.getByDisplayValue('http://hub:8787')).toBeInTheDocument();
+});
+
+test('the panel: dist/tapline-stream-panel/module.js exports a PanelPlugin with its options', () => {
+  const dir = join(ROOT, 'dist/tapline-stream-panel');
+  for (const f of ['module.js', 'plugin.json', 'img/logo.svg', 'README.md', 'CHANGELOG.md']) expect(existsSync(join(dir, f))).toBe(true);
+  expect(pluginJsonErrors(JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')))).toBe('');
+  const { exports } = loadAmd(join(dir, 'module.js'), 'tapline-stream-panel');
+  const plugin = exports.plugin as PanelPlugin;
+  expect(plugin).toBeInstanceOf(PanelPlugin);
+  expect(typeof plugin.panel).toBe('function');
+  // Grafana's option editors live in Grafana's registry, not in @grafana/data: record the calls instead.
+  const paths: string[] = [];
+  const recorder: Record<string, unknown> = {};
+  for (const m of ['addMultiSelect', 'addNumberInput', 'addBooleanSwitch', 'addTextInput']) {
+    recorder[m] = (c: { path: string }) => (paths.push(c.path), recorder);
+  }
+  plugin.getPanelOptionsSupplier()(recorder as never, { data: [] });
+  expect(paths).toEqual(['columns', 'maxRows', 'newestFirst', 'latencyWarnMs', 'latencyCritMs', 'filterVariable', 'entryDashboardUid']);
 });

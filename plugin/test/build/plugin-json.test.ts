@@ -5,7 +5,10 @@ import { pluginJsonErrors } from '../support/plugin-schema';
 
 const read = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
 
-test.each([['tapline-traffic-datasource', 'datasource']])('%s: plugin.json is valid against Grafana’s schema', (_id, folder) => {
+test.each([
+  ['tapline-traffic-datasource', 'datasource'],
+  ['tapline-stream-panel', 'panel'],
+])('%s: plugin.json is valid against Grafana’s schema', (_id, folder) => {
   const json = read(join(__dirname, '../../src', folder, 'plugin.json'));
   expect(pluginJsonErrors(json)).toBe('');
 });

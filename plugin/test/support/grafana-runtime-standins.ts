@@ -7,6 +7,8 @@
  *   the route's headers filled from secureJsonData, as Grafana's server does. Failures come back
  *   as Grafana's FetchError shape (`{status, data, statusText, config}`); a hub that cannot be
  *   reached answers 502 like Grafana's proxy.
+ * - `LocationServiceStandIn` plays locationService (records `partial()` URL updates), and
+ *   `DataSourceSrvStandIn` plays getDataSourceSrv() (hands out the one data source under test).
  * - `TemplateSrvStandIn` plays getTemplateSrv(): `$name`, `${name}`, `${name:raw}` and scoped vars,
  *   calling the data source's format function the way Grafana does (a multi-value variable passes
  *   an array).
@@ -14,7 +16,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dateTime, type DataSourceInstanceSettings, type ScopedVars, type TimeRange } from '@grafana/data';
-import { setBackendSrv, setTemplateSrv, type BackendSrv, type BackendSrvRequest, type FetchResponse, type TemplateSrv } from '@grafana/runtime';
+import {
+  setBackendSrv,
+  setDataSourceSrv,
+  setLocationService,
+  setTemplateSrv,
+  type BackendSrv,
+  type BackendSrvRequest,
+  type DataSourceSrv,
+  type FetchResponse,
+  type LocationService,
+  type TemplateSrv,
+} from '@grafana/runtime';
 import { Observable } from 'rxjs';
 import type { TaplineOptions, TaplineSecureOptions } from '../../src/datasource/types';
 
@@ -197,4 +210,26 @@ export function timeRange(fromMs: number, toMs: number): TimeRange {
   const from = dateTime(fromMs);
   const to = dateTime(toMs);
   return { from, to, raw: { from, to } };
+}
+
+export class LocationServiceStandIn {
+  readonly partials: Array<Record<string, unknown>> = [];
+  partial(query: Record<string, unknown>): void {
+    this.partials.push(query);
+  }
+}
+
+export class DataSourceSrvStandIn {
+  constructor(private readonly ds: object) {}
+  get(): Promise<object> {
+    return Promise.resolve(this.ds);
+  }
+}
+
+/** Installs the panel-side stand-ins: URL updates recorded, one data source served. */
+export function installPanelStandIns(ds: object): LocationServiceStandIn {
+  const location = new LocationServiceStandIn();
+  setLocationService(location as unknown as LocationService);
+  setDataSourceSrv(new DataSourceSrvStandIn(ds) as unknown as DataSourceSrv);
+  return location;
 }
