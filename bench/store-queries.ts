@@ -15,7 +15,9 @@ import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { syntheticEntries } from '../backend/src/entries/synthetic.js';
 import { createLogger } from '../backend/src/log.js';
-import { ENTRY_SELECT, EntryWriter, migrate, openStore } from '../backend/src/store/index.js';
+import { ENTRY_SELECT, EntryWriter, findEntry, migrate, openStore } from '../backend/src/store/index.js';
+
+const FIND_ENTRY = 'findEntry()';
 
 const { values } = parseArgs({
   options: {
@@ -49,15 +51,18 @@ try {
   await writer.close();
   const baseSeconds = (performance.now() - buildStart) / 1000;
   let rows = BASE;
-  const copyColumns = `* EXCEPT (id, start_time, end_time, ingested_at)`;
+  const copyColumns = `* EXCEPT (id, start_time, end_time, ingested_at, h)`;
   for (let k = 1; k < COPIES && rows < TARGET; k++) {
     if ((performance.now() - buildStart) / 1000 > Number(values.budget)) break;
     const shift = k * SLICE_US;
     await store.client.command({
-      query: `INSERT INTO ${db}.entries (id, start_time, end_time, ${'{cols}'}) SELECT toString(generateUUIDv7()),
+      // New ids keep the UUIDv7 shape and carry the shifted time (as the agent's ids carry theirs).
+      query: `INSERT INTO ${db}.entries (id, start_time, end_time, ${'{cols}'}) SELECT
+                concat(substring(h, 1, 8), '-', substring(h, 9, 4), substring(id, 14)),
                 fromUnixTimestamp64Micro(toUnixTimestamp64Micro(start_time) - ${shift}, 'UTC'),
                 fromUnixTimestamp64Micro(toUnixTimestamp64Micro(end_time) - ${shift}, 'UTC'), ${copyColumns}
-              FROM ${db}.entries WHERE start_time >= fromUnixTimestamp64Micro(${nowUs - SLICE_US}, 'UTC')
+              FROM (SELECT *, leftPad(lower(hex(intDiv(toUnixTimestamp64Micro(end_time) - ${shift}, 1000))), 12, '0') AS h
+                    FROM ${db}.entries WHERE start_time >= fromUnixTimestamp64Micro(${nowUs - SLICE_US}, 'UTC'))
               LIMIT ${Math.min(BASE, TARGET - rows)}`.replace('{cols}', (await columnsExcept(['id', 'start_time', 'end_time', 'ingested_at'])).join(', ')),
     });
     rows += Math.min(BASE, TARGET - rows);
@@ -81,9 +86,11 @@ try {
     ['newest 100 for one service (last hour)', `SELECT ${SUMMARY} FROM ${db}.entries WHERE dst_service = {svc:String} AND ${lastHour} ORDER BY start_time DESC LIMIT 100`, { svc: 'payments-api' }],
     ['newest 100 for one service, 5xx (24 h)', `SELECT ${SUMMARY} FROM ${db}.entries WHERE dst_service = {svc:String} AND status >= 500 AND start_time >= now64(6) - INTERVAL 24 HOUR ORDER BY start_time DESC LIMIT 100`, { svc: 'catalog' }],
     ['one entry by id (full, no time hint)', `SELECT ${ENTRY_SELECT} FROM ${db}.entries WHERE id = {id:String}`, { id }],
+    ['one entry by id (findEntry: UUIDv7 time window)', FIND_ENTRY, { id }],
     ['requests per minute by status class, 24 h (rollup)', `SELECT toUnixTimestamp(minute) * 1000 AS t, status_class, sum(requests) AS n FROM ${db}.entries_1m WHERE minute >= now() - INTERVAL 24 HOUR GROUP BY minute, status_class ORDER BY minute`],
     ['requests per minute by status class, 24 h (raw table)', `SELECT toUnixTimestamp(toStartOfMinute(start_time)) * 1000 AS t, intDiv(status, 100) AS c, count() AS n FROM ${db}.entries WHERE start_time >= now64(6) - INTERVAL 24 HOUR GROUP BY t, c ORDER BY t`],
     ['p50/p95/p99 latency by service, 24 h (rollup)', `SELECT dst_namespace, dst_name, quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_q) AS q FROM ${db}.entries_1m WHERE minute >= now() - INTERVAL 24 HOUR GROUP BY dst_namespace, dst_name`],
+    ['p50/p95/p99 latency by service, 24 h (hourly rollup)', `SELECT dst_namespace, dst_name, quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_q) AS q FROM ${db}.entries_1h WHERE hour >= now() - INTERVAL 24 HOUR GROUP BY dst_namespace, dst_name`],
     ['p50/p95/p99 latency by service, 1 h (raw table)', `SELECT dst_namespace, dst_service, quantilesTDigest(0.5, 0.95, 0.99)(duration_us) AS q FROM ${db}.entries WHERE ${lastHour} AND NOT unanswered GROUP BY dst_namespace, dst_service`],
     ['service-map edges, 1 h (rollup)', `SELECT src_namespace, src_name, dst_namespace, dst_name, sum(requests) AS total, sum(errors) AS failed,
         quantilesTDigestMerge(0.95)(duration_q)[1] AS p95, groupUniqArray(protocol) AS protocols
@@ -98,7 +105,7 @@ try {
   for (const [name, sql, params] of queries) {
     const time = async () => {
       const t0 = performance.now();
-      const rowsOut = await q(sql, params);
+      const rowsOut = sql === FIND_ENTRY ? [await findEntry(store, String(params?.id))].filter(Boolean) : await q(sql, params);
       return { ms: performance.now() - t0, rows: rowsOut.length };
     };
     const cold = await time();
