@@ -16,7 +16,7 @@ import { createLogger, type Logger } from '../log.js';
 import { KubeEnricher, type Enricher } from './enricher.js';
 import { KubeError } from './errors.js';
 import { WatchedResource, type BackoffOptions, type ResourceHandlers } from './informer.js';
-import type { EndpointSliceLike, NodeLike, PodLike, ReplicaSetLike, ServiceLike } from './objects.js';
+import { slimNode, slimObject, slimPod, slimReplicaSet, type EndpointSliceLike, type NodeLike, type PodLike, type ReplicaSetLike, type ServiceLike } from './objects.js';
 import { IpResolver, type PodRecord } from './resolver.js';
 
 export interface KubeMetadataOptions {
@@ -75,6 +75,7 @@ export class KubeMetadata extends EventEmitter<KubeMetadataEvents> {
     };
     const podHandlers: ResourceHandlers<PodLike & KubernetesObject> = {
       upsert: (o) => {
+        slimPod(o);
         const rec = r.upsertPod(o);
         if (rec) this.emit('pod', rec, 'upsert');
       },
@@ -84,19 +85,31 @@ export class KubeMetadata extends EventEmitter<KubeMetadataEvents> {
       },
     };
     const svcHandlers: ResourceHandlers<ServiceLike & KubernetesObject> = {
-      upsert: (o) => r.upsertService(o),
+      upsert: (o) => {
+        slimObject(o);
+        r.upsertService(o);
+      },
       remove: (o) => r.deleteService(o),
     };
     const sliceHandlers: ResourceHandlers<EndpointSliceLike & KubernetesObject> = {
-      upsert: (o) => r.upsertEndpointSlice(o),
+      upsert: (o) => {
+        slimObject(o);
+        r.upsertEndpointSlice(o);
+      },
       remove: (o) => r.deleteEndpointSlice(o),
     };
     const rsHandlers: ResourceHandlers<ReplicaSetLike & KubernetesObject> = {
-      upsert: (o) => r.upsertReplicaSet(o),
+      upsert: (o) => {
+        slimReplicaSet(o);
+        r.upsertReplicaSet(o);
+      },
       remove: (o) => r.deleteReplicaSet(o),
     };
     const nodeHandlers: ResourceHandlers<NodeLike & KubernetesObject> = {
-      upsert: (o) => r.upsertNode(o),
+      upsert: (o) => {
+        slimNode(o);
+        r.upsertNode(o);
+      },
       remove: (o) => r.deleteNode(o),
     };
 

@@ -83,3 +83,45 @@ export function podPorts(pod: PodLike): number[] {
   }
   return ports;
 }
+
+/**
+ * Cuts an object the informer keeps down to what Tapline reads. client-node's informer caches
+ * every object as received (managedFields, annotations, env, volumes, conditions: often 5-10 KB a
+ * pod) and only compares resourceVersions afterwards, so trimming its copy in place from our
+ * callback keeps its cache small without changing what it does.
+ */
+export function slimObject(obj: { metadata?: ObjectMeta & { managedFields?: unknown; annotations?: unknown } }): void {
+  if (obj.metadata) {
+    delete obj.metadata.managedFields;
+    delete obj.metadata.annotations;
+  }
+}
+
+export function slimPod(pod: PodLike): void {
+  slimObject(pod);
+  const spec = pod.spec;
+  if (spec) {
+    pod.spec = {
+      nodeName: spec.nodeName,
+      hostNetwork: spec.hostNetwork,
+      // Only hostNetwork pods' ports are read.
+      containers: spec.hostNetwork ? (spec.containers ?? []).map((c) => ({ ports: c.ports })) : [],
+    };
+  }
+  const status = pod.status;
+  if (status) pod.status = { phase: status.phase, podIP: status.podIP, podIPs: status.podIPs, startTime: status.startTime };
+}
+
+/** Nodes: the addresses (node status also lists every image on the node: often 100 KB). */
+export function slimNode(node: NodeLike & { spec?: unknown }): void {
+  slimObject(node);
+  delete node.spec;
+  if (node.status) node.status = { addresses: node.status.addresses };
+}
+
+/** ReplicaSets: the owner references (the spec carries a whole pod template). */
+export function slimReplicaSet(rs: ReplicaSetLike & { spec?: unknown; status?: unknown }): void {
+  slimObject(rs);
+  delete rs.spec;
+  delete rs.status;
+}
