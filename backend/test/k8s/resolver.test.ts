@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { emptyEndpoint, type Endpoint } from '../../src/entries/entry.js';
+import { slimPod } from '../../src/k8s/objects.js';
 import { IpResolver } from '../../src/k8s/resolver.js';
 import { kube } from '../../../test/support/fake-kube-api.js';
 
@@ -163,4 +164,38 @@ test('finished pods give up their IP; unknown IPs leave the endpoint untouched',
   const ep = { ...emptyEndpoint('192.0.2.1', 80), pod: 'set-by-someone' };
   assert.equal(r.resolveEndpoint(ep, 0), false);
   assert.equal(ep.pod, 'set-by-someone');
+});
+
+test('trimming the informer copies keeps everything the resolver reads', () => {
+  const full = kube.pod('kube-system', 'proxy-1', '172.18.0.9', {
+    hostNetwork: true,
+    ports: [10249],
+    node: 'w9',
+    owner: { kind: 'DaemonSet', name: 'proxy' },
+    labels: { app: 'proxy' },
+    startTime: '2026-11-26T08:00:00Z',
+  });
+  Object.assign(full.metadata, { managedFields: [{ manager: 'kubelet' }], annotations: { big: 'x'.repeat(1000) } });
+  Object.assign(full.spec as object, { volumes: [{ name: 'v' }] });
+  Object.assign(full.status as object, { conditions: [{ type: 'Ready' }] });
+  const slim = structuredClone(full);
+  slimPod(slim);
+  assert.ok(JSON.stringify(slim).length < JSON.stringify(full).length / 2);
+  assert.equal((slim.metadata as Record<string, unknown>).managedFields, undefined);
+  const a = new IpResolver();
+  const b = new IpResolver();
+  a.upsertPod(full);
+  b.upsertPod(slim);
+  assert.deepEqual(resolve(b, '172.18.0.9', 10249, 0), resolve(a, '172.18.0.9', 10249, 0));
+  assert.equal(resolve(b, '172.18.0.9', 10249, 0).workload, 'proxy');
+  const web = kube.pod('default', 'web-1', '10.244.7.1', { owner: { kind: 'StatefulSet', name: 'web' }, labels: { app: 'web' }, startTime: '2026-11-26T08:00:00Z' });
+  Object.assign(web.metadata, { managedFields: [{ manager: 'kubelet' }] });
+  const webSlim = structuredClone(web);
+  slimPod(webSlim);
+  a.upsertPod(web);
+  b.upsertPod(webSlim);
+  const [ra, rb] = [a.podAt('10.244.7.1'), b.podAt('10.244.7.1')];
+  assert.ok(ra && rb);
+  assert.deepEqual({ ...rb, uid: '' }, { ...ra, uid: '' });
+  assert.deepEqual(rb.labels, { app: 'web' });
 });
