@@ -77,6 +77,8 @@ export class WatchedResource<T extends KubernetesObject> {
 
   private async listOnce(): Promise<KubernetesListObject<T>> {
     const list = await this.spec.list();
+    // Stopped while listing: fail the list, or client-node would go on to open a watch.
+    if (this.stopped) throw new Error(`${this.spec.name}: stopped`);
     this.attempt = 0;
     // The informer applies the items right after this promise settles; mark synced after that.
     setImmediate(() => {
