@@ -57,10 +57,13 @@ export const defaultRedaction: RedactionOptions = { enabled: true, headers: [], 
 
 export class Redactor {
   private readonly headers: Set<string>;
+  /** Lengths of the redacted names: most headers are passed over without lowercasing them. */
+  private readonly headerLengths: Set<number>;
   private readonly params: Set<string>;
 
   constructor(private readonly opts: RedactionOptions = defaultRedaction) {
     this.headers = new Set([...defaultRedactedHeaders, ...opts.headers.map((h) => h.toLowerCase())]);
+    this.headerLengths = new Set([...this.headers].map((h) => h.length));
     this.params = new Set([...defaultRedactedQueryParams, ...opts.queryParams.map((h) => h.toLowerCase())]);
   }
 
@@ -73,7 +76,9 @@ export class Redactor {
   }
 
   private redactHeaders(list: HeaderList): void {
-    for (const h of list) if (this.headers.has(h[0].toLowerCase())) h[1] = REDACTED;
+    for (const h of list) {
+      if (this.headerLengths.has(h[0].length) && this.headers.has(h[0].toLowerCase())) h[1] = REDACTED;
+    }
   }
 
   private redactQuery(query: string): string {

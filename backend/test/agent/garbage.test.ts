@@ -14,7 +14,7 @@ import { Conversation, ethernet, pcapFile, type Frame } from '../capture/frames.
 import { importFrames, tempFile } from './run.js';
 
 const run = promisify(execFile);
-const cli = new URL('../../bin/tapline.js', import.meta.url).pathname;
+const cli = new URL('./cli.ts', import.meta.url).pathname;
 const client = { ip: '10.2.0.1', port: 41000 };
 const server = { ip: '10.2.0.2', port: 80 };
 
@@ -89,7 +89,7 @@ test('random frames of every size are counted as not IP / malformed, never throw
 test('tapline import: a file that is not a capture fails with a clear message and exit code 1', async () => {
   const f = tempFile('bad.pcap');
   writeFileSync(f, 'hello, I am a text file\n');
-  const r = await run('node', [cli, 'import', f, '--json']).then(
+  const r = await run(process.execPath, ['--import', 'tsx', cli, 'import', f, '--json']).then(
     () => assert.fail('should fail'),
     (e: { code: number; stderr: string }) => e,
   );
@@ -105,7 +105,7 @@ test('tapline import: a truncated file imports what is whole, says where it ends
   const bytes = pcapFile(LINKTYPE_ETHERNET, c.frames);
   const f = tempFile('trunc.pcap');
   writeFileSync(f, bytes.subarray(0, bytes.length - 20));
-  const r = await run('node', [cli, 'import', f, '--json']).then(
+  const r = await run(process.execPath, ['--import', 'tsx', cli, 'import', f, '--json']).then(
     () => assert.fail('should fail'),
     (e: { code: number; stdout: string; stderr: string }) => e,
   );

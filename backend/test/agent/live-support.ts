@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { JsonEntry } from '../../src/agent/json-sink.js';
 import { waitFor } from './traffic.js';
 
-const cli = new URL('../../bin/tapline.js', import.meta.url).pathname;
+const cli = new URL('./cli.ts', import.meta.url).pathname;
 
 export class AgentProcess {
   private out = '';
@@ -25,7 +25,7 @@ export class AgentProcess {
 
   /** Starts `tapline agent ARGS --json` (optionally inside `ip netns exec`), resolved once capturing. */
   static async start(args: string[], prefix: string[] = []): Promise<AgentProcess> {
-    const cmd = [...prefix, process.execPath, cli, 'agent', ...args, '--json', '--agent-name', 'test-agent'];
+    const cmd = [...prefix, process.execPath, '--import', 'tsx', cli, 'agent', ...args, '--json', '--agent-name', 'test-agent'];
     const a = new AgentProcess(spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
     await waitFor('the agent to capture', () => {
       if (a.child.exitCode !== null) throw new Error(`agent exited: ${a.err}`);

@@ -4,69 +4,25 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { assertSameAsTshark, captureTraffic } from './compare.js';
 import { hdr, text } from './run.js';
-import { freePort, tsharkAvailable, waitFor } from './traffic.js';
+import { Nginx } from './nginx.js';
+import { tsharkAvailable } from './traffic.js';
 
 const run = promisify(execFile);
-let nginx: ChildProcess;
+let nginx: Nginx;
 let port: number;
-let dir: string;
 const page = '<html><body>' + 'Tapline nginx fixture. '.repeat(200) + '</body></html>';
 
 before(async () => {
   await tsharkAvailable();
-  port = await freePort();
-  dir = mkdtempSync(join(tmpdir(), 'tapline-nginx-'));
-  const root = join(dir, 'www');
-  mkdirSync(root);
-  writeFileSync(join(root, 'index.html'), page);
-  writeFileSync(join(root, '50x.html'), '<h1>error page</h1>');
-  writeFileSync(join(dir, 'nginx.conf'), `
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  types { text/html html; }
-  gzip on; gzip_min_length 20; gzip_types text/html;
-  server {
-    listen 127.0.0.1:${port};
-    root ${root};
-    keepalive_requests 1000;
-  }
-}
-`);
-  nginx = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
-  await waitFor('nginx to answer', async () => {
-    try {
-      await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}/50x.html`]);
-      return true;
-    } catch {
-      return nginx.exitCode !== null ? Promise.reject(new Error('nginx exited')) : false;
-    }
-  });
+  nginx = await Nginx.start({ 'index.html': page, '50x.html': '<h1>error page</h1>' });
+  port = nginx.port;
 });
 
-after(async () => {
-  if (nginx.exitCode === null) {
-    const exited = once(nginx, 'exit');
-    nginx.kill('SIGTERM');
-    await exited;
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => nginx.stop());
 
 test('nginx: 200, 404, conditional 304, HEAD, range 206, gzip, keep-alive', async () => {
   const base = `http://127.0.0.1:${port}`;

@@ -1,14 +1,17 @@
 /** Turns a message's captured body into the Entry's Body: content decoding, bounded. */
 import { brotliDecompressSync, constants, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import type { Body } from '../../entries/entry.js';
-import { header, type HttpMessage } from './message.js';
+import type { HttpMessage } from './message.js';
 
 /** Decoding may produce this many times the body limit before it gives up on the full size. */
 const DECODE_FACTOR = 16;
 
+const EMPTY = Buffer.alloc(0);
+
 export function messageBody(msg: HttpMessage, maxBodyBytes: number): Body {
-  const raw = msg.bodyParts.length === 1 ? msg.bodyParts[0] : Buffer.concat(msg.bodyParts, msg.bodyKept);
-  const coding = (header(msg, 'content-encoding') ?? '').trim().toLowerCase();
+  const parts = msg.bodyParts;
+  const raw = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0] : Buffer.concat(parts, msg.bodyKept);
+  const coding = msg.contentEncoding;
   const base: Body = { bytes: raw, wireSize: msg.bodyWireLength, size: msg.bodyLength, truncated: msg.bodyCut, encoding: '' };
   if (raw.length === 0 || !(coding === 'gzip' || coding === 'x-gzip' || coding === 'deflate' || coding === 'br')) return base;
   const decoded = decode(raw, coding, maxBodyBytes * DECODE_FACTOR);

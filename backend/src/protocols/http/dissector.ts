@@ -7,8 +7,8 @@ import { emptyBody } from '../../entries/entry.js';
 import type { Direction, EndReason, StreamConsumer } from '../../net/stream.js';
 import type { Dissector, DissectorContext, Exchange } from '../dissector.js';
 import { messageBody } from './body.js';
-import { header, type HttpMessage } from './message.js';
-import { BodyKind, HttpParser, isChunked } from './parser.js';
+import type { HttpMessage } from './message.js';
+import { BodyKind, HttpParser } from './parser.js';
 import { detectStartLine } from './start-line.js';
 
 export const httpDissector: Dissector = {
@@ -96,12 +96,12 @@ class HttpConnection implements StreamConsumer {
       if (!oldest.done) oldest.request.incomplete = true;
       this.emit(oldest.request, oldest.response);
     }
-    if (msg.method === 'CONNECT' || header(msg, 'upgrade') !== undefined) {
+    if (msg.method === 'CONNECT' || msg.upgrade) {
       // What follows may be another protocol: wait for the response to say (101/2xx or not).
-      return isChunked(msg) ? BodyKind.Chunked : header(msg, 'content-length') !== undefined ? BodyKind.Length : BodyKind.Tunnel;
+      return msg.chunked ? BodyKind.Chunked : msg.contentLength !== -1 ? BodyKind.Length : BodyKind.Tunnel;
     }
-    if (isChunked(msg)) return BodyKind.Chunked;
-    if (header(msg, 'content-length') !== undefined) return BodyKind.Length;
+    if (msg.chunked) return BodyKind.Chunked;
+    if (msg.contentLength !== -1) return BodyKind.Length;
     return BodyKind.None;
   }
 
@@ -120,8 +120,8 @@ class HttpConnection implements StreamConsumer {
     if (s === 101) return BodyKind.Tunnel;
     if (method === 'CONNECT' && s >= 200 && s < 300) return BodyKind.Tunnel;
     if ((s >= 100 && s < 200) || s === 204 || s === 304 || method === 'HEAD') return BodyKind.None;
-    if (isChunked(msg)) return BodyKind.Chunked;
-    if (header(msg, 'content-length') !== undefined) return BodyKind.Length;
+    if (msg.chunked) return BodyKind.Chunked;
+    if (msg.contentLength !== -1) return BodyKind.Length;
     return BodyKind.UntilClose;
   }
 
@@ -135,7 +135,7 @@ class HttpConnection implements StreamConsumer {
     p.response = msg;
     const upgraded = msg.status === 101 || (p.request.method === 'CONNECT' && msg.status >= 200 && msg.status < 300);
     if (upgraded) this.requests.tunnel();
-    else if (p.request.method === 'CONNECT' || header(p.request, 'upgrade') !== undefined) this.requests.resume();
+    else if (p.request.method === 'CONNECT' || p.request.upgrade) this.requests.resume();
     if (!p.done && upgraded) p.done = true;
     this.settle();
   }
@@ -169,7 +169,7 @@ class HttpConnection implements StreamConsumer {
       method: req.method,
       path,
       query: q < 0 ? '' : target.slice(q + 1),
-      host: header(req, 'host') ?? (scheme ? scheme[0].replace(/^[^:]*:\/\//, '') : ''),
+      host: req.host !== '' ? req.host : scheme ? scheme[0].replace(/^[^:]*:\/\//, '') : '',
       status: res?.status ?? 0,
       statusText: res?.statusText ?? '',
       requestHeaders: req.headers,

@@ -25,6 +25,17 @@ export interface HttpMessage {
   bodyCut: boolean;
   /** Bytes of the message were missing (gap, cut off by the end of the connection). */
   incomplete: boolean;
+  // Framing facts, noted while the head is parsed (so nothing searches the headers again):
+  /** Content-Length: -1 when absent, -2 when invalid or conflicting. */
+  contentLength: number;
+  /** Transfer-Encoding ends with chunked. */
+  chunked: boolean;
+  /** An Upgrade header is present. */
+  upgrade: boolean;
+  /** First Host header, '' when none. */
+  host: string;
+  /** Content-Encoding, lowercase, '' when none. */
+  contentEncoding: string;
 }
 
 export function newMessage(startUs: number): HttpMessage {
@@ -44,22 +55,60 @@ export function newMessage(startUs: number): HttpMessage {
     bodyWireLength: 0,
     bodyCut: false,
     incomplete: false,
+    contentLength: -1,
+    chunked: false,
+    upgrade: false,
+    host: '',
+    contentEncoding: '',
   };
 }
 
-/** First value of a header (names compared case-insensitively), or undefined. */
-export function header(msg: HttpMessage, lowerName: string): string | undefined {
-  for (const [name, value] of msg.headers) {
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return value;
+/** Notes what a header means for framing; `name` as sent. */
+export function noteHeader(msg: HttpMessage, name: string, value: string): void {
+  switch (name.length) {
+    case 4:
+      if (msg.host === '' && name.toLowerCase() === 'host') msg.host = value;
+      return;
+    case 7:
+      if (name.toLowerCase() === 'upgrade') msg.upgrade = true;
+      return;
+    case 14:
+      if (name.toLowerCase() === 'content-length') msg.contentLength = mergeContentLength(msg.contentLength, value);
+      return;
+    case 16:
+      if (name.toLowerCase() === 'content-encoding') msg.contentEncoding = value.trim().toLowerCase();
+      return;
+    case 17:
+      if (name.toLowerCase() === 'transfer-encoding') {
+        // The last coding decides (RFC 9112 section 6.3); a later header line overrides.
+        const last = value.slice(value.lastIndexOf(',') + 1).trim().toLowerCase();
+        msg.chunked = last === 'chunked';
+      }
   }
-  return undefined;
 }
 
-/** Every value of a header, for fields that may repeat (Transfer-Encoding, Content-Length). */
-export function headerValues(msg: HttpMessage, lowerName: string): string[] {
-  const out: string[] = [];
-  for (const [name, value] of msg.headers) {
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) out.push(value);
+/** Repeated Content-Length values must agree (RFC 9110 section 8.6). */
+function mergeContentLength(current: number, value: string): number {
+  if (current === -2) return -2;
+  if (value.length > 0 && value.length <= 15 && isDigits(value)) {
+    const n = Number(value);
+    return current >= 0 && current !== n ? -2 : n;
   }
-  return out;
+  let result = current;
+  for (const part of value.split(',')) {
+    const t = part.trim();
+    if (!/^\d{1,15}$/.test(t)) return -2;
+    const n = Number(t);
+    if (result >= 0 && result !== n) return -2;
+    result = n;
+  }
+  return result;
+}
+
+function isDigits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }

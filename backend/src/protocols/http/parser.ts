@@ -5,7 +5,7 @@
  * the first error and cannot skip bytes it never saw). Body bytes are only copied when kept.
  */
 import { defaultDissectorLimits, Detection, type DissectorLimits } from '../dissector.js';
-import { header, headerValues, newMessage, type HttpMessage } from './message.js';
+import { newMessage, noteHeader, type HttpMessage } from './message.js';
 import { detectStartLine, findStartLine } from './start-line.js';
 
 const enum State {
@@ -45,6 +45,9 @@ export interface ParserEvents {
 }
 
 const MAX_CHUNK_LINE = 1024;
+const LINE_MIDDLE = 0;
+const LINE_START = 1;
+const LINE_START_CR = 2;
 /** A head this many times over the limit without a blank line is not a head. */
 const MAX_HEAD_FACTOR = 16;
 
@@ -54,7 +57,9 @@ export class HttpParser {
   /** Head bytes so far (copied: heads can span segments). */
   private head = Buffer.allocUnsafe(1024);
   private headLen = 0;
-  /** Length of the current head line, CRs not counted: 0 at a line start. */
+  /** Where the head scan stands: in a line, at a line start, or at a line start after a CR. */
+  private lineState = LINE_START;
+  /** Trailer scan: length of the current line, CRs not counted. */
   private lineLen = 0;
   private headBytes = 0;
   private remaining = 0;
@@ -213,36 +218,61 @@ export class HttpParser {
     this.state = State.Head;
     this.headLen = 0;
     this.headBytes = 0;
-    this.lineLen = 0;
+    this.lineState = LINE_START;
   }
 
+  /**
+   * Scans for the blank line that ends the head with indexOf (native) rather than byte by byte.
+   * A head that arrives whole in one segment is parsed where it lies; otherwise it is copied.
+   */
   private feedHead(buf: Buffer, pos: number, end: number, tsUs: number): number {
+    // indexOf searches to the end of the buffer: bound it to this segment's data.
+    const view = end === buf.length ? buf : buf.subarray(0, end);
     let i = pos;
-    let lineLen = this.lineLen;
+    let state = this.lineState;
     let done = false;
-    for (; i < end; i++) {
-      const c = buf[i];
-      if (c === 10) {
-        if (lineLen === 0 && this.headBytes + (i - pos) > 0) {
+    while (i < end) {
+      if (state !== LINE_MIDDLE) {
+        const c = view[i];
+        if (c === 10) {
           done = true;
           i++;
           break;
         }
-        lineLen = 0;
-      } else if (c !== 13) lineLen++;
+        if (c === 13 && state === LINE_START) {
+          state = LINE_START_CR;
+          i++;
+          continue;
+        }
+        state = LINE_MIDDLE;
+      }
+      const nl = view.indexOf(10, i);
+      if (nl < 0) {
+        i = end;
+        break;
+      }
+      i = nl + 1;
+      state = LINE_START;
     }
-    this.lineLen = lineLen;
+    this.lineState = done ? LINE_START : state;
     const n = i - pos;
+    const msg = this.msg!;
+    if (done && this.headLen === 0 && n <= this.limits.maxHeaderBytes) {
+      this.headBytes += n;
+      msg.endUs = tsUs;
+      this.parseHead(buf, pos, i);
+      return i;
+    }
     this.headBytes += n;
     const room = this.limits.maxHeaderBytes - this.headLen;
     if (room > 0) this.appendHead(buf, pos, pos + Math.min(n, room));
-    if (n > room) this.msg!.headTruncated = true;
+    if (n > room) msg.headTruncated = true;
     if (!done) {
       if (this.headBytes > MAX_HEAD_FACTOR * this.limits.maxHeaderBytes) this.fail('head without end', false);
       return i;
     }
-    this.msg!.endUs = tsUs;
-    this.parseHead();
+    msg.endUs = tsUs;
+    this.parseHead(this.head, 0, this.headLen);
     return i;
   }
 
@@ -257,37 +287,45 @@ export class HttpParser {
     this.headLen += n;
   }
 
-  private parseHead(): void {
+  /**
+   * Parses the head in h[start, end): start line, then header lines. The head becomes one string
+   * first: slicing it is far cheaper than decoding each name and value from the buffer.
+   */
+  private parseHead(h: Buffer, start: number, end: number): void {
     const msg = this.msg!;
-    const h = this.head;
-    const len = this.headLen;
+    const text = h.latin1Slice(start, end);
+    const len = text.length;
     let lineStart = 0;
     let first = true;
     while (lineStart < len) {
-      let nl = h.indexOf(10, lineStart);
-      if (nl < 0 || nl >= len) nl = len;
+      let nl = text.indexOf('\n', lineStart);
+      if (nl < 0) nl = len;
       let lineEnd = nl;
-      if (lineEnd > lineStart && h[lineEnd - 1] === 13) lineEnd--;
+      if (lineEnd > lineStart && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
       if (first) {
         if (lineEnd === lineStart) {
           lineStart = nl + 1; // leading empty line
           continue;
         }
-        if (!(this.requests ? parseRequestLine(h, lineStart, lineEnd, msg) : parseStatusLine(h, lineStart, lineEnd, msg))) {
+        const line = text.slice(lineStart, lineEnd);
+        if (!(this.requests ? parseRequestLine(line, msg) : parseStatusLine(line, msg))) {
           this.fail(`bad ${this.requests ? 'request' : 'status'} line`, true);
           return;
         }
         first = false;
       } else if (lineEnd > lineStart) {
-        const c = h[lineStart];
+        const c = text.charCodeAt(lineStart);
         if ((c === 32 || c === 9) && msg.headers.length > 0) {
           // Obsolete line folding: the line continues the previous header's value.
           const last = msg.headers[msg.headers.length - 1];
-          last[1] = `${last[1]} ${h.toString('latin1', lineStart, lineEnd).trim()}`;
+          last[1] = `${last[1]} ${text.slice(lineStart, lineEnd).trim()}`;
         } else {
-          const colon = h.indexOf(58, lineStart);
+          const colon = text.indexOf(':', lineStart);
           if (colon > lineStart && colon < lineEnd) {
-            msg.headers.push([h.toString('latin1', lineStart, colon).trimEnd(), h.toString('latin1', colon + 1, lineEnd).trim()]);
+            const name = trimEndOws(text.slice(lineStart, colon));
+            const value = text.slice(colon + 1, lineEnd).trim();
+            msg.headers.push([name, value]);
+            noteHeader(msg, name, value);
           }
           // A line without a colon is not a header: tolerated and dropped, as browsers do.
         }
@@ -319,8 +357,8 @@ export class HttpParser {
         this.state = State.BodyUntilClose;
         return;
       case BodyKind.Length: {
-        const length = contentLength(msg);
-        if (length === undefined) {
+        const length = msg.contentLength;
+        if (length < 0) {
           this.events.parseError('bad Content-Length');
           this.finishMessage(true);
           this.resync();
@@ -436,24 +474,23 @@ export class HttpParser {
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const STATUS_LINE = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/;
 
-function parseRequestLine(h: Buffer, start: number, end: number, msg: HttpMessage): boolean {
-  const line = h.toString('latin1', start, end);
+function parseRequestLine(line: string, msg: HttpMessage): boolean {
   const sp1 = line.indexOf(' ');
   const sp2 = line.lastIndexOf(' ');
   if (sp1 <= 0 || sp2 <= sp1 + 1) return false;
   const method = line.slice(0, sp1);
   const version = line.slice(sp2 + 1);
-  if (!TOKEN.test(method) || !/^HTTP\/1\.[01]$/.test(version)) return false;
+  if (!TOKEN.test(method) || (version !== 'HTTP/1.1' && version !== 'HTTP/1.0')) return false;
   msg.method = method;
   msg.target = line.slice(sp1 + 1, sp2);
   msg.version = version.slice(5);
   return true;
 }
 
-function parseStatusLine(h: Buffer, start: number, end: number, msg: HttpMessage): boolean {
-  const line = h.toString('latin1', start, end);
-  const m = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/.exec(line);
+function parseStatusLine(line: string, msg: HttpMessage): boolean {
+  const m = STATUS_LINE.exec(line);
   if (!m) return false;
   msg.version = m[1];
   msg.status = Number(m[2]);
@@ -461,27 +498,8 @@ function parseStatusLine(h: Buffer, start: number, end: number, msg: HttpMessage
   return true;
 }
 
-/** The Content-Length (repeated equal values allowed, RFC 9110 section 8.6), or undefined when invalid. */
-export function contentLength(msg: HttpMessage): number | undefined {
-  let value: number | undefined;
-  for (const v of headerValues(msg, 'content-length')) {
-    for (const part of v.split(',')) {
-      const t = part.trim();
-      if (!/^\d{1,15}$/.test(t)) return undefined;
-      const n = Number(t);
-      if (value !== undefined && value !== n) return undefined;
-      value = n;
-    }
-  }
-  return value;
+/** Drops the spaces and tabs some senders put between a header name and its colon. */
+function trimEndOws(name: string): string {
+  const c = name.charCodeAt(name.length - 1);
+  return c === 32 || c === 9 ? name.trimEnd() : name;
 }
-
-/** True when Transfer-Encoding's last coding is chunked. */
-export function isChunked(msg: HttpMessage): boolean {
-  const te = headerValues(msg, 'transfer-encoding');
-  if (te.length === 0) return false;
-  const codings = te.join(',').split(',');
-  return codings[codings.length - 1].trim().toLowerCase() === 'chunked';
-}
-
-export { header };

@@ -8,10 +8,18 @@ const METHODS = [
 ].map((m) => Buffer.from(`${m} `, 'latin1'));
 const RESPONSE = Buffer.from('HTTP/1.', 'latin1');
 
+/** Methods by their first byte: a start line is told from other bytes without trying them all. */
+const BY_FIRST: Array<Buffer[] | undefined> = [];
+for (const m of [...METHODS, RESPONSE]) (BY_FIRST[m[0]] ??= []).push(m);
+
 /** Does buf[start, end) begin like a request line, a status line, or can't it be told yet? */
 export function detectStartLine(buf: Buffer, start: number, end: number): Detection {
+  if (start >= end) return Detection.More;
+  const candidates = BY_FIRST[buf[start]];
+  if (!candidates) return Detection.No;
   let more = false;
-  for (const m of METHODS) {
+  for (const m of candidates) {
+    if (m === RESPONSE) continue;
     const r = prefixMatch(buf, start, end, m);
     if (r === 1) return Detection.FromClient;
     if (r === 0) more = true;

@@ -1,0 +1,127 @@
+/**
+ * Benchmark: `tapline import` on a keep-alive HTTP capture of ≥ 200k packets, against tshark's fast
+ * field output and against bare read loops (the ceiling).
+ *
+ *   node --import tsx bench/capture-offline.ts [--packets 200000] [--keep FILE]
+ *
+ * Builds the capture from real traffic: wrk (keep-alive) against nginx on loopback, captured by
+ * tcpdump. Then, on the same file, one after the other: node_pcap's offline loop doing nothing
+ * (libpcap's read ceiling through Node), Tapline's file reader doing nothing, the import pipeline
+ * into a counting sink, the `tapline import --json` command into /dev/null, and
+ * `tshark -T fields` (NOTES.md's fast form). Prints packets/s, HTTP transactions/s and ratios.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import pcap from 'pcap';
+import { importCaptureFile } from '../backend/src/agent/import-file.js';
+import { readCaptureFile } from '../backend/src/capture/pcap-file.js';
+import type { Entry, EntrySink } from '../backend/src/entries/entry.js';
+import { Nginx } from '../backend/test/agent/nginx.js';
+import { Tcpdump } from '../backend/test/agent/traffic.js';
+
+const run = promisify(execFile);
+const { values } = parseArgs({ options: { packets: { type: 'string', default: '200000' }, keep: { type: 'string' } } });
+const TARGET = Number(values.packets);
+const dir = mkdtempSync(join(tmpdir(), 'tapline-bench-'));
+const file = join(dir, 'keepalive.pcap');
+// The import command alone (bin/tapline.js would also load every other command first).
+const cli = new URL('../backend/test/agent/cli.ts', import.meta.url).pathname;
+
+class CountingSink implements EntrySink {
+  count = 0;
+  push(_e: Entry): boolean {
+    this.count++;
+    return true;
+  }
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await fn();
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { value, ms, cpuMs: (c.user + c.system) / 1000 };
+}
+
+async function capture(seconds: number, port: number): Promise<number> {
+  // A big kernel buffer and a moderate load: the capture must not drop packets (it would then
+  // measure gap handling, and tshark gives up on streams with holes).
+  const dump = await Tcpdump.start('lo', `tcp port ${port}`, file, ['-B', '262144'], false);
+  await run('wrk', ['-t1', '-c8', `-d${seconds}s`, `http://127.0.0.1:${port}/index.html`]);
+  await dump.stop();
+  if (dump.droppedByKernel() !== 0) console.log(`tcpdump dropped ${dump.droppedByKernel()} packets`);
+  let n = 0;
+  await readCaptureFile(file, () => n++);
+  return n;
+}
+
+try {
+  const nginx = await Nginx.start({ 'index.html': '<html><body>' + 'keep-alive benchmark page. '.repeat(20) + '</body></html>' });
+  let packets = 0;
+  let seconds = 3;
+  try {
+    for (let attempt = 0; attempt < 4 && packets < TARGET; attempt++) {
+      packets = await capture(seconds, nginx.port);
+      seconds = Math.ceil((seconds * TARGET * 1.2) / Math.max(packets, 1));
+    }
+    if (packets < TARGET) throw new Error(`could only capture ${packets} packets`);
+    const port = nginx.port;
+    console.log(`capture: ${packets} packets of wrk → nginx keep-alive on lo, ${file}`);
+
+    const bare = await timed(
+      () =>
+        new Promise<number>((resolve) => {
+          let n = 0;
+          const s = pcap.createOfflineSession(file, { filter: '' });
+          s.on('packet', () => n++);
+          s.on('complete', () => resolve(n));
+        }),
+    );
+    const reader = await timed(async () => {
+      let n = 0;
+      await readCaptureFile(file, () => n++);
+      return n;
+    });
+    const sink = new CountingSink();
+    const imp = await timed(() => importCaptureFile(file, sink));
+    const entries = imp.value.counters.entries;
+    const cliRun = await timed(async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', cli, 'import', file, '--json'], { stdio: ['ignore', 'ignore', 'ignore'] });
+      const [code] = await once(child, 'exit');
+      return code as number;
+    });
+    const tshark = await timed(async () => {
+      const { stdout } = await run(
+        'tshark',
+        ['-r', file, '-n', '-d', `tcp.port==${port},http`, '-Y', 'http', '-T', 'fields', '-e', 'frame.number', '-e', 'tcp.stream',
+          '-e', 'http.request.method', '-e', 'http.request.uri', '-e', 'http.response.code', '-e', 'http.request_in', '-e', 'http.time'],
+        { maxBuffer: 1 << 30 },
+      );
+      return stdout.split('\n').filter((l) => /\t\d{3}\t/.test(l)).length;
+    });
+
+    const rate = (n: number, ms: number) => Math.round((n / ms) * 1000).toLocaleString('en-US');
+    console.log(`machine: ${cpus().length} × ${cpus()[0].model}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
+    console.log(`node_pcap offline loop (no-op)   ${bare.ms.toFixed(0).padStart(6)} ms  ${rate(bare.value, bare.ms)} packets/s`);
+    console.log(`Tapline file reader (no-op)      ${reader.ms.toFixed(0).padStart(6)} ms  ${rate(reader.value, reader.ms)} packets/s`);
+    console.log(`import pipeline (counting sink)  ${imp.ms.toFixed(0).padStart(6)} ms  ${rate(packets, imp.ms)} packets/s, ${rate(entries, imp.ms)} transactions/s (${entries} entries, CPU ${imp.cpuMs.toFixed(0)} ms)`);
+    console.log(`tapline import --json >/dev/null ${cliRun.ms.toFixed(0).padStart(6)} ms  ${rate(packets, cliRun.ms)} packets/s (whole command: startup, JSON encoding; exit ${cliRun.value})`);
+    console.log(`tshark -T fields                 ${tshark.ms.toFixed(0).padStart(6)} ms  ${rate(packets, tshark.ms)} packets/s, ${rate(tshark.value, tshark.ms)} transactions/s (${tshark.value} responses)`);
+    console.log(`ratios: import is ${(tshark.ms / imp.ms).toFixed(1)}x tshark (CLI with JSON: ${(tshark.ms / cliRun.ms).toFixed(1)}x); ` +
+      `import takes ${(imp.ms / bare.ms).toFixed(1)}x the node_pcap read loop and ${(imp.ms / reader.ms).toFixed(1)}x Tapline's reader`);
+    if (entries !== tshark.value) console.log(`NOTE: entries (${entries}) and tshark's responses (${tshark.value}) differ`);
+    if (values.keep) copyFileSync(file, values.keep);
+  } finally {
+    await nginx.stop();
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
