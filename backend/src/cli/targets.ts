@@ -78,7 +78,7 @@ function describe(c: TapChange, where: string): string {
     `Targeted pods in ${where}: ${c.pods.length}`,
     ...rows,
     `BPF filter: ${c.bpfFilter ?? '(none: nothing to capture)'}`,
-    ...(c.interfaces.length > 0 ? [`Interfaces: ${c.interfaces.join(', ')}`] : []),
+    ...(c.interfaces.length > 0 ? [`Interfaces: ${c.interfaces.join(', ')}${c.promiscuous ? ' (a bridge: capture in promiscuous mode)' : ''}`] : []),
     '',
   ].join('\n');
 }

@@ -3,6 +3,7 @@
  * to tap. Outside a cluster it still returns an enricher (a no-op that says so once) and no targets,
  * so the agent captures what it was told to and entries keep their IPs.
  */
+import { existsSync } from 'node:fs';
 import { createLogger, type Logger } from '../log.js';
 import { NoopEnricher, type Enricher } from './enricher.js';
 import { KubeError } from './errors.js';
@@ -80,7 +81,8 @@ export async function setupKube(opts: KubeSetupOptions = {}): Promise<KubeSetup>
       return [];
     }
   };
-  const targets = new TapTargets(metadata, spec, spec.nodeName !== null ? { routes } : {});
+  const isBridge = (iface: string) => existsSync(`/sys/class/net/${iface}/bridge`);
+  const targets = new TapTargets(metadata, spec, spec.nodeName !== null ? { routes, isBridge } : {});
   try {
     await metadata.waitForSync(opts.syncTimeoutMs ?? 10_000);
   } catch (err) {

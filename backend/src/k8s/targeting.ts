@@ -51,6 +51,11 @@ export interface TapChange {
   bpfFilter: string | null;
   /** Host-side interfaces that reach the targeted local pods (empty when unknown or not on a node). */
   interfaces: string[];
+  /**
+   * Capture on `interfaces` in promiscuous mode: one of them is a bridge, which passes the frames
+   * it forwards between its ports up to its own device only then.
+   */
+  promiscuous: boolean;
 }
 
 /** Checks the options and fills the defaults: `contextNamespace` is the kubeconfig context's namespace. */
@@ -109,6 +114,8 @@ export function buildTapFilter(pods: Iterable<TargetPod>): string | null {
 }
 
 export interface TapTargetsOptions {
+  /** Whether an interface is a bridge (default: none is). */
+  isBridge?: (iface: string) => boolean;
   /** The node's routing table, read on each change (default: none, so no interfaces). */
   routes?: () => Route[];
 }
@@ -119,7 +126,7 @@ export interface TapTargetsOptions {
  * pods gives one change).
  */
 export class TapTargets extends EventEmitter<{ change: [TapChange] }> {
-  private current: TapChange = { pods: [], bpfFilter: null, interfaces: [] };
+  private current: TapChange = { pods: [], bpfFilter: null, interfaces: [], promiscuous: false };
   private scheduled = false;
   private emitted = false;
   private readonly onPod = () => this.schedule();
@@ -164,7 +171,8 @@ export class TapTargets extends EventEmitter<{ change: [TapChange] }> {
     const bpfFilter = buildTapFilter(pods);
     const interfaces = this.interfacesOf(pods);
     const same = bpfFilter === this.current.bpfFilter && interfaces.join() === this.current.interfaces.join();
-    this.current = { pods, bpfFilter, interfaces };
+    const isBridge = this.opts.isBridge;
+    this.current = { pods, bpfFilter, interfaces, promiscuous: isBridge !== undefined && interfaces.some((i) => isBridge(i)) };
     if (same && this.emitted) return;
     this.emitted = true;
     this.emit('change', this.current);

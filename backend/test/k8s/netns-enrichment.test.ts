@@ -116,15 +116,15 @@ test('captured requests between two netns pods carry pod, namespace, service, wo
   await waitFor('the tap targets', () => targets.state.bpfFilter !== null);
   assert.equal(targets.state.bpfFilter, `host ${clientIp} or host ${serverIp}`, 'the context namespace only');
   assert.deepEqual(targets.state.interfaces, [bridge], 'the host interface that routes to the pods');
+  assert.equal(targets.state.promiscuous, true, 'it is a bridge');
 
   const sink = new CollectingSink();
   const pipeline = new Pipeline(sink, { agentName: 'kind-worker', enrich: (e) => k?.enricher.enrich(e) });
-  // A bridge hands frames between its ports up to its own device only in promiscuous mode.
   capture = new LiveCapture({
     ...defaultLiveOptions,
     interfaces: targets.state.interfaces,
     filter: `tcp and (${targets.state.bpfFilter})`,
-    promiscuous: true,
+    promiscuous: targets.state.promiscuous,
   });
   capture.start(pipeline.packet);
 
