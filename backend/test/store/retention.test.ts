@@ -76,8 +76,8 @@ describe('retention', () => {
   it('drops the oldest hourly partitions and parts until within the size limit', async () => {
     await t.store.client.command({ query: `SYSTEM STOP MERGES ${db}.entries` }); // keep the parts as inserted
     // Five hours of entries, oldest first, each hour in several parts.
-    const all = [...syntheticEntries({ count: 10_000, seed: 5, startUs: Math.floor(nowUs() / HOUR_US) * HOUR_US - 4 * HOUR_US, spanUs: 5 * HOUR_US - 1 })];
-    await write(all, 500);
+    const all = [...syntheticEntries({ count: 5000, seed: 5, startUs: Math.floor(nowUs() / HOUR_US) * HOUR_US - 4 * HOUR_US, spanUs: 5 * HOUR_US - 1 })];
+    await write(all, 250);
     const total = await bytesOnDisk();
     const log = captureLog();
     const limit = Math.floor(total * 0.15); // less than one hour's worth: parts of the newest hour go too
@@ -98,7 +98,7 @@ describe('retention', () => {
   });
 
   it('enforces the limit periodically once started', async () => {
-    const all = [...syntheticEntries({ count: 4000, seed: 6, startUs: nowUs() - 3 * HOUR_US, spanUs: 3 * HOUR_US })];
+    const all = [...syntheticEntries({ count: 2000, seed: 6, startUs: nowUs() - 3 * HOUR_US, spanUs: 3 * HOUR_US })];
     await write(all);
     const limit = Math.floor((await bytesOnDisk()) / 2);
     const log = captureLog();
@@ -107,7 +107,7 @@ describe('retention', () => {
     await r.start();
     try {
       assert.equal(drops(), 1, 'start() enforces at once');
-      await write([...syntheticEntries({ count: 4000, seed: 7, startUs: nowUs() - HOUR_US / 2, spanUs: HOUR_US / 4 })]);
+      await write([...syntheticEntries({ count: 2000, seed: 7, startUs: nowUs() - HOUR_US / 2, spanUs: HOUR_US / 4 })]);
       await waitFor('a periodic run bringing the size back under the limit', async () => drops() >= 2 && (await bytesOnDisk()) <= limit);
     } finally {
       await r.stop();

@@ -42,7 +42,7 @@ describe('per-minute rollup', () => {
   before(async () => {
     t = await tempStore();
     // 40 minutes: includes a 5xx burst minute, probes from node IPs (no pod), unanswered requests.
-    all = [...syntheticEntries({ count: 20_000, seed: 11, startUs: Date.now() * 1000 - 40 * 60e6, spanUs: 40 * 60e6 })];
+    all = [...syntheticEntries({ count: 10_000, seed: 11, startUs: Date.now() * 1000 - 40 * 60e6, spanUs: 40 * 60e6 })];
     const w = await EntryWriter.create(t.store, { batchSize: 3000, logger: captureLog().logger });
     for (const e of all) if (!w.push(e)) await w.drained();
     await w.close();
