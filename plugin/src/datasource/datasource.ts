@@ -22,7 +22,7 @@ import {
 import { getTemplateSrv } from '@grafana/runtime';
 import { catchError, defer, from, merge, of, switchMap, type Observable } from 'rxjs';
 import { catalogFrame, entriesFrame, entryFrames, serviceMapFrames, statsFrames } from './frames.js';
-import { adHocClause, combineFilters, formatVariableValue } from './filter.js';
+import { adHocClause, combineFilters, formatVariableValue, withColumn } from './filter.js';
 import { HubClient, HubError, toHubError } from './hub.js';
 import { describeHealth } from './health.js';
 import { liveStream } from './stream.js';
@@ -36,6 +36,7 @@ import {
   MAX_LIMIT,
   type CompletionsResponse,
   type FullEntry,
+  type HealthResponse,
   type LabelName,
   type TaplineOptions,
   type TaplineQuery,
@@ -249,6 +250,9 @@ export class DataSource extends DataSourceApi<TaplineQuery, TaplineOptions> {
       return describeHealth(await this.hub.health());
     } catch (err) {
       const e = toHubError(err);
+      // A hub whose store is down answers 503 with its health report: describe that, not "unreachable".
+      const report = e.body as Partial<HealthResponse> | undefined;
+      if (report && typeof report === 'object' && report.store && report.status) return describeHealth(report as HealthResponse);
       const message =
         e.status === 401 || e.code === 'unauthorized'
           ? 'The hub refused the token (401 unauthorized). Enter the token the hub was started with, then Save & test again.'
@@ -266,9 +270,9 @@ export class DataSource extends DataSourceApi<TaplineQuery, TaplineOptions> {
 
 /** A failed query as Grafana shows it: the message, with the filter column when the hub gave one. */
 function errorResponse(refId: string, err: unknown, key = refId): DataQueryResponse {
-  const position = err instanceof HubError && err.position !== undefined ? ` (at column ${err.position})` : '';
   const message = err instanceof Error ? err.message : String(err);
-  return { data: [], key, state: LoadingState.Error, errors: [{ refId, message: `${message}${position}` }] };
+  const position = err instanceof HubError ? err.position : undefined;
+  return { data: [], key, state: LoadingState.Error, errors: [{ refId, message: withColumn(message, position) }] };
 }
 
 function rangeMs(range: TimeRange): { from: number; to: number } {

@@ -86,3 +86,9 @@ export function combineFilters(parts: Array<string | undefined>): string {
   if (kept.length <= 1) return kept[0] ?? '';
   return kept.map((p) => `(${p})`).join(' and ');
 }
+
+/** An error message that names its column: the hub's already do ("… at column 8"); others get it added. */
+export function withColumn(message: string, position: number | undefined): string {
+  if (position === undefined || /\bcolumn \d+/.test(message)) return message;
+  return `${message} (at column ${position})`;
+}

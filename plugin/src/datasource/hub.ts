@@ -30,6 +30,8 @@ export class HubError extends Error {
     readonly code: string,
     readonly status: number,
     readonly position?: number,
+    /** The answer's body as sent, when there was one (health answers 503 with its report). */
+    readonly body?: unknown,
   ) {
     super(message);
   }
@@ -130,6 +132,8 @@ export function toHubError(e: unknown): HubError {
         `the Tapline hub is unreachable (HTTP ${e.status}${detail ? `: ${detail}` : ''}); check the hub URL and that the hub is running`,
         'unreachable',
         e.status,
+        undefined,
+        e.data,
       );
     }
     return new HubError(`the hub answered HTTP ${e.status}${detail ? `: ${detail}` : ''}`, 'internal', e.status);

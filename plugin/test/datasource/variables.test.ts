@@ -146,6 +146,15 @@ describe('Save & test', () => {
     expect(r.message).toContain('Capture: no agent runs in this hub');
   });
 
+  test('a hub whose store is down answers 503 with its report: described, not called unreachable', async () => {
+    hub.on('GET', '/api/v1/health', { status: 503, body: fixture('health-down') });
+    const r = await ds.testDatasource();
+    expect(r.status).toBe('error');
+    expect(r.message).toBe(
+      'The Tapline hub 0.1.0 answers, but reports itself down. Store: unreachable (the store is unreachable: connect ECONNREFUSED 127.0.0.1:8123). Queries fail until the hub can reach ClickHouse again. Capture: running (10 packets, 2 entries, 0 dropped so far).',
+    );
+  });
+
   test('a refused token', async () => {
     hub.on('GET', '/api/v1/health', { status: 401, body: { error: { code: 'unauthorized', message: 'bad token' } } });
     const r = await ds.testDatasource();

@@ -20,7 +20,7 @@ beforeEach(async () => {
     .on('POST', '/api/v1/filter/validate', (r) => {
       const { filter } = r.body as { filter: string };
       return filter === 'status >= 40x'
-        ? { body: { valid: false, error: { message: "unknown unit 'x' after 40", position: 13, expected: ['a number', 'a status class'] } } }
+        ? { body: { valid: false, error: { message: "unknown unit 'x' after 40 at column 13", position: 13, expected: ['a number', 'a status class'] } } }
         : { body: { valid: true } };
     })
     .on('GET', '/api/v1/filter/completions', (r) => {
@@ -55,7 +55,7 @@ function Harness({ initial, changes, runs }: { initial: TaplineQuery; changes: T
 
 test('a bad filter: the hub’s message, its column, and a caret under it', async () => {
   render(<Harness initial={{ refId: 'A', queryType: 'entries', filter: 'status >= 40x' }} changes={[]} runs={{ n: 0 }} />);
-  expect(await screen.findByText("Column 13: unknown unit 'x' after 40")).toBeInTheDocument();
+  expect(await screen.findByText("unknown unit 'x' after 40 at column 13")).toBeInTheDocument();
   const caret = screen.getByTestId('tapline-filter-caret').textContent ?? '';
   const [line, mark] = caret.split('\n');
   expect(line).toBe('status >= 40x');
@@ -70,7 +70,7 @@ test('fixing the filter clears the error; Enter runs the query', async () => {
   const changes: TaplineQuery[] = [];
   const runs = { n: 0 };
   render(<Harness initial={{ refId: 'A', queryType: 'entries', filter: 'status >= 40x' }} changes={changes} runs={runs} />);
-  await screen.findByText(/Column 13/);
+  await screen.findByText(/at column 13/);
   const input = screen.getByLabelText('Filter');
   await userEvent.clear(input);
   await userEvent.type(input, 'status >= 4xx{Enter}');
@@ -78,7 +78,7 @@ test('fixing the filter clears the error; Enter runs the query', async () => {
   expect(runs.n).toBeGreaterThanOrEqual(1);
   // The hub checks the new text, and the error goes away.
   await waitFor(() => expect(hub.calls('/api/v1/filter/validate').at(-1)?.body).toEqual({ filter: 'status >= 4xx' }));
-  await waitFor(() => expect(screen.queryByText(/Column 13/)).not.toBeInTheDocument());
+  await waitFor(() => expect(screen.queryByText(/at column 13/)).not.toBeInTheDocument());
   expect(screen.queryByTestId('tapline-filter-caret')).not.toBeInTheDocument();
 });
 

@@ -35,7 +35,8 @@ const g = globalThis as unknown as {
   nodeFetch?: typeof fetch;
   NodeAbortController?: typeof AbortController;
 };
-const realFetch: typeof fetch = g.nodeFetch ?? fetch;
+/** Node's fetch (jsdom has none): for talking to loopback servers from tests. */
+export const realFetch: typeof fetch = g.nodeFetch ?? fetch;
 const RealAbortController: typeof AbortController = g.NodeAbortController ?? AbortController;
 
 interface Route {

@@ -4,6 +4,7 @@
  */
 import { useEffect, useRef, useState, type ChangeEvent, type KeyboardEvent } from 'react';
 import { Button, InlineField, Input, Stack } from '@grafana/ui';
+import { withColumn } from '../filter.js';
 import type { CompletionsResponse, ValidateResponse } from '../types.js';
 
 export interface FilterHelp {
@@ -75,7 +76,7 @@ export function FilterField({ value, help, onChange, onRunQuery, debounceMs = 30
         labelWidth={14}
         grow
         invalid={problem !== undefined}
-        error={problem ? `Column ${problem.position}: ${problem.message}` : undefined}
+        error={problem ? withColumn(problem.message, problem.position) : undefined}
         tooltip='The filter language, e.g. http and status >= 400 and dst.service == "nginx". Enter runs the query.'
       >
         <Input
