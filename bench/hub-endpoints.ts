@@ -2,14 +2,15 @@
  * Benchmark: latency of each hub endpoint under concurrent clients, on as many synthetic entries
  * as the seeding budget allows.
  *
- *   node --import tsx bench/hub-endpoints.ts [--seed-seconds 120] [--seconds 6] [--clients 20] [--data DIR]
+ *   node --import tsx bench/hub-endpoints.ts [--seed-seconds 120] [--seconds 6] [--clients 1,20] [--data DIR]
  *
  * 1. Seeds a fresh embedded store in this process (synthetic entries over the last 6 h, chunks of
  *    200k through the real writer) until --seed-seconds have passed (skipped with --data DIR).
  * 2. Starts `tapline hub --data DIR` as its own process (so the load generator does not share its
  *    event loop) and waits until it answers.
- * 3. For each endpoint, --clients workers send requests back to back (keep-alive) for --seconds;
- *    prints requests/s and p50/p95/p99 latency (ms) as a Markdown table.
+ * 3. For each client count and endpoint, that many workers send requests back to back
+ *    (keep-alive) for --seconds; prints requests/s and p50/p95/p99 latency (ms) as Markdown.
+ *    One client shows a query's own cost; 20 show the queueing too (chDB runs one query at a time).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,13 +25,13 @@ const { values } = parseArgs({
   options: {
     'seed-seconds': { type: 'string', default: '120' },
     seconds: { type: 'string', default: '6' },
-    clients: { type: 'string', default: '20' },
+    clients: { type: 'string', default: '1,20' },
     data: { type: 'string' },
   },
 });
 const SEED_MS = Number(values['seed-seconds']) * 1000;
 const RUN_MS = Number(values.seconds) * 1000;
-const CLIENTS = Number(values.clients);
+const CLIENT_COUNTS = values.clients.split(',').map(Number);
 const SPAN_US = 6 * 3600e6;
 const CHUNK = 200_000;
 
@@ -71,18 +72,19 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function load(name: string, next: () => string): Promise<string> {
+async function load(name: string, clients: number, next: (worker: number) => string, onBody?: (worker: number, body: string) => void): Promise<string> {
   const times: number[] = [];
   let errors = 0;
   let firstError = '';
   const until = performance.now() + RUN_MS;
   await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
+    Array.from({ length: clients }, async (_, worker) => {
       while (performance.now() < until) {
         const t = performance.now();
-        const res = await fetch(next());
+        const res = await fetch(next(worker));
         const body = await res.text();
         times.push(performance.now() - t);
+        if (res.ok) onBody?.(worker, body);
         if (!res.ok) {
           errors++;
           firstError ||= `${res.status} ${body.slice(0, 200)}`;
@@ -91,7 +93,7 @@ async function load(name: string, next: () => string): Promise<string> {
     }),
   );
   times.sort((a, b) => a - b);
-  const row = `| ${name} | ${times.length} | ${(times.length / (RUN_MS / 1000)).toFixed(0)} | ${percentile(times, 50).toFixed(1)} | ${percentile(times, 95).toFixed(1)} | ${percentile(times, 99).toFixed(1)} | ${errors} |`;
+  const row = `| ${name} | ${clients} | ${times.length} | ${(times.length / (RUN_MS / 1000)).toFixed(0)} | ${percentile(times, 50).toFixed(1)} | ${percentile(times, 95).toFixed(1)} | ${percentile(times, 99).toFixed(1)} | ${errors} |`;
   if (firstError) process.stderr.write(`${name}: first error: ${firstError}\n`);
   process.stderr.write(row + '\n');
   return row;
@@ -124,15 +126,18 @@ try {
     const page = (await (await fetch(`${base}/entries?from=${from}&to=${Math.round(t + 60_000)}&limit=10`)).json()) as { entries: Array<{ id: string }> };
     ids.push(...page.entries.map((e) => e.id));
   }
-  const head = ((await (await fetch(`${base}/stream?wait=0`)).json()) as { cursor: string }).cursor;
   let k = 0;
   const rows: string[] = [];
-  const cases: Array<[string, () => string]> = [
+  // Stream clients pass back the cursor each answer gives them, as real ones do.
+  const cursors: string[] = [];
+  const head = ((await (await fetch(`${base}/stream?wait=0`)).json()) as { cursor: string }).cursor;
+  const nextCursor = (worker: number, body: string) => (cursors[worker] = (JSON.parse(body) as { cursor: string }).cursor);
+  const cases: Array<[string, (worker: number) => string, ((worker: number, body: string) => void)?]> = [
     ['entries, newest 100', () => `${base}/entries?${range}&limit=100`],
     ['entries, filter `dst.service == "nginx" and status == 404`', () => `${base}/entries?${range}&limit=100&filter=${enc('dst.service == "nginx" and status == 404')}`],
     ['entries, filter `latency > 200ms` (scan)', () => `${base}/entries?${range}&limit=100&filter=${enc('latency > 200ms')}`],
     ['one entry by id', () => `${base}/entries/${ids[k++ % ids.length]}`],
-    ['stream poll (no new entries, wait=0)', () => `${base}/stream?cursor=${head}&wait=0`],
+    ['stream poll (no new entries, wait=0)', (w) => `${base}/stream?cursor=${cursors[w] ?? head}&wait=0`, nextCursor],
     ['stats by status class, 6 h (rollup)', () => `${base}/stats?${range}&groupBy=statusClass`],
     ['stats latency p50/95/99 by service, 6 h (rollup)', () => `${base}/stats?${range}&metric=latency&groupBy=service`],
     ['stats by status class, filter `dst.service == "nginx"` (raw)', () => `${base}/stats?${range}&groupBy=statusClass&filter=${enc('dst.service == "nginx"')}`],
@@ -142,14 +147,14 @@ try {
     ['label values: service, 6 h', () => `${base}/labels/service?${range}`],
     ['filter completions (values of dst.service)', () => `${base}/filter/completions?prefix=${enc('dst.service == ')}`],
   ];
-  for (const [name, next] of cases) rows.push(await load(name, next));
+  for (const clients of CLIENT_COUNTS) for (const [name, next, onBody] of cases) rows.push(await load(name, clients, next, onBody));
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   console.log(
     `\n${date} UTC, ${cpus().length} × ${cpus()[0].model}, load average ${loadavg()[0].toFixed(1)} at the end; ` +
-      `${total.toLocaleString('en')} synthetic entries over 6 h; ${CLIENTS} concurrent clients, ${RUN_MS / 1000} s per endpoint; ` +
+      `${total.toLocaleString('en')} synthetic entries over 6 h; ${CLIENT_COUNTS.join(' and ')} concurrent clients, ${RUN_MS / 1000} s per endpoint; ` +
       `hub = \`tapline hub --data\` (embedded chDB) in its own process.\n`,
   );
-  console.log('| endpoint | requests | req/s | p50 ms | p95 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|');
+  console.log('| endpoint | clients | requests | req/s | p50 ms | p95 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|---|');
   console.log(rows.join('\n'));
 } finally {
   hub.kill('SIGINT');

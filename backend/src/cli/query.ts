@@ -10,7 +10,7 @@ import { openStore, StoreLockedError } from '../store/index.js';
 import { addStoreOptions, storeFromOptions, tokenFrom, type StoreArgOptions } from './hub.js';
 
 interface QueryOptions extends StoreArgOptions {
-  since: number;
+  since?: number;
   from?: number;
   to?: number;
   limit: number;
@@ -48,7 +48,7 @@ export function registerQuery(program: Command): void {
       .description('print entries matching a filter (docs/filter-language.md), newest first')
       .argument('[filter]', 'e.g. \'http and status >= 500\' (empty: everything)', ''),
   )
-    .option('--since <duration>', 'how far back, when --from is not given', parseSince, parseSince('1h'))
+    .option('--since <duration>', 'how far back, when --from is not given (default 1h)', parseSince)
     .option('--from <time>', 'start of the range (ISO 8601 or epoch ms)', parseTime)
     .option('--to <time>', 'end of the range (default now)', parseTime)
     .option('--limit <n>', 'most entries to print', positive, 50)
@@ -57,7 +57,7 @@ export function registerQuery(program: Command): void {
     .option('--token <token>', "the hub's token (or TAPLINE_TOKEN)")
     .action(async (filter: string, o: QueryOptions) => {
       const to = o.to ?? Date.now();
-      const from = o.from ?? to - o.since;
+      const from = o.from ?? to - (o.since ?? 3_600_000);
       const entries = o.hub ? await viaHub(o.hub, tokenFrom(o), filter, from, to, o.limit) : await viaStore(o, filter, from, to);
       if (o.json) for (const e of entries) process.stdout.write(JSON.stringify(e) + '\n');
       else process.stdout.write(formatTable(entries));
