@@ -31,19 +31,57 @@ export function entryToJson(e: Entry): JsonEntry {
   return { ...e, requestBody: bodyToJson(e.requestBody), responseBody: bodyToJson(e.responseBody) };
 }
 
+/**
+ * Lines are batched into one write per 64 KiB (or per event-loop turn): a write per entry costs
+ * more than encoding it. Full above `highWaterBytes` buffered (ours and the stream's).
+ */
 export class JsonLinesSink implements EntrySink {
   written = 0;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private scheduled = false;
 
-  constructor(private readonly out: Writable) {}
+  constructor(
+    private readonly out: Writable,
+    private readonly highWaterBytes = 8 << 20,
+  ) {}
 
   push(entry: Entry): boolean {
+    const line = `${JSON.stringify(entryToJson(entry))}\n`;
     this.written++;
-    return this.out.write(`${JSON.stringify(entryToJson(entry))}\n`);
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= 64 * 1024) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return this.buffered() < this.highWaterBytes;
   }
 
   drained(): Promise<void> {
-    if (!this.out.writableNeedDrain) return Promise.resolve();
+    if (this.buffered() < this.highWaterBytes / 2) return Promise.resolve();
+    this.flush();
     return new Promise((resolve) => this.out.once('drain', resolve));
+  }
+
+  /** Hands every pending line to the stream; resolves when the stream has written them. */
+  async close(): Promise<void> {
+    this.flush();
+    if (this.out.writableNeedDrain) await new Promise((resolve) => this.out.once('drain', resolve));
+  }
+
+  private buffered(): number {
+    return this.pendingBytes + this.out.writableLength;
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = this.pending.length === 1 ? this.pending[0] : this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.out.write(text);
   }
 }
 

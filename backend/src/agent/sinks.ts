@@ -20,11 +20,7 @@ export interface SinkChoice {
 export async function openSink(choice: SinkChoice): Promise<OpenedSink> {
   if (choice.json) {
     const sink = new JsonLinesSink(process.stdout);
-    return {
-      sink,
-      describe: 'stdout (JSON lines)',
-      close: () => new Promise((resolve) => (process.stdout.writableNeedDrain ? process.stdout.once('drain', () => resolve()) : resolve())),
-    };
+    return { sink, describe: 'stdout (JSON lines)', close: () => sink.close() };
   }
   // Loaded only when used: the store pulls in the ClickHouse engine.
   const { openStore, migrate, EntryWriter } = await import('../store/index.js');
