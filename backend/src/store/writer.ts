@@ -17,6 +17,7 @@ import { createLogger, type Logger } from '../log.js';
 import type { Store } from './client.js';
 import { ENTRY_COLUMNS, EntryEncodeError, TsvBatch } from './rows.js';
 import { Spool } from './spool.js';
+import { DEFAULT_TTL_DAYS } from './schema.js';
 
 export interface WriterOptions {
   logger?: Logger;
@@ -39,6 +40,12 @@ export interface WriterOptions {
   spoolMaxBytes?: number;
   /** Replays of one spooled batch the store may refuse (while answering pings) before it is set aside. */
   maxReplayFailures?: number;
+  /**
+   * The store's TTL in days (default 7; pass Retention's ttlDays when it differs). The engine
+   * drops rows already past the TTL as it inserts them, so the writer counts them as `expired`
+   * and says so instead of reporting them written.
+   */
+  ttlDays?: number;
 }
 
 export interface WriterCounters {
@@ -54,6 +61,8 @@ export interface WriterCounters {
   dropped: number;
   /** Entries refused: not encodable (bad field) or refused by a reachable store again and again. */
   rejected: number;
+  /** Entries older than the store's TTL, which the store would drop at once (not sent). */
+  expired: number;
 }
 
 interface Batch {
@@ -63,7 +72,7 @@ interface Batch {
 }
 
 export class EntryWriter implements EntrySink {
-  readonly counters: WriterCounters = { accepted: 0, written: 0, retried: 0, spooled: 0, dropped: 0, rejected: 0 };
+  readonly counters: WriterCounters = { accepted: 0, written: 0, retried: 0, spooled: 0, dropped: 0, rejected: 0, expired: 0 };
   private readonly log: Logger;
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
@@ -73,6 +82,9 @@ export class EntryWriter implements EntrySink {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly maxReplayFailures: number;
+  private readonly ttlUs: number;
+  /** Entries starting before this (µs) are past the TTL; refreshed with each new batch. */
+  private oldestKeptUs = 0;
   private readonly instance = randomUUID().slice(0, 8);
   private batchSeq = 0;
 
@@ -113,6 +125,7 @@ export class EntryWriter implements EntrySink {
     this.baseDelayMs = o.baseDelayMs ?? 200;
     this.maxDelayMs = o.maxDelayMs ?? 5000;
     this.maxReplayFailures = o.maxReplayFailures ?? 3;
+    this.ttlUs = (o.ttlDays ?? DEFAULT_TTL_DAYS) * 86_400_000_000;
     this.loop = this.run().catch((err: unknown) => {
       this.log.fatal({ err }, 'store writer stopped on an unexpected error');
     });
@@ -149,6 +162,16 @@ export class EntryWriter implements EntrySink {
           'store writer queue is at twice its high-water mark (the producer ignores back-pressure): dropping entries');
       }
       return false;
+    }
+    if (this.current.rows === 0) this.oldestKeptUs = Date.now() * 1000 - this.ttlUs;
+    if (entry.startUs < this.oldestKeptUs) {
+      this.counters.expired++;
+      if (this.counters.expired === 1 || this.counters.expired % 10_000 === 0) {
+        this.log.warn({ expired: this.counters.expired, ttlDays: this.ttlUs / 86_400_000_000, startUs: entry.startUs },
+          `entries older than the store's ${this.ttlUs / 86_400_000_000}-day retention are not stored ` +
+            '(an old capture file? give a longer retention)');
+      }
+      return this.belowHighWater();
     }
     try {
       this.current.append(entry);

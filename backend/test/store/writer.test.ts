@@ -55,7 +55,7 @@ describe('EntryWriter', () => {
     for (const e of batch) w.push(e);
     await w.flush();
     assert.deepEqual(await stored(batch.map((e) => e.id)), { distinct: 2500, rows: 2500 });
-    assert.deepEqual(w.counters, { accepted: 2500, written: 2500, retried: 0, spooled: 0, dropped: 0, rejected: 0 });
+    assert.deepEqual(w.counters, { accepted: 2500, written: 2500, retried: 0, spooled: 0, dropped: 0, rejected: 0, expired: 0 });
     await w.close();
   });
 
@@ -99,6 +99,20 @@ describe('EntryWriter', () => {
     assert.ok(log.messages().some((m) => /at twice its high-water mark \(the producer ignores back-pressure\): dropping entries/.test(m)));
     await w.flush();
     assert.deepEqual(await stored(all.slice(0, 400).map((e) => e.id)), { distinct: 400, rows: 400 });
+    await w.close();
+  });
+
+  it('counts and reports entries older than the retention instead of claiming them written', async () => {
+    const log = captureLog();
+    const w = await EntryWriter.create(t.store, { ttlDays: 3, logger: log.logger });
+    const old = [...syntheticEntries({ count: 5, seed: seed++, startUs: Date.now() * 1000 - 4 * 86_400e6, spanUs: 1e6 })];
+    const fresh = entries(5);
+    for (const e of [...old, ...fresh]) w.push(e);
+    await w.flush();
+    assert.equal(w.counters.expired, 5);
+    assert.equal(w.counters.written, 5);
+    assert.deepEqual(await stored(fresh.map((e) => e.id)), { distinct: 5, rows: 5 });
+    assert.ok(log.messages().some((m) => /^entries older than the store's 3-day retention are not stored/.test(m)));
     await w.close();
   });
 
