@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { syntheticEntries } from '../entries/synthetic.js';
 import { createLogger } from '../log.js';
-import { EntryWriter, migrate, openStore, storeConfigFrom, DEFAULT_DATA_DIR, type StoreCliOptions } from '../store/index.js';
+import { EntryWriter, migrate, openStore, storeConfigFrom, DEFAULT_DATA_DIR, DEFAULT_TTL_DAYS, type StoreCliOptions } from '../store/index.js';
 
 const UNITS: Record<string, number> = { s: 1e6, m: 60e6, h: 3600e6, d: 86400e6 };
 
@@ -32,6 +32,9 @@ interface SeedOptions extends StoreCliOptions {
 }
 
 export async function seed(o: SeedOptions): Promise<{ rows: number; seconds: number }> {
+  if (o.span > DEFAULT_TTL_DAYS * UNITS.d) {
+    throw new InvalidArgumentError(`--span reaches past the store's ${DEFAULT_TTL_DAYS}-day retention: entries that old are not kept`);
+  }
   const log = createLogger('seed');
   const store = openStore(storeConfigFrom(o));
   try {
@@ -48,8 +51,10 @@ export async function seed(o: SeedOptions): Promise<{ rows: number; seconds: num
     await writer.close();
     bar?.update(o.rows);
     bar?.stop();
-    const { written, dropped, rejected } = writer.counters;
-    if (written !== o.rows) throw new Error(`seeded ${written} of ${o.rows} entries (dropped ${dropped}, rejected ${rejected}): see the log above`);
+    const { written, dropped, rejected, expired } = writer.counters;
+    if (written !== o.rows) {
+      throw new Error(`seeded ${written} of ${o.rows} entries (dropped ${dropped}, rejected ${rejected}, expired ${expired}): see the log above`);
+    }
     return { rows: written, seconds: (performance.now() - started) / 1000 };
   } finally {
     await store.close();

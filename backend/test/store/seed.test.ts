@@ -34,8 +34,9 @@ describe('tapline seed', () => {
     }
   });
 
-  it('explains bad options', () => {
+  it('explains bad options', async () => {
     assert.throws(() => parseSpan('2 hours'), /expected a duration like 30m, 24h or 7d, got "2 hours"/);
+    await assert.rejects(seed({ rows: 1, data: dir, span: parseSpan('8d'), seed: 1, batch: 1, progress: false }), /--span reaches past the store's 7-day retention/);
     assert.throws(() => storeConfigFrom({ data: 'x', url: 'http://h:8123' }), /either --data DIR .* or --url URL/);
     assert.throws(() => storeConfigFrom({ url: 'nope' }), /--url: not a URL: "nope"/);
     assert.deepEqual(storeConfigFrom({}, {}), { kind: 'embedded', dataDir: '.tapline/data', database: 'tapline' });
