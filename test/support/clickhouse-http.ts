@@ -12,6 +12,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import { Session } from 'chdb';
 
 export interface ClickHouseHttpEndpoint {
@@ -73,6 +74,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 /** Starts the endpoint on 127.0.0.1 (a free port unless `port` is given) over `dataDir`. */
 export async function startClickHouseHttp(dataDir: string, options: { port?: number } = {}): Promise<ClickHouseHttpEndpoint> {
+  const dir = resolve(dataDir); // the same spelling openStore uses: chDB keys its one engine by path
   let requests = 0;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -96,7 +98,7 @@ export async function startClickHouseHttp(dataDir: string, options: { port?: num
     const queryId = url.searchParams.get('query_id') ?? randomUUID();
     const format = url.searchParams.get('default_format') ?? 'TabSeparated';
     // A Session per request keeps USE/SET from leaking between requests (sessions share the engine).
-    const session = new Session(dataDir);
+    const session = new Session(dir);
     try {
       if (params.size > 0) sql = substituteParams(sql, params);
       const result = await session.queryAsync(`${prefix.join('; ')}; ${sql}`, { format });
