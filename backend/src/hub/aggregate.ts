@@ -1,7 +1,8 @@
 /**
- * Where stats, the service map and the catalog read from: the per-minute rollup `entries_1m` when
- * the filter only uses what the rollup keeps (protocol, namespaces, status classes) and the range
- * is at least a few minutes, else the raw `entries` table. Both expose the same aggregate
+ * Where stats, the service map and the catalog read from: the hourly rollup `entries_1h` for ranges
+ * of a day or more, the per-minute `entries_1m` for ranges of ten minutes or more — when the
+ * filter only uses what the rollups keep (protocol, namespaces, status classes) — else the raw
+ * `entries` table. A rollup takes the range in its whole buckets. Both expose the same aggregate
  * expressions, so each endpoint writes its query once.
  */
 import type { Expr } from '../query/ast.js';
@@ -79,19 +80,35 @@ function levelsList(levels: readonly number[]): string {
   return levels.map((q) => String(q)).join(', ');
 }
 
-export function aggregateSource(store: Store, filter: Expr, range: TimeRange, allowRollup = true): AggregateSource {
+const ROLLUPS = [
+  { table: 'entries_1h', time: 'hour', floor: 'toStartOfHour', resolutionMs: 3_600_000, minRangeMs: 86_400_000 },
+  { table: 'entries_1m', time: 'minute', floor: 'toStartOfMinute', resolutionMs: 60_000, minRangeMs: 600_000 },
+];
+
+/**
+ * `bucketsOk(ms)`: whether the caller can use buckets of that size (stats need their interval to
+ * be a whole number of them).
+ */
+export function aggregateSource(
+  store: Store,
+  filter: Expr,
+  range: TimeRange,
+  bucketsOk: (resolutionMs: number) => boolean = () => true,
+): AggregateSource {
   const db = store.database;
-  const useRollup = allowRollup && range.toMs - range.fromMs >= 10 * 60_000 && rollupCanAnswer(filter);
-  if (useRollup) {
+  const rollup = rollupCanAnswer(filter)
+    ? ROLLUPS.find((r) => range.toMs - range.fromMs >= r.minRangeMs && bucketsOk(r.resolutionMs))
+    : undefined;
+  if (rollup) {
     const f = compileExpr(filter, rollupField);
     return {
       kind: 'rollup',
       from:
-        `FROM ${db}.entries_1m WHERE minute >= toStartOfMinute(fromUnixTimestamp64Milli({fromMs:Int64})) ` +
-        `AND minute <= fromUnixTimestamp64Milli({toMs:Int64}) AND (${f.sql})`,
+        `FROM ${db}.${rollup.table} WHERE ${rollup.time} >= ${rollup.floor}(fromUnixTimestamp64Milli({fromMs:Int64})) ` +
+        `AND ${rollup.time} <= fromUnixTimestamp64Milli({toMs:Int64}) AND (${f.sql})`,
       params: { ...f.params, fromMs: range.fromMs, toMs: range.toMs },
-      resolutionMs: 60_000,
-      timeMs: 'toUnixTimestamp(minute) * 1000',
+      resolutionMs: rollup.resolutionMs,
+      timeMs: `toUnixTimestamp(${rollup.time}) * 1000`,
       srcNamespace: 'src_namespace',
       srcName: 'src_name',
       dstNamespace: 'dst_namespace',

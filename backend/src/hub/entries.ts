@@ -1,5 +1,5 @@
 /** Entry lists (newest first, keyset pagination) and one entry in full. */
-import { rowToEntry, ENTRY_SELECT, type EntryRow, type Store } from '../store/index.js';
+import { findEntry, type EntryRow, type Store } from '../store/index.js';
 import { compileExpr } from '../query/compile.js';
 import type { Expr } from '../query/ast.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -51,33 +51,9 @@ export async function listEntries(
   };
 }
 
-/**
- * Time of a UUIDv7 id (ms), or undefined for other ids. Agents derive an entry's id from its
- * capture time (start or end), so the id narrows the partitions to read.
- */
-function uuidv7Ms(id: string): number | undefined {
-  const m = /^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i.exec(id);
-  return m ? parseInt(m[1] + m[2], 16) : undefined;
-}
-
-/** How far an entry's start may lie from its id's time: a day before (long requests), a minute after. */
-const ID_WINDOW_BEFORE_MS = 86_400_000;
-const ID_WINDOW_AFTER_MS = 60_000;
-
-export async function getEntry(store: Store, limits: QueryLimits, id: string) {
-  const find = (bounded: boolean, idMs = 0) =>
-    queryRows<EntryRow>(
-      store,
-      limits,
-      `SELECT ${ENTRY_SELECT} FROM ${store.database}.entries WHERE id = {id:String}` +
-        (bounded ? ' AND start_time BETWEEN fromUnixTimestamp64Milli({lo:Int64}) AND fromUnixTimestamp64Milli({hi:Int64})' : '') +
-        ' LIMIT 1',
-      { id, lo: idMs - ID_WINDOW_BEFORE_MS, hi: idMs + ID_WINDOW_AFTER_MS },
-    );
-  const idMs = uuidv7Ms(id);
-  let rows = idMs !== undefined ? await find(true, idMs) : [];
-  // Not where its id says (an id made elsewhere): look everywhere before saying it is not there.
-  if (rows.length === 0) rows = await find(false);
-  if (rows.length === 0) throw new ApiError(404, 'not_found', `no entry with id ${JSON.stringify(id)}`);
-  return detailOf(rowToEntry(rows[0]));
+/** One entry in full (the store's lookup searches the id's UUIDv7 time window first). */
+export async function getEntry(store: Store, id: string) {
+  const entry = await findEntry(store, id);
+  if (!entry) throw new ApiError(404, 'not_found', `no entry with id ${JSON.stringify(id)}`);
+  return detailOf(entry);
 }

@@ -3,7 +3,7 @@
  * closed CORS, limits, metrics) and the live stream.
  */
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Logger } from '../log.js';
@@ -114,7 +114,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
 
   const app = Fastify({
     // Only failures: a request log line per poll would drown everything else.
-    loggerInstance: options.logger?.child({ name: 'hub' }, { level: 'warn' }),
+    loggerInstance: options.logger?.child({ name: 'hub' }, { level: 'warn' }) as FastifyBaseLogger | undefined,
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
   });
@@ -148,7 +148,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   app.get<{ Params: { id: string } }>(
     '/api/v1/entries/:id',
     { schema: { params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }) } },
-    async (req) => getEntry(store, limits, req.params.id),
+    async (req) => getEntry(store, req.params.id),
   );
 
   app.get<{ Querystring: Static<typeof StreamQuery> }>('/api/v1/stream', { schema: { querystring: StreamQuery } }, async (req, reply) => {

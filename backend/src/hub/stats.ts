@@ -47,8 +47,8 @@ export async function stats(
   if (points > MAX_POINTS) {
     throw new ApiError(400, 'too_large', `an interval of ${intervalMs} ms gives ${points} points over this range; the limit is ${MAX_POINTS}`);
   }
-  // The rollup only knows whole minutes: finer buckets read the raw table.
-  const src = aggregateSource(store, filter, range, intervalMs % 60_000 === 0);
+  // Rollups only know whole minutes or hours: finer buckets read the raw table.
+  const src = aggregateSource(store, filter, range, (resolutionMs) => intervalMs % resolutionMs === 0);
   const group = {
     statusClass: src.statusClass,
     protocol: src.protocol,

@@ -152,6 +152,27 @@ describe('aggregates', () => {
     assert.deepEqual(got, new Map(rows.map((r) => [Number(r.t), Number(r.n)])));
   });
 
+  test('a day and more: hourly buckets (the hourly rollup) count what SQL counts', async () => {
+    const HOUR = 3_600_000;
+    const from = Math.floor(FROM / HOUR) * HOUR - 24 * HOUR;
+    const to = Math.ceil(TO / HOUR) * HOUR;
+    const { body } = await getJson(`${url}/api/v1/stats?${q({ from, to, interval: HOUR, groupBy: 'statusClass', filter: 'http' })}`);
+    const rows = await f.sql<{ t: number; c: number; n: number }>(
+      `SELECT intDiv(toUnixTimestamp64Milli(start_time), ${HOUR}) * ${HOUR} AS t, least(intDiv(status, 100), 5) AS c, count() AS n ` +
+        `FROM tapline.entries WHERE start_time >= fromUnixTimestamp64Milli(${from}) AND start_time <= fromUnixTimestamp64Milli(${to}) GROUP BY t, c`,
+    );
+    const CLASS = ['no response', '1xx', '2xx', '3xx', '4xx', '5xx'];
+    const got = new Map<string, number>();
+    for (const s of body.series) for (const [t, v] of s.points) if (v !== 0) got.set(`${s.name}@${t}`, v);
+    assert.ok(rows.length > 0);
+    assert.deepEqual(got, new Map(rows.map((r) => [`${CLASS[Number(r.c)]}@${Number(r.t)}`, Number(r.n)])));
+    const catalog = await getJson(`${url}/api/v1/catalog?${q({ from, to })}`);
+    const [total] = await f.sql<{ n: number }>(
+      `SELECT count() AS n FROM tapline.entries WHERE start_time >= fromUnixTimestamp64Milli(${from}) AND start_time <= fromUnixTimestamp64Milli(${to})`,
+    );
+    assert.equal(catalog.body.services.reduce((sum: number, x: { requests: number }) => sum + x.requests, 0), Number(total.n));
+  });
+
   test('latency quantiles are close to the exact ones', async () => {
     const { body } = await getJson(`${url}/api/v1/stats?${q({ from: FROM, to: TO, interval: 30 * MINUTE, metric: 'latency', q: '0.5,0.95' })}`);
     assert.deepEqual(body.series.map((s: { name: string }) => s.name), ['p50', 'p95']);
