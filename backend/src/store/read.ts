@@ -11,8 +11,8 @@ import { ENTRY_SELECT, rowToEntry, type EntryRow } from './rows.js';
 const UUIDV7 = /^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
 /** How far before its id's time an entry may have started (long requests), and after. */
-export const ID_WINDOW_BEFORE_MS = 3_600_000;
-export const ID_WINDOW_AFTER_MS = 60_000;
+const ID_WINDOW_BEFORE_MS = 3_600_000;
+const ID_WINDOW_AFTER_MS = 60_000;
 
 /** The millisecond time in a UUIDv7, or undefined for any other id. */
 export function uuidv7Ms(id: string): number | undefined {
