@@ -156,7 +156,7 @@ class HttpConnection implements StreamConsumer {
     const q = target.indexOf('?');
     let path = q < 0 ? target : target.slice(0, q);
     // Absolute form (proxies): keep the path only, the host is in `host`.
-    const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/.exec(path);
+    const scheme = path.charCodeAt(0) === 47 ? null : /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/.exec(path);
     if (scheme) path = path.slice(scheme[0].length) || '/';
     const limit = this.ctx.limits.maxBodyBytes;
     const exchange: Exchange = {

@@ -65,6 +65,9 @@ export function newMessage(startUs: number): HttpMessage {
 
 /** Notes what a header means for framing; `name` as sent. */
 export function noteHeader(msg: HttpMessage, name: string, value: string): void {
+  // Every name that matters starts with c, h, t or u: most headers end here.
+  const first = name.charCodeAt(0) | 0x20;
+  if (first !== 0x63 && first !== 0x68 && first !== 0x74 && first !== 0x75) return;
   switch (name.length) {
     case 4:
       if (msg.host === '' && name.toLowerCase() === 'host') msg.host = value;
