@@ -18,16 +18,7 @@ export function registerHub(program: Command): void {
     // An embedded store belongs to this process: make sure its tables exist. A server's schema is
     // created by whoever writes (agents, `tapline seed`); the hub may have a read-only user.
     if (config.kind === 'embedded') await migrate(store, { logger: log });
-    const hub = await createHub({
-      store,
-      host: o.listen.host,
-      port: o.listen.port,
-      token: tokenFrom(o),
-      corsOrigins: o.corsOrigin,
-      queryTimeoutMs: o.queryTimeout,
-      live: { settleMs: o.settle },
-      logger: log,
-    });
+    const hub = await createHub({ store, ...hubSettings(o), live: { settleMs: o.settle }, logger: log });
     const url = await hub.listen();
     log.info({ url, store: config.kind === 'embedded' ? config.dataDir : config.url }, 'hub listening');
     console.log(`tapline hub: serving ${url}/api/v1 over ${config.kind === 'embedded' ? `the embedded store in ${config.dataDir}` : config.url}`);
@@ -101,6 +92,11 @@ export function addHubOptions(cmd: Command, defaultSettleMs: number): Command {
 
 export function tokenFrom(o: { token?: string }): string | undefined {
   return o.token ?? (process.env.TAPLINE_TOKEN || undefined);
+}
+
+/** The hub's settings from its command-line options. */
+export function hubSettings(o: HubCliOptions) {
+  return { host: o.listen.host, port: o.listen.port, token: tokenFrom(o), corsOrigins: o.corsOrigin, queryTimeoutMs: o.queryTimeout };
 }
 
 export interface StoreArgOptions extends StoreCliOptions {

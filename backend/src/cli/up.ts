@@ -13,7 +13,7 @@ import { createHub } from '../hub/server.js';
 import { InsertTracker } from '../hub/live.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_DATA_DIR, EntryWriter, migrate, openStore } from '../store/index.js';
-import { addHubOptions, onSignal, tokenFrom, type HubCliOptions } from './hub.js';
+import { addHubOptions, hubSettings, onSignal, type HubCliOptions } from './hub.js';
 
 interface UpOptions extends HubCliOptions {
   data: string;
@@ -55,11 +55,7 @@ export function registerUp(program: Command): void {
 
     const hub = await createHub({
       store,
-      host: o.listen.host,
-      port: o.listen.port,
-      token: tokenFrom(o),
-      corsOrigins: o.corsOrigin,
-      queryTimeoutMs: o.queryTimeout,
+      ...hubSettings(o),
       live: { settleMs: o.settle, pollMs: 200, inserts },
       logger: log,
       ingestCounters: () => ({ ingested: writer.counters.written, dropped: writer.counters.dropped }),

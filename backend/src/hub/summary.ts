@@ -2,7 +2,8 @@
  * Entries as the API shows them: the summary (lists, live stream) and the full entry (one entry),
  * both built from the store's own row mapping (store/rows.ts), so there is one reading of a row.
  */
-import type { Body, Entry } from '../entries/entry.js';
+import { bodyToJson, type JsonBody } from '../agent/json-sink.js';
+import type { Body, Endpoint, Entry } from '../entries/entry.js';
 import { ENTRY_SELECT, rowToEntry, type EntryRow } from '../store/index.js';
 
 /**
@@ -19,16 +20,6 @@ export const SUMMARY_SELECT = ENTRY_SELECT.split(', ')
   })
   .join(', ');
 
-export interface EndpointJson {
-  ip: string;
-  port: number;
-  pod: string;
-  namespace: string;
-  service: string;
-  workload: string;
-  node: string;
-}
-
 export interface EntrySummary {
   id: string;
   startUs: number;
@@ -42,8 +33,8 @@ export interface EntrySummary {
   status: number;
   unanswered: boolean;
   incomplete: boolean;
-  src: EndpointJson;
-  dst: EndpointJson;
+  src: Endpoint;
+  dst: Endpoint;
   requestSize: number;
   responseSize: number;
   agent: string;
@@ -75,34 +66,13 @@ export function summaryFromRow(row: EntryRow): EntrySummary {
   return summaryOf(rowToEntry(row));
 }
 
-export interface BodyJson {
-  text?: string;
-  base64?: string;
-  size: number;
-  wireSize: number;
-  truncated: boolean;
-  encoding: string;
+export interface BodyJson extends JsonBody {
   contentType: string;
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
 function bodyJson(b: Body, headers: Entry['requestHeaders']): BodyJson {
   const contentType = headers.find(([n]) => n.toLowerCase() === 'content-type')?.[1] ?? '';
-  let text: string | undefined;
-  try {
-    text = strictUtf8.decode(b.bytes);
-  } catch {
-    text = undefined;
-  }
-  return {
-    ...(text !== undefined ? { text } : { base64: b.bytes.toString('base64') }),
-    size: b.size,
-    wireSize: b.wireSize,
-    truncated: b.truncated,
-    encoding: b.encoding,
-    contentType,
-  };
+  return { ...bodyToJson(b), contentType };
 }
 
 export function detailOf(e: Entry) {

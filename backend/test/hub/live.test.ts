@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
 import type { Entry } from '../../src/entries/entry.js';
 import { fixture, getJson, q, type Fixture } from './fixture.js';
+import { readSse } from './sse.js';
 
 let f: Fixture;
 let url: string;
@@ -42,23 +43,9 @@ function sseClient(filter: string, cursor: string) {
     });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
-    const decoder = new TextDecoder();
-    let buf = '';
-    try {
-      for await (const chunk of res.body!) {
-        buf += decoder.decode(chunk, { stream: true });
-        let end;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const event = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          if (!event.startsWith('event: entries\n')) continue;
-          const data = JSON.parse(event.split('\n').find((l) => l.startsWith('data: '))!.slice(6));
-          ids.push(...data.entries.map((e: { id: string }) => e.id));
-        }
-      }
-    } catch (err) {
-      if ((err as Error).name !== 'AbortError') throw err;
-    }
+    await readSse(res, (event, data) => {
+      if (event === 'entries') ids.push(...(data as { entries: Array<{ id: string }> }).entries.map((e) => e.id));
+    });
   })();
   return { ids, done, stop: () => abort.abort() };
 }

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, stop, tapline, waitFor, type Running } from './processes.js';
+import { readSse } from './sse.js';
 
 let dir: string;
 let up: Running | undefined;
@@ -56,24 +57,10 @@ test('captured requests reach the live stream and the API', async () => {
   const seen: Array<{ id: string; method: string; path: string; status: number }> = [];
   let started!: () => void;
   const ready = new Promise<void>((r) => (started = r));
-  const loop = (async () => {
-    const decoder = new TextDecoder();
-    let buf = '';
-    try {
-      for await (const chunk of res.body!) {
-        buf += decoder.decode(chunk, { stream: true });
-        let end;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const event = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          if (event.startsWith('event: ping')) started();
-          if (event.startsWith('event: entries')) seen.push(...JSON.parse(event.split('\n').find((l) => l.startsWith('data: '))!.slice(6)).entries);
-        }
-      }
-    } catch (err) {
-      if ((err as Error).name !== 'AbortError') throw err;
-    }
-  })();
+  const loop = readSse(res, (event, data) => {
+    if (event === 'ping') started();
+    if (event === 'entries') seen.push(...(data as { entries: typeof seen }).entries);
+  });
   await ready; // the stream's starting position is fixed before the requests
 
   for (const path of ['/index.html', '/error.html']) {
