@@ -15,7 +15,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Nginx } from '../backend/test/agent/nginx.js';
-import { waitFor } from '../backend/test/agent/traffic.js';
+import { waitFor } from '../test/support/wait.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '8' } } });

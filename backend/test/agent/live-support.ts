@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { JsonEntry } from '../../src/agent/json-sink.js';
-import { waitFor } from './traffic.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 const cli = new URL('./cli.ts', import.meta.url).pathname;
 

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import { AgentProcess, pathCounts } from './live-support.js';
-import { freePort, waitFor } from './traffic.js';
+import { freePort } from './traffic.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 const agents: AgentProcess[] = [];
 after(() => agents.forEach((a) => a.kill()));

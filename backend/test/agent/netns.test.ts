@@ -10,13 +10,13 @@ import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { AgentProcess, pathCounts } from './live-support.js';
-import { waitFor } from './traffic.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 const run = promisify(execFile);
 const id = process.pid % 100000;
 const nsA = `tl-a-${id}`;
 const nsB = `tl-b-${id}`;
-const bridge = `tlbr${id}`;
+const bridge = `tlcb${id}`; // not tlbr…: the k8s tests use that prefix
 const subnet = `10.201.${id % 250}`;
 const clientIp = `${subnet}.1`;
 const serverIp = `${subnet}.2`;

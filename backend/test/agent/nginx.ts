@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, waitFor } from './traffic.js';
+import { freePort } from './traffic.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 const run = promisify(execFile);
 

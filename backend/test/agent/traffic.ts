@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { statSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { waitFor } from '../../../test/support/wait.js';
 
 const run = promisify(execFile);
 
@@ -19,15 +20,6 @@ export async function freePort(): Promise<number> {
   srv.close();
   await once(srv, 'close');
   return port;
-}
-
-/** Waits until `check` is true, polling; fails with `what` after `ms`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 export class Tcpdump {
