@@ -43,7 +43,7 @@ export function registerUp(program: Command): void {
     const base = openStore({ kind: 'embedded', dataDir: o.data });
     await migrate(base, { logger: log });
     const store = inserts.wrap(base);
-    const writer = await EntryWriter.create(store, { flushIntervalMs: 200, logger: log });
+    const writer = await EntryWriter.create(store, { flushIntervalMs: 100, logger: log });
     const interfaces = o.interface?.length ? o.interface : ['lo'];
     const agent = o.capture
       ? new LiveAgent(
