@@ -84,6 +84,17 @@ test('rows newest first, status coloured by class, names shown with the IP on ho
   expect(within(dataRows()[2]).getByText('10.96.12.3:80')).toBeInTheDocument();
 });
 
+test('a streaming frame grown in place (same object, new packet) shows its new rows', () => {
+  const frame = streamFrame('A', 100);
+  appendEntries(frame, [make(1)], 'start');
+  const packet = (): PanelData => ({ state: LoadingState.Streaming, series: [frame], timeRange: getDefaultTimeRange() });
+  const { rerender } = render(<StreamPanel {...props(packet())} />);
+  expect(ids()).toEqual(['e-1']);
+  appendEntries(frame, [make(2)], 'start');
+  rerender(<StreamPanel {...props(packet())} />);
+  expect(ids()).toEqual(['e-2', 'e-1']);
+});
+
 test('10,000 rows: only a window of them is in the DOM', () => {
   const many = Array.from({ length: 10_000 }, (_, i) => make(i));
   render(<StreamPanel {...props(streamData(many))} />);

@@ -15,7 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dateTime, type DataSourceInstanceSettings, type ScopedVars, type TimeRange } from '@grafana/data';
+import { dateTime, type DataSourceInstanceSettings, type TimeRange } from '@grafana/data';
 import {
   setBackendSrv,
   setDataSourceSrv,
@@ -30,14 +30,10 @@ import {
 } from '@grafana/runtime';
 import { Observable } from 'rxjs';
 import type { TaplineOptions, TaplineSecureOptions } from '../../src/datasource/types';
+import { TemplateSrvStandIn, type VarValue } from './template-srv-standin';
+import { RealAbortController, realFetch } from './node-fetch';
 
-const g = globalThis as unknown as {
-  nodeFetch?: typeof fetch;
-  NodeAbortController?: typeof AbortController;
-};
-/** Node's fetch (jsdom has none): for talking to loopback servers from tests. */
-export const realFetch: typeof fetch = g.nodeFetch ?? fetch;
-const RealAbortController: typeof AbortController = g.NodeAbortController ?? AbortController;
+export { realFetch };
 
 interface Route {
   path: string;
@@ -51,7 +47,7 @@ export const PLUGIN_JSON = JSON.parse(readFileSync(join(__dirname, '../../src/da
 };
 
 /** Fills Grafana's `{{ .JsonData.x }}` / `{{ .SecureJsonData.x }}` route templates. */
-function fillTemplate(t: string, jsonData: Record<string, unknown>, secure: Record<string, unknown>): string {
+export function fillTemplate(t: string, jsonData: Record<string, unknown>, secure: Record<string, unknown>): string {
   return t.replace(/\{\{\s*\.(JsonData|SecureJsonData)\.(\w+)\s*\}\}/g, (_m, where: string, key: string) =>
     String((where === 'JsonData' ? jsonData : secure)[key] ?? ''),
   );
@@ -144,34 +140,7 @@ export class ProxyBackendSrvStandIn {
   }
 }
 
-type VarValue = string | string[];
-
-export class TemplateSrvStandIn {
-  constructor(public variables: Record<string, VarValue> = {}) {}
-
-  replace(target?: string, scopedVars?: ScopedVars, format?: string | ((v: VarValue) => string)): string {
-    if (!target) return '';
-    return target.replace(/\$(\w+)|\$\{(\w+)(?::(\w+))?\}/g, (whole, a?: string, b?: string, fmt?: string) => {
-      const name = a ?? b ?? '';
-      const scoped = scopedVars?.[name];
-      const value: VarValue | undefined = scoped ? (scoped.value as VarValue) : this.variables[name];
-      if (value === undefined) return whole;
-      if (fmt === 'raw') return Array.isArray(value) ? value.join(',') : value;
-      if (typeof format === 'function') return format(value);
-      return Array.isArray(value) ? `{${value.join(',')}}` : value;
-    });
-  }
-
-  containsTemplate(target?: string): boolean {
-    return /\$\w+|\$\{\w+/.test(target ?? '');
-  }
-
-  getVariables() {
-    return [];
-  }
-
-  updateTimeRange(_t: TimeRange): void {}
-}
+export { TemplateSrvStandIn };
 
 export interface StandIns {
   backend: ProxyBackendSrvStandIn;

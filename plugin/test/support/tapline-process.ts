@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { realFetch } from './grafana-runtime-standins';
+import { realFetch } from './node-fetch';
 
 const BACKEND = join(__dirname, '../../../backend');
 

@@ -48,7 +48,8 @@ export function StreamPanel({ data, options, width, height }: PanelProps<StreamO
   const o = { ...DEFAULT_OPTIONS, ...options };
   const theme = useTheme2();
   const frame = entryFrame(data.series);
-  const rows = useMemo(() => (frame ? frameRows(frame, o.maxRows, o.newestFirst) : []), [frame, o.maxRows, o.newestFirst]);
+  // Keyed on `data`, not the frame: a streaming frame is the same object, grown in place.
+  const rows = useMemo(() => (frame ? frameRows(frame, o.maxRows, o.newestFirst) : []), [data, o.maxRows, o.newestFirst]);
   const [frozen, setFrozen] = useState<StreamRow[] | null>(null);
   const paused = frozen !== null;
   const arrived = useArrivals(paused, rows, o.maxRows);
