@@ -8,9 +8,11 @@ import type { EntrySink } from '../entries/entry.js';
 import { Pipeline, type PipelineCounters, type PipelineOptions } from './pipeline.js';
 
 export class LiveAgent {
-  private readonly capture: LiveCapture;
+  private capture: LiveCapture;
   private readonly pipeline: Pipeline;
   private clock: NodeJS.Timeout | undefined;
+  /** libpcap counters of captures replaced by retarget(), so totals survive a change. */
+  private retired: InterfaceStats[] = [];
 
   constructor(live: LiveOptions, sink: EntrySink, options: Partial<PipelineOptions> = {}) {
     this.capture = new LiveCapture(live);
@@ -28,7 +30,27 @@ export class LiveAgent {
   }
 
   captureStats(): InterfaceStats[] {
-    return this.capture.stats();
+    const byName = new Map<string, InterfaceStats>();
+    for (const s of [...this.retired, ...this.capture.stats()]) {
+      const t = byName.get(s.interface);
+      if (t) {
+        t.received += s.received;
+        t.dropped += s.dropped;
+        t.ifDropped += s.ifDropped;
+      } else byName.set(s.interface, { ...s });
+    }
+    return [...byName.values()];
+  }
+
+  /**
+   * Captures on other interfaces or with another filter from now on (tap targets changed).
+   * Connections carry on in the same pipeline. Throws a CaptureError when an interface cannot be opened.
+   */
+  retarget(live: LiveOptions): void {
+    this.capture.stop();
+    this.retired.push(...this.capture.stats());
+    this.capture = new LiveCapture(live);
+    this.capture.start(this.pipeline.packet);
   }
 
   /** Stops capturing and hands every remaining entry to the sink. */

@@ -24,9 +24,9 @@ export class AgentProcess {
   }
 
   /** Starts `tapline agent ARGS --json` (optionally inside `ip netns exec`), resolved once capturing. */
-  static async start(args: string[], prefix: string[] = []): Promise<AgentProcess> {
+  static async start(args: string[], prefix: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<AgentProcess> {
     const cmd = [...prefix, process.execPath, '--import', 'tsx', cli, 'agent', ...args, '--json', '--agent-name', 'test-agent'];
-    const a = new AgentProcess(spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const a = new AgentProcess(spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env }));
     await waitFor('the agent to capture', () => {
       if (a.child.exitCode !== null) throw new Error(`agent exited: ${a.err}`);
       return a.err.includes('tapline agent: capturing on');
