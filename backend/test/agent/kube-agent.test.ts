@@ -57,3 +57,33 @@ test('entries name the pods of their addresses (from the Kubernetes API)', async
 test('without -i and outside a cluster the agent asks for an interface', async () => {
   await assert.rejects(AgentProcess.start([], [], env), /say where to capture with -i IFACE/);
 });
+
+test('without -i the agent taps the targeted pods and follows a new one', async () => {
+  const api = await FakeKubeApi.start();
+  const port = await freePort();
+  const servers = ['127.0.0.3', '127.0.0.4'].map((host) => http.createServer((req, res) => res.end(`${host}${req.url}`)).listen(port, host));
+  await Promise.all(servers.map((s) => once(s, 'listening')));
+  const get = (host: string, path: string) =>
+    new Promise<void>((resolve, reject) => http.get({ host, port, path, agent: false }, (res) => res.resume().on('end', resolve)).on('error', reject));
+  try {
+    api.seed([kube.pod('default', 'web-a', '127.0.0.3', { node: 'node-a' }), kube.pod('other', 'not-tapped', '127.0.0.4', { node: 'node-a' })]);
+    const kc = join(dir, 'kubeconfig-follow');
+    writeFileSync(kc, api.kubeconfigYaml('default'));
+    const agent = await AgentProcess.start(['--kubeconfig', kc, '--node-name', 'node-a'], [], env);
+    agents.push(agent);
+    await waitFor('the targets', () => /1 pods targeted: capturing on .*host 127\.0\.0\.3/.test(agent.err));
+    await get('127.0.0.3', '/first');
+    await get('127.0.0.4', '/untapped');
+    await waitFor('the first entry', () => agent.entries.length >= 1);
+    // A pod appears in the tapped namespace: its traffic is captured from then on.
+    api.add(kube.pod('default', 'web-b', '127.0.0.4', { node: 'node-a' }));
+    await waitFor('the new targets', () => /2 pods targeted: capturing on .*127\.0\.0\.4/.test(agent.err));
+    await get('127.0.0.4', '/second');
+    await waitFor('the second entry', () => agent.entries.some((e) => e.path === '/second'));
+    assert.equal(await agent.stop('SIGTERM'), 0, agent.err);
+    assert.deepEqual(agent.entries.map((e) => [e.path, e.dst.pod]), [['/first', 'web-a'], ['/second', 'web-b']]);
+  } finally {
+    servers.forEach((s) => s.close());
+    await api.stop();
+  }
+});
