@@ -293,7 +293,7 @@ export class HttpParser {
    */
   private parseHead(h: Buffer, start: number, end: number): void {
     const msg = this.msg!;
-    const text = h.latin1Slice(start, end);
+    const text = h.toString('latin1', start, end);
     const len = text.length;
     let lineStart = 0;
     let first = true;
