@@ -203,8 +203,12 @@ export class DataSource extends DataSourceApi<TaplineQuery, TaplineOptions> {
     return this.hub.entry(id);
   }
 
-  validateFilter(filter: string): Promise<ValidateResponse> {
-    return this.hub.validateFilter(filter);
+  /** Checks a filter with the hub; `$var`s are replaced first, as they will be when the query runs. */
+  async validateFilter(filter: string): Promise<ValidateResponse> {
+    const text = this.interpolateFilter(filter);
+    const res = await this.hub.validateFilter(text);
+    if (res.valid || text === filter) return res;
+    return { valid: false, error: { ...res.error, message: `${res.error.message} (with variables replaced: ${text})` } };
   }
 
   completions(prefix: string, field?: string): Promise<CompletionsResponse> {

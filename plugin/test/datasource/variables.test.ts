@@ -62,6 +62,22 @@ describe('variables in filters', () => {
     expect(formatVariableValue('tab\there')).toBe('"tab\\there"');
   });
 
+  test('validation sees the filter as the hub will: variables replaced first', async () => {
+    hub.on('POST', '/api/v1/filter/validate', (r) => {
+      const { filter } = r.body as { filter: string };
+      return filter === 'status == "404"'
+        ? { body: { valid: false, error: { message: 'response.status is a status code: expected 404 or 4xx at column 11', position: 11 } } }
+        : { body: { valid: true } };
+    });
+    rt.templates.variables = { code: '404' };
+    expect(await ds.validateFilter('status == ${code:raw}')).toEqual({ valid: true });
+    expect(await ds.validateFilter('status == $code')).toEqual({
+      valid: false,
+      error: { message: 'response.status is a status code: expected 404 or 4xx at column 11 (with variables replaced: status == "404")', position: 11 },
+    });
+    expect(hub.calls('/api/v1/filter/validate').map((c) => c.body)).toEqual([{ filter: 'status == 404' }, { filter: 'status == "404"' }]);
+  });
+
   test('metricFindQuery lists a label over the dashboard range', async () => {
     const values = await ds.metricFindQuery('namespace', { range: timeRange(FROM_MS, TO_MS) });
     expect(values).toEqual([
