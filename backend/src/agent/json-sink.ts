@@ -60,8 +60,9 @@ export class JsonLinesSink implements EntrySink {
   }
 
   drained(): Promise<void> {
-    if (this.buffered() < this.highWaterBytes / 2) return Promise.resolve();
     this.flush();
+    // A stream that needs no drain (it wrote synchronously, e.g. to a file) will not emit one.
+    if (this.buffered() < this.highWaterBytes / 2 || !this.out.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => this.out.once('drain', resolve));
   }
 
