@@ -157,10 +157,12 @@ export class LiveFeed {
     if (this.waiters.size > 0) void this.tick();
   }
 
-  close(): void {
+  /** Stops polling, wakes every waiter, and waits for a look at the store still under way. */
+  async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     for (const w of [...this.waiters]) w();
+    await this.ticking;
   }
 
   private schedule(): void {

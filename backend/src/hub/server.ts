@@ -108,8 +108,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   });
   const maxStreams = options.maxStreams ?? 200;
   let streams = 0;
-  /** Open SSE connections, ended when the hub closes (they are never idle). */
+  /** Open SSE connections, ended when the hub closes (they are never idle), and their loops. */
   const sseClients = new Set<AbortController>();
+  const sseLoops = new Set<Promise<void>>();
   const metrics = createMetrics(store, limits, options.ingestCounters);
 
   const app = Fastify({
@@ -158,7 +159,11 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     const given = q.cursor ?? (typeof lastEventId === 'string' ? lastEventId : undefined);
     const cursor = given ? decodeCursor(given) : await live.head();
     if (streams >= maxStreams) throw new ApiError(503, 'too_large', `the hub serves at most ${maxStreams} live clients at once`);
-    if ((req.headers.accept ?? '').includes('text/event-stream')) return sse(req, reply, cursor, filter, q.limit ?? 500);
+    if ((req.headers.accept ?? '').includes('text/event-stream')) {
+      const loop = sse(req, reply, cursor, filter, q.limit ?? 500);
+      sseLoops.add(loop);
+      return loop.finally(() => sseLoops.delete(loop));
+    }
     streams++;
     try {
       const abort = new AbortController();
@@ -309,8 +314,10 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       return app.listen({ host, port });
     },
     async close() {
+      // Nothing may still be querying the store when the caller closes it next.
       for (const c of sseClients) c.abort();
-      live.close();
+      await live.close();
+      await Promise.allSettled([...sseLoops]);
       await app.close();
     },
   };
