@@ -2,6 +2,7 @@
 // see every new entry exactly once.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
 import type { Entry } from '../../src/entries/entry.js';
 import { fixture, getJson, q, type Fixture } from './fixture.js';
@@ -142,4 +143,59 @@ test('an invalid filter or cursor is refused before streaming', async () => {
   const cursor = await getJson(`${url}/api/v1/stream?cursor=xyz`);
   assert.equal(cursor.status, 400);
   assert.equal(cursor.body.error.code, 'bad_request');
+});
+
+test('a client that stops reading is not buffered for: the hub waits, then delivers everything once', async () => {
+  // Count the stream's reads on the real store client (a spy, the queries still run).
+  let reads = 0;
+  const client = new Proxy(f.temp.store.client, {
+    get(target, prop, receiver) {
+      if (prop !== 'query') return Reflect.get(target, prop, receiver);
+      return (params: { query: string }) => {
+        if (params.query.includes('ORDER BY ingested_at')) reads++;
+        return target.query(params as Parameters<typeof target.query>[0]);
+      };
+    },
+  });
+  const spied = await f.hub({ store: { ...f.temp.store, client }, live: { settleMs: 250, pollMs: 50 } });
+  const start = (await getJson(`${spied}/api/v1/stream?wait=0`)).body.cursor as string;
+  const batch = [...syntheticEntries({ count: 20_000, seed: 4242, startUs: Date.now() * 1000, spanUs: 1_000_000 })];
+  await f.write(batch);
+
+  const { port } = new URL(spied);
+  const socket = connect(Number(port), '127.0.0.1');
+  socket.write(`GET /api/v1/stream?cursor=${start}&limit=500 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`);
+  socket.pause();
+  // 40 batches of 500 wait; the socket's buffers take only some of them.
+  let last = -1;
+  const stableSince = Date.now();
+  for (let settled = Date.now(); Date.now() - settled < 1500; await new Promise((r) => setTimeout(r, 100))) {
+    if (reads !== last) {
+      last = reads;
+      settled = Date.now();
+    }
+    assert.ok(Date.now() - stableSince < 30_000, 'reads never stopped');
+  }
+  assert.ok(reads < 40, `the hub read ${reads} batches for a client that reads nothing`);
+
+  // Reading again: every entry arrives, once. (The body is chunked; the hub writes each event in
+  // one write, so an event's data line is never split by chunk headers.)
+  const ids: string[] = [];
+  let buf = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const event = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const data = event.split('\n').find((l) => l.startsWith('data: '));
+      if (event.includes('event: entries') && data) ids.push(...JSON.parse(data.slice(6)).entries.map((e: { id: string }) => e.id));
+    }
+  });
+  socket.resume();
+  await until(() => ids.length >= batch.length, 30_000, () => `${ids.length} of ${batch.length} entries after resuming`);
+  socket.destroy();
+  assert.equal(new Set(ids).size, ids.length);
+  assert.deepEqual([...ids].sort(), batch.map((e) => e.id).sort());
 });
