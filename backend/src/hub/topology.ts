@@ -22,26 +22,26 @@ const round = (x: number, digits = 4) => Number(x.toFixed(digits));
 export async function serviceMap(store: Store, limits: QueryLimits, filter: Expr, range: TimeRange) {
   const src = aggregateSource(store, filter, range);
   const seconds = Math.max(1, (range.toMs - range.fromMs) / 1000);
-  const [edgeRows, nodeRows] = await Promise.all([
-    queryRows<{ sn: string; s: string; dn: string; d: string; n_req: Num; n_err: Num; q: number[]; protocols: string[] }>(
-      store,
-      limits,
-      `SELECT ${src.srcNamespace} AS sn, ${src.srcName} AS s, ${src.dstNamespace} AS dn, ${src.dstName} AS d, ` +
-        `${src.requests} AS n_req, ${src.errors} AS n_err, ${src.quantilesUs([0.95])} AS q, ` +
-        `arraySort(groupUniqArray(${src.protocol})) AS protocols ${src.from} ` +
-        `GROUP BY sn, s, dn, d ORDER BY n_req DESC LIMIT ${MAX_EDGES}`,
-      src.params,
-    ),
-    queryRows<{ dn: string; d: string; n_req: Num; n_err: Num; q: number[]; c2: Num; c3: Num; c4: Num; c5: Num }>(
-      store,
-      limits,
-      `SELECT ${src.dstNamespace} AS dn, ${src.dstName} AS d, ${src.requests} AS n_req, ${src.errors} AS n_err, ` +
-        `${src.quantilesUs([0.95])} AS q, ` +
-        [2, 3, 4, 5].map((c) => `${src.requestsIf(`${src.statusClass} = ${c}`)} AS c${c}`).join(', ') +
-        ` ${src.from} GROUP BY dn, d`,
-      src.params,
-    ),
-  ]);
+  // One scan for both: edges are (source, target) groups, nodes the target groups.
+  const rows = await queryRows<{
+    sn: string; s: string; dn: string; d: string; n_req: Num; n_err: Num; q: number[]; protocols: string[];
+    c2: Num; c3: Num; c4: Num; c5: Num; node_row: number;
+  }>(
+    store,
+    limits,
+    `SELECT ${src.srcNamespace} AS sn, ${src.srcName} AS s, ${src.dstNamespace} AS dn, ${src.dstName} AS d, ` +
+      `${src.requests} AS n_req, ${src.errors} AS n_err, ${src.quantilesUs([0.95])} AS q, ` +
+      `arraySort(groupUniqArray(${src.protocol})) AS protocols, ` +
+      [2, 3, 4, 5].map((c) => `${src.requestsIf(`${src.statusClass} = ${c}`)} AS c${c}`).join(', ') +
+      // grouping(sn) is 1 in the set that leaves the source out: the node rows.
+      `, grouping(sn) AS node_row ${src.from} GROUP BY GROUPING SETS ((sn, s, dn, d), (dn, d))`,
+    src.params,
+  );
+  const nodeRows = rows.filter((r) => Number(r.node_row) === 1);
+  const edgeRows = rows
+    .filter((r) => Number(r.node_row) === 0)
+    .sort((a, b) => Number(b.n_req) - Number(a.n_req))
+    .slice(0, MAX_EDGES);
 
   const nodes = new Map<string, ReturnType<typeof emptyNode>>();
   function emptyNode(namespace: string, name: string) {
