@@ -67,10 +67,11 @@ export async function serviceMap(store: Store, limits: QueryLimits, filter: Expr
     n.ratePerSec = round(requests / seconds);
     n.errorRate = requests ? round(Number(r.n_err) / requests) : 0;
     n.p95Ms = Number.isFinite(r.q[0]) ? round(r.q[0] / 1000, 3) : 0;
-    n.share2xx = requests ? round(Number(r.c2) / requests) : 0;
-    n.share3xx = requests ? round(Number(r.c3) / requests) : 0;
-    n.share4xx = requests ? round(Number(r.c4) / requests) : 0;
-    n.share5xx = requests ? round(Number(r.c5) / requests) : 0;
+    // Shares stay unrounded: the node graph's arcs must sum to at most 1.
+    n.share2xx = requests ? Number(r.c2) / requests : 0;
+    n.share3xx = requests ? Number(r.c3) / requests : 0;
+    n.share4xx = requests ? Number(r.c4) / requests : 0;
+    n.share5xx = requests ? Number(r.c5) / requests : 0;
     nodes.set(n.id, n);
   }
   const edges = edgeRows.map((r) => {
