@@ -1,27 +1,26 @@
-/** Bundles the browser harness with esbuild (seconds), React 18 and Grafana's packages included. */
-import { join } from 'node:path';
+/** Bundles browser pages with esbuild (seconds), React 18 and Grafana's packages included. */
 import { build, type Plugin } from 'esbuild';
 
-const ROOT = join(__dirname, '../..');
 
 /**
  * One React: the plugin's React 18, resolved from plugin/ whoever imports it (a React 19 sits
  * hoisted at the repository root), keeping the packages' browser entry points.
  */
-const oneReact: Plugin = {
+const oneReact = (root: string): Plugin => ({
   name: 'one-react',
   setup(b) {
     b.onResolve({ filter: /^react(-dom)?(\/.*)?$/ }, async (args) => {
       if (args.pluginData === 'one-react') return undefined;
-      const r = await b.resolve(args.path, { kind: args.kind, resolveDir: ROOT, pluginData: 'one-react' });
+      const r = await b.resolve(args.path, { kind: args.kind, resolveDir: root, pluginData: 'one-react' });
       return r.errors.length ? { errors: r.errors } : { path: r.path };
     });
   },
-};
+});
 
-export async function buildHarness(): Promise<string> {
+/** Bundles a page entry into one browser script; `pluginRoot` is plugin/ (where React 18 lives). */
+export async function bundlePage(entry: string, pluginRoot: string): Promise<string> {
   const out = await build({
-    entryPoints: [join(__dirname, 'harness.tsx')],
+    entryPoints: [entry],
     bundle: true,
     write: false,
     format: 'iife',
@@ -33,7 +32,7 @@ export async function buildHarness(): Promise<string> {
     logLevel: 'silent',
     define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
     loader: { '.svg': 'text', '.css': 'empty', '.woff': 'empty', '.woff2': 'empty', '.png': 'empty' },
-    plugins: [oneReact],
+    plugins: [oneReact(pluginRoot)],
   });
   return out.outputFiles[0].text;
 }

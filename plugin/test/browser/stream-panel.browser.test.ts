@@ -14,7 +14,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { buildHarness } from './build-harness';
+import { bundlePage } from './build-harness';
 import { freePort, stopProcess, tapline, waitHealthy, type TaplineProcess } from '../support/tapline-process';
 
 jest.setTimeout(120_000);
@@ -62,7 +62,7 @@ beforeAll(async () => {
   peerPort = await listen(peer);
   const hubPort = await freePort();
   up = tapline(['up', '--data', join(dir, 'data'), '--listen', `127.0.0.1:${hubPort}`, '--bpf', `tcp port ${peerPort}`]);
-  const [js] = await Promise.all([buildHarness(), waitHealthy(up, `http://127.0.0.1:${hubPort}`, 90_000, (h) => h.agent?.running === true)]);
+  const [js] = await Promise.all([bundlePage(join(__dirname, 'harness.tsx'), join(__dirname, '../..')), waitHealthy(up, `http://127.0.0.1:${hubPort}`, 90_000, (h) => h.agent?.running === true)]);
 
   // The page and, like Grafana's data source proxy, the `hub` route to the hub.
   site = createServer((req, res) => {

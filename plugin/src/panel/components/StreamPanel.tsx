@@ -9,54 +9,55 @@ import { getDataSourceSrv } from '@grafana/runtime';
 import { Alert, Button, useTheme2 } from '@grafana/ui';
 import type { FixedSizeList } from 'react-window';
 import { addClause, currentFilter, filterClause, setFilter } from '../filterClick.js';
-import { entryFrame, frameRows } from '../rows.js';
-import { DEFAULT_OPTIONS, type StreamOptions, type StreamRow } from '../types.js';
+import { arraySource, entryFrame, frameSource, snapshot, type RowSource } from '../rows.js';
+import { DEFAULT_OPTIONS, type StreamOptions } from '../types.js';
 import { EntryDrawer, type EntrySource } from './EntryDrawer.js';
 import { ROW_HEIGHT, StreamList } from './StreamList.js';
 
 const HEADER_HEIGHT = 32;
 
-/** Counts rows that arrive while paused, remembering ids in a set bounded by the rows kept. */
-function useArrivals(paused: boolean, rows: StreamRow[], limit: number): number {
-  const seen = useRef<Set<string> | null>(null);
+/**
+ * Counts rows that arrive while paused. New rows come in at the newest end, so each update counts
+ * the rows ahead of the newest one seen before (all of them when that one has left the buffer).
+ */
+function useArrivals(paused: boolean, rows: RowSource): number {
+  const newest = useRef<string | null>(null);
   const [count, setCount] = useState(0);
   useEffect(() => {
     if (!paused) {
-      seen.current = null;
+      newest.current = null;
       setCount(0);
       return;
     }
-    if (seen.current === null) {
-      seen.current = new Set(rows.map((r) => r.id));
+    const head = rows.length ? rows.id(0) : null;
+    if (newest.current === null) {
+      newest.current = head ?? '';
       return;
     }
     let fresh = 0;
-    for (const r of rows) {
-      if (!seen.current.has(r.id)) {
-        seen.current.add(r.id);
-        fresh++;
-      }
-    }
-    // Rows that left the buffer never come back: forget them so the set stays bounded.
-    if (seen.current.size > 4 * limit) seen.current = new Set(rows.map((r) => r.id));
+    while (fresh < rows.length && rows.id(fresh) !== newest.current) fresh++;
+    newest.current = head ?? newest.current;
     if (fresh) setCount((c) => c + fresh);
-  }, [paused, rows, limit]);
+  }, [paused, rows]);
   return count;
 }
+
+const reversed = (r: RowSource): RowSource => ({ length: r.length, row: (i) => r.row(r.length - 1 - i), id: (i) => r.id(r.length - 1 - i) });
 
 export function StreamPanel({ data, options, width, height }: PanelProps<StreamOptions>) {
   const o = { ...DEFAULT_OPTIONS, ...options };
   const theme = useTheme2();
   const frame = entryFrame(data.series);
   // Keyed on `data`, not the frame: a streaming frame is the same object, grown in place.
-  const rows = useMemo(() => (frame ? frameRows(frame, o.maxRows, o.newestFirst) : []), [data, o.maxRows, o.newestFirst]);
-  const [frozen, setFrozen] = useState<StreamRow[] | null>(null);
+  const rows = useMemo(() => (frame ? frameSource(frame, o.maxRows, o.newestFirst) : arraySource([])), [data, o.maxRows, o.newestFirst]);
+  const [frozen, setFrozen] = useState<RowSource | null>(null);
   const paused = frozen !== null;
-  const arrived = useArrivals(paused, rows, o.maxRows);
+  // Newest first, the head is where arrivals show; oldest first, count from the other end.
+  const arrived = useArrivals(paused, useMemo(() => (o.newestFirst ? rows : reversed(rows)), [rows, o.newestFirst]));
   const [selected, setSelected] = useState<string | undefined>();
   const list = useRef<FixedSizeList>(null);
 
-  const pause = useCallback(() => setFrozen((f) => f ?? rows), [rows]);
+  const pause = useCallback(() => setFrozen((f) => f ?? snapshot(rows)), [rows]);
   const resume = () => {
     setFrozen(null);
     list.current?.scrollTo(o.newestFirst ? 0 : Number.MAX_SAFE_INTEGER);
@@ -81,7 +82,11 @@ export function StreamPanel({ data, options, width, height }: PanelProps<StreamO
       : (field: string, value: string | number, exclude: boolean) => setFilter(o.filterVariable, addClause(filterNow, filterClause(field, value, exclude)));
 
   const dsRef = data.request?.targets?.[0]?.datasource;
-  const source = useMemo(() => getDataSourceSrv().get(dsRef) as unknown as Promise<EntrySource>, [dsRef]);
+  // Looked up only when a row is opened: the list itself needs nothing from the data source.
+  const source = useMemo(
+    () => (selected ? (getDataSourceSrv().get(dsRef) as unknown as Promise<EntrySource>) : undefined),
+    [dsRef, selected],
+  );
 
   const errors = data.errors ?? (data.error ? [data.error] : []);
   const streaming = data.state === LoadingState.Streaming;
@@ -146,7 +151,7 @@ export function StreamPanel({ data, options, width, height }: PanelProps<StreamO
           onUserScroll={onUserScroll}
         />
       )}
-      {selected && (
+      {selected && source && (
         <EntryDrawer id={selected} source={source} onClose={() => setSelected(undefined)} onFilter={onFilter} entryDashboardUid={o.entryDashboardUid} />
       )}
     </div>
