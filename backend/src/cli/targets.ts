@@ -6,10 +6,7 @@
 import type { Command } from 'commander';
 import {
   addTapTargetOptions,
-  contextNamespace,
-  createKubeMetadata,
   KubeError,
-  loadKubeConfig,
   resolveTapTargets,
   TapTargets,
   tapTargetOptionsFrom,
@@ -40,6 +37,9 @@ export function registerTargets(program: Command): void {
 
 async function runTargets(o: TargetsOptions): Promise<number> {
   const log = createLogger('targets', process.env.TAPLINE_LOG_LEVEL ?? 'warn');
+  // Loaded here, not at start-up: @kubernetes/client-node takes most of a second to load.
+  const { contextNamespace, loadKubeConfig } = await import('../k8s/kubeconfig.js');
+  const { createKubeMetadata } = await import('../k8s/metadata.js');
   const kc = loadKubeConfig({ kubeconfigPath: o.kubeconfig, context: o.context });
   if (kc === null) {
     process.stderr.write('tapline targets: no Kubernetes cluster: no kubeconfig ($KUBECONFIG, ~/.kube/config) and no in-cluster service account\n');

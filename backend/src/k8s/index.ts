@@ -7,8 +7,7 @@ import { existsSync } from 'node:fs';
 import { createLogger, type Logger } from '../log.js';
 import { NoopEnricher, type Enricher } from './enricher.js';
 import { KubeError } from './errors.js';
-import { contextNamespace, loadKubeConfig } from './kubeconfig.js';
-import { createKubeMetadata, type KubeMetadata } from './metadata.js';
+import type { KubeMetadata } from './metadata.js';
 import { readRoutes } from './routes.js';
 import { resolveTapTargets, TapTargets, type TapTargetOptions } from './targeting.js';
 
@@ -21,8 +20,7 @@ export {
   type TapChange,
   type TapTargetOptions,
 } from './targeting.js';
-export { contextNamespace, loadKubeConfig } from './kubeconfig.js';
-export { createKubeMetadata, KubeMetadata } from './metadata.js';
+export type { KubeMetadata } from './metadata.js';
 export { KubeEnricher, NoopEnricher, type Enricher } from './enricher.js';
 export { IpResolver } from './resolver.js';
 export { KubeError } from './errors.js';
@@ -55,6 +53,9 @@ export interface KubeSetup {
  * an API server that does not answer in time only gives a warning (names arrive once it does).
  */
 export async function setupKube(opts: KubeSetupOptions = {}): Promise<KubeSetup> {
+  // @kubernetes/client-node takes most of a second to load: only commands that use it pay for it.
+  const { contextNamespace, loadKubeConfig } = await import('./kubeconfig.js');
+  const { createKubeMetadata } = await import('./metadata.js');
   const log = opts.log ?? createLogger('k8s');
   const env = opts.env ?? process.env;
   const kc = loadKubeConfig({ kubeconfigPath: opts.kubeconfig, context: opts.context, env, home: opts.home });
