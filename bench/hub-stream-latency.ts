@@ -15,6 +15,7 @@ import { createServer, request, Agent } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readSse } from '../backend/test/hub/sse.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '15' }, clients: { type: 'string', default: '16' }, rate: { type: 'string', default: '5000' } },
@@ -50,26 +51,13 @@ try {
     headers: { accept: 'text/event-stream' },
     signal: abort.signal,
   });
-  const reading = (async () => {
-    const decoder = new TextDecoder();
-    let buf = '';
-    try {
-      for await (const chunk of res.body!) {
-        buf += decoder.decode(chunk, { stream: true });
-        let end;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const event = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          if (!event.startsWith('event: entries')) continue;
-          const now = Date.now();
-          const data = JSON.parse(event.slice(event.indexOf('data: ') + 6)) as { entries: Array<{ startUs: number; durationUs: number }> };
-          for (const e of data.entries) latencies.push(now - (e.startUs + e.durationUs) / 1000);
-        }
-      }
-    } catch (err) {
-      if ((err as Error).name !== 'AbortError') throw err;
+  const reading = readSse(res, (event, data) => {
+    if (event !== 'entries') return;
+    const now = Date.now();
+    for (const e of (data as { entries: Array<{ startUs: number; durationUs: number }> }).entries) {
+      latencies.push(now - (e.startUs + e.durationUs) / 1000);
     }
-  })();
+  });
 
   const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
   const get = () =>

@@ -1,4 +1,4 @@
-/** Reads a server-sent events answer for the stream tests: each event's name and parsed data. */
+/** Reads a server-sent events answer (stream tests and bench/hub-stream-latency): each event's name and parsed data. */
 export async function readSse(res: Response, onEvent: (event: string, data: unknown) => void): Promise<void> {
   const decoder = new TextDecoder();
   let buf = '';
