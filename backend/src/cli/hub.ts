@@ -6,24 +6,28 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { createHub } from '../hub/server.js';
 import { createLogger } from '../log.js';
 import { migrate, openStore, storeConfigFrom, type StoreCliOptions, type StoreConfig } from '../store/index.js';
+import { addRetentionOptions, describeRetention, startRetention, type RetentionCliOptions } from './retention.js';
 
 export function registerHub(program: Command): void {
-  addHubOptions(
+  addRetentionOptions(addHubOptions(
     addStoreOptions(program.command('hub').description('serve the hub API (docs/api.md) over a store: --store DIR|URL')),
     1000,
-  ).action(async (o: HubCliOptions & StoreArgOptions) => {
+  )).action(async (o: HubCliOptions & StoreArgOptions & RetentionCliOptions) => {
     const log = createLogger('hub');
     const config = storeFromOptions(o);
     const store = openStore(config);
     // An embedded store belongs to this process: make sure its tables exist. A server's schema is
     // created by whoever writes (agents, `tapline seed`); the hub may have a read-only user.
     if (config.kind === 'embedded') await migrate(store, { logger: log });
+    const retention = await startRetention(store, o, log);
     const hub = await createHub({ store, ...hubSettings(o), live: { settleMs: o.settle }, logger: log });
     const url = await hub.listen();
     log.info({ url, store: config.kind === 'embedded' ? config.dataDir : config.url }, 'hub listening');
     console.log(`tapline hub: serving ${url}/api/v1 over ${config.kind === 'embedded' ? `the embedded store in ${config.dataDir}` : config.url}`);
+    console.log(describeRetention(o));
     await onSignal(async () => {
       await hub.close();
+      await retention.stop();
       await store.close();
     });
   });

@@ -2,11 +2,16 @@
  * `tapline up`: everything in one process — the embedded store, the capture agent (libpcap on the
  * given interfaces, loopback by default) writing into it, and the hub serving it. The hub sees the
  * writer's inserts as they happen, so the live stream needs almost no settle time.
+ *
+ * With a kubeconfig (or in a pod) entries are named after pods and services, as `tapline agent`
+ * names them; the capture stays on the given interfaces (-i) or loopback. The store keeps what the
+ * retention options allow, and says so at start.
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { LiveAgent } from '../agent/live-agent.js';
+import { addTapTargetOptions, setupKube, tapTargetOptionsFrom } from '../k8s/index.js';
 import { defaultLiveOptions } from '../capture/live.js';
 import { CaptureError } from '../capture/errors.js';
 import { createHub } from '../hub/server.js';
@@ -14,19 +19,22 @@ import { InsertTracker } from '../hub/live.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_DATA_DIR, EntryWriter, migrate, openStore } from '../store/index.js';
 import { addHubOptions, hubSettings, onSignal, type HubCliOptions } from './hub.js';
+import { addRetentionOptions, describeRetention, startRetention, type RetentionCliOptions } from './retention.js';
 
-interface UpOptions extends HubCliOptions {
+interface UpOptions extends HubCliOptions, RetentionCliOptions {
   data: string;
   interface: string[];
   bpf: string;
   capture: boolean;
   agentName: string;
+  kubeconfig?: string;
+  context?: string;
 }
 
 const collect = (v: string, acc: string[] | undefined) => [...(acc ?? []), v];
 
 export function registerUp(program: Command): void {
-  addHubOptions(
+  addTapTargetOptions(addRetentionOptions(addHubOptions(
     program
       .command('up')
       .description('store + capture + hub in one process: tap loopback (or -i IFACE) and serve the API on 127.0.0.1:8787')
@@ -37,11 +45,17 @@ export function registerUp(program: Command): void {
       .option('--no-capture', 'store and hub only (no packet capture)')
       .option('--agent-name <name>', 'name written into every entry', hostname()),
     50,
-  ).action(async (o: UpOptions) => {
+  ))).action(async (o: UpOptions) => {
     const log = createLogger('up');
     const inserts = new InsertTracker();
     const base = openStore({ kind: 'embedded', dataDir: o.data });
     await migrate(base, { logger: log });
+    console.log(describeRetention(o));
+    const retention = await startRetention(base, o, log);
+    // Names only: the tap targets' interfaces are not followed here (-i or loopback is captured).
+    const kube = o.capture
+      ? await setupKube({ ...tapTargetOptionsFrom(o as unknown as Record<string, unknown>), kubeconfig: o.kubeconfig, context: o.context })
+      : undefined;
     const store = inserts.wrap(base);
     const writer = await EntryWriter.create(store, { flushIntervalMs: 100, logger: log });
     const interfaces = o.interface?.length ? o.interface : ['lo'];
@@ -49,7 +63,7 @@ export function registerUp(program: Command): void {
       ? new LiveAgent(
           { ...defaultLiveOptions, interfaces, filter: `(${o.bpf}) and not (tcp port ${o.listen.port})` },
           writer,
-          { agentName: o.agentName },
+          { agentName: o.agentName, enrich: kube && ((e) => kube.enricher.enrich(e)) },
         )
       : undefined;
 
@@ -78,6 +92,8 @@ export function registerUp(program: Command): void {
     } catch (err) {
       await hub.close();
       await writer.close();
+      await kube?.stop();
+      await retention.stop();
       await store.close();
       if (err instanceof CaptureError) throw new Error(`${err.message} (capturing needs root or CAP_NET_RAW; --no-capture runs the store and hub alone)`);
       throw err;
@@ -99,8 +115,10 @@ export function registerUp(program: Command): void {
     await onSignal(async () => {
       clearInterval(poker);
       await agent?.stop();
+      await kube?.stop();
       await writer.close();
       await hub.close();
+      await retention.stop();
       await store.close();
     });
   });
