@@ -44,6 +44,7 @@ let nginx: ChildProcess | undefined;
 let fake: FakeKubeApi | undefined;
 let up: Running | undefined;
 let base: string;
+const kubeconfig = join(dir, 'kubeconfig');
 
 interface Summary {
   id: string;
@@ -140,42 +141,55 @@ before(async () => {
     kube.service('default', 'nginx', clusterIp, [{ port: 80, targetPort: 80 }]),
     kube.endpointSlice('default', 'nginx-abcde', 'nginx', [nginxPod.ip], [80]),
   ]);
-  const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, fake.kubeconfigYaml('default'));
+});
 
+/** Starts `tapline up` as a process on a fresh store, named by the fake API; resolves once it captures on `interfaces`. */
+async function startUp(args: string[], interfaces: string[]): Promise<Running> {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  up = tapline(
-    ['up', '--data', join(dir, 'data'), '-i', lab.bridge, '--kubeconfig', kubeconfig, '-n', 'default', '--agent-name', NODE, '--listen', `127.0.0.1:${port}`],
-    { KUBECONFIG: '', NODE_NAME: '' },
-  );
+  const data = mkdtempSync(join(dir, 'data-'));
+  up = tapline(['up', '--data', data, '--kubeconfig', kubeconfig, '-n', 'default', '--agent-name', NODE, '--listen', `127.0.0.1:${port}`, ...args], {
+    KUBECONFIG: '',
+    NODE_NAME: '',
+  });
   const started = up;
+  let agent: { running?: boolean; interfaces?: string[] } | undefined;
   await waitFor(
     'tapline up to be healthy and capturing',
     async () => {
       if (started.child.exitCode !== null) throw new Error(`tapline up exited: ${started.stderr()}`);
       const res = await fetch(`${base}/api/v1/health`).catch(() => undefined);
-      return res?.ok === true && ((await res.json()) as { agent?: { running: boolean } }).agent?.running === true;
+      agent = res?.ok ? ((await res.json()) as { agent?: typeof agent }).agent : undefined;
+      return agent?.running === true;
     },
     60_000,
     100,
   );
-});
+  // The pods were listed before it started (it waits for the first list): no change to wait for.
+  assert.deepEqual(agent?.interfaces, interfaces, `where tapline up captures; its output: ${started.stdout()}`);
+  return started;
+}
+
+/** Ctrl-C as a user would: tapline up must exit 0. */
+async function stopUp(): Promise<void> {
+  const running = up!;
+  up = undefined;
+  const exiting = stop(running);
+  // node_pcap lets go of a closed handle at the next packet (NOTES.md): give it packets until it exits.
+  await waitFor('tapline up to exit', () => {
+    try {
+      probe('/index.html');
+    } catch {
+      // nginx may be gone already (after a failure)
+    }
+    return running.child.exitCode !== null || running.child.signalCode !== null;
+  }, 20_000, 200);
+  assert.equal(await exiting, 0, running.stderr());
+}
 
 after(async () => {
-  if (up) {
-    const exiting = stop(up);
-    // node_pcap lets go of a closed handle at the next packet (NOTES.md): give it one.
-    await waitFor('tapline up to exit', () => {
-      try {
-        probe('/index.html');
-      } catch {
-        // nginx may be gone already
-      }
-      return up!.child.exitCode !== null || up!.child.signalCode !== null;
-    }, 20_000, 200).catch(() => undefined);
-    await exiting;
-  }
+  if (up) await stopUp().catch(() => undefined);
   nginx?.kill('SIGQUIT');
   await fake?.stop();
   lab.destroy();
@@ -183,6 +197,7 @@ after(async () => {
 });
 
 test('the walkthrough: probes, three curls from test-pod, and what the hub shows of them', async () => {
+  await startUp(['-i', lab.bridge], [lab.bridge]);
   const t0 = Date.now();
   // 1. The kubelet's liveness and readiness probes.
   const probes = ['/index.html', '/50x.html'].map((path) => ({ path, ...probe(path) }));
@@ -276,13 +291,18 @@ test('the walkthrough: probes, three curls from test-pod, and what the hub shows
   assert.equal(total('4xx'), statuses.filter((s) => s >= 400 && s < 500).length);
   assert.equal(total('2xx'), statuses.filter((s) => s >= 200 && s < 300).length);
 
-  // Shut down cleanly (exit 0), as a user's Ctrl-C would.
-  const running = up!;
-  up = undefined;
-  const exiting = stop(running);
-  await waitFor('tapline up to exit', () => {
-    probe('/index.html');
-    return running.child.exitCode !== null || running.child.signalCode !== null;
-  }, 20_000, 200);
-  assert.equal(await exiting, 0, running.stderr());
+  await stopUp();
+});
+
+test('without -i on the node, tapline up taps the targeted pods as the agent does (the bridge that routes to them)', async () => {
+  await startUp(['--node-name', NODE], [lab.bridge]);
+  const sent = curlFromTestPod('http://nginx.default/50x.html');
+  assert.equal(sent.status, 200);
+  let listed: Summary[] = [];
+  await waitFor('the curl in the entries', async () => {
+    listed = (await api<{ entries: Summary[] }>('entries', { filter: `src.ip == "${testPod.ip}"` })).entries;
+    return listed.length >= 1;
+  }, 30_000, 100);
+  assert.deepEqual(listed.map((e) => [e.path, e.status, e.src.pod, e.dst.service]), [['/50x.html', 200, 'test-pod', 'nginx']]);
+  await stopUp();
 });

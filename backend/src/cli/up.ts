@@ -4,15 +4,17 @@
  * writer's inserts as they happen, so the live stream needs almost no settle time.
  *
  * With a kubeconfig (or in a pod) entries are named after pods and services, as `tapline agent`
- * names them; the capture stays on the given interfaces (-i) or loopback. The store keeps what the
- * retention options allow, and says so at start.
+ * names them. Without -i, on a node of the cluster (--node-name or $NODE_NAME) it taps the targeted
+ * pods (-n/-A/--pod) as the agent does, following them; elsewhere, e.g. on a laptop whose cluster
+ * runs in containers, it taps loopback. The store keeps what the retention options allow, and says
+ * so at start.
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { LiveAgent } from '../agent/live-agent.js';
-import { addTapTargetOptions, setupKube, tapTargetOptionsFrom } from '../k8s/index.js';
-import { defaultLiveOptions } from '../capture/live.js';
+import { addTapTargetOptions, setupKube, tapTargetOptionsFrom, type TapChange } from '../k8s/index.js';
+import { defaultLiveOptions, type LiveOptions } from '../capture/live.js';
 import { CaptureError } from '../capture/errors.js';
 import { createHub } from '../hub/server.js';
 import { InsertTracker } from '../hub/live.js';
@@ -40,7 +42,7 @@ export function registerUp(program: Command): void {
       .description('store + capture + hub in one process: tap loopback (or -i IFACE) and serve the API on 127.0.0.1:8787')
       // npm runs scripts in the workspace folder; INIT_CWD is where `npm start` was typed.
       .option('--data <dir>', 'embedded store directory', join(process.env.INIT_CWD ?? '.', DEFAULT_DATA_DIR))
-      .option('-i, --interface <name>', 'capture on this interface (repeatable; default lo)', collect)
+      .option('-i, --interface <name>', 'capture on this interface (repeatable); default: on a cluster node (--node-name), the targeted pods\' interfaces, else lo', collect)
       .option('--bpf <filter>', 'capture filter (pcap-filter); the hub\'s own port is always left out', 'tcp')
       .option('--no-capture', 'store and hub only (no packet capture)')
       .option('--agent-name <name>', 'name written into every entry', hostname()),
@@ -52,20 +54,32 @@ export function registerUp(program: Command): void {
     await migrate(base, { logger: log });
     console.log(describeRetention(o));
     const retention = await startRetention(base, o, log);
-    // Names only: the tap targets' interfaces are not followed here (-i or loopback is captured).
-    const kube = o.capture
-      ? await setupKube({ ...tapTargetOptionsFrom(o as unknown as Record<string, unknown>), kubeconfig: o.kubeconfig, context: o.context })
-      : undefined;
+    const targeting = tapTargetOptionsFrom(o as unknown as Record<string, unknown>);
+    const kube = o.capture ? await setupKube({ ...targeting, kubeconfig: o.kubeconfig, context: o.context }) : undefined;
+    const targets = !o.interface?.length && targeting.nodeName ? (kube?.targets ?? null) : null;
+    const own = `not (tcp port ${o.listen.port})`;
+    const live = (t?: TapChange): LiveOptions =>
+      t
+        ? // As `tapline agent`: nothing while no pod is targeted; `any` when their interfaces are unknown.
+          { ...defaultLiveOptions, interfaces: t.bpfFilter === null ? [] : t.interfaces.length > 0 ? t.interfaces : ['any'],
+            filter: `(${o.bpf}) and (${t.bpfFilter}) and ${own}`, promiscuous: t.promiscuous }
+        : { ...defaultLiveOptions, interfaces: o.interface?.length ? o.interface : ['lo'], filter: `(${o.bpf}) and ${own}` };
+    let capturing = live(targets?.state);
+    const describe = () => (capturing.interfaces.length ? capturing.interfaces.join(', ') : 'nothing yet (no pod targeted)');
     const store = inserts.wrap(base);
     const writer = await EntryWriter.create(store, { flushIntervalMs: 100, logger: log });
-    const interfaces = o.interface?.length ? o.interface : ['lo'];
     const agent = o.capture
-      ? new LiveAgent(
-          { ...defaultLiveOptions, interfaces, filter: `(${o.bpf}) and not (tcp port ${o.listen.port})` },
-          writer,
-          { agentName: o.agentName, enrich: kube && ((e) => kube.enricher.enrich(e)) },
-        )
+      ? new LiveAgent(capturing, writer, { agentName: o.agentName, enrich: kube && ((e) => kube.enricher.enrich(e)) })
       : undefined;
+    const onTargets = (t: TapChange) => {
+      try {
+        agent?.retarget(live(t));
+        capturing = live(t);
+        console.log(`tapline up: ${t.pods.length} pods targeted: capturing on ${describe()}`);
+      } catch (err) {
+        log.error({ err }, `cannot follow the targeted pods: ${(err as Error).message}`);
+      }
+    };
 
     const hub = await createHub({
       store,
@@ -78,7 +92,7 @@ export function registerUp(program: Command): void {
         const pcapDrops = agent?.captureStats().reduce((s, i) => s + i.dropped + i.ifDropped, 0) ?? 0;
         return {
           running: agent !== undefined,
-          interfaces: agent ? interfaces : [],
+          interfaces: agent ? capturing.interfaces : [],
           packets: c?.packets ?? 0,
           entries: c?.entries ?? 0,
           drops: (c?.sinkDrops ?? 0) + pcapDrops + writer.counters.dropped,
@@ -98,6 +112,7 @@ export function registerUp(program: Command): void {
       if (err instanceof CaptureError) throw new Error(`${err.message} (capturing needs root or CAP_NET_RAW; --no-capture runs the store and hub alone)`);
       throw err;
     }
+    targets?.on('change', onTargets);
     // Wake live clients as soon as the writer's insert is in (rather than at the next poll).
     let written = 0;
     const poker = setInterval(() => {
@@ -109,11 +124,12 @@ export function registerUp(program: Command): void {
 
     const url = await hub.listen();
     console.log(
-      `tapline up: ${agent ? `capturing on ${interfaces.join(', ')}` : 'not capturing'}, store in ${o.data}, ` +
+      `tapline up: ${agent ? `capturing on ${describe()}` : 'not capturing'}, store in ${o.data}, ` +
         `API on ${url}/api/v1 (try: curl '${url}/api/v1/entries?limit=5')`,
     );
     await onSignal(async () => {
       clearInterval(poker);
+      targets?.off('change', onTargets);
       await agent?.stop();
       await kube?.stop();
       await writer.close();
