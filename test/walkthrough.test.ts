@@ -15,7 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -75,7 +75,7 @@ function parseCurl(out: string): CurlResult {
     body: out.slice(split + 4),
   };
 }
-const CURL = ['-sS', '--max-time', '5', '-D', '-'];
+const CURL = ['-sS', '--max-time', '10', '-D', '-'];
 
 /** curl as the user types it in test-pod (nginx.default resolves to the ClusterIP there). */
 const curlFromTestPod = (url: string) => parseCurl(lab.exec(testPod.ns, 'curl', [...CURL, url]));
@@ -110,7 +110,7 @@ function startNginx(): Promise<void> {
   return waitFor(
     'nginx to serve index.html',
     () => {
-      if (started.exitCode !== null) throw new Error(`nginx exited (${started.exitCode}); see ${root}/error.log`);
+      if (started.exitCode !== null) throw new Error(`nginx exited (${started.exitCode}): ${readFileSync(join(root, 'error.log'), 'utf8')}`);
       try {
         return parseCurl(lab.exec(nginxPod.ns, 'curl', [...CURL, 'http://127.0.0.1/index.html'])).status === 200;
       } catch {
