@@ -13,6 +13,18 @@
  * One shared poller per hub asks the store "anything new below the next watermark?" while
  * clients wait, and wakes them; `poke()` lets an in-process writer say "I just inserted" instead of
  * waiting for the next poll.
+ *
+ * Recent rows in memory: while unfiltered clients read, each look that finds new rows also fetches
+ * them (one query shared by all clients) into a bounded ring covering the positions
+ * (ring.low, watermark]. An unfiltered read whose cursor is at or after ring.low is answered from
+ * the ring without asking the store; an older cursor, a filtered read (the filter exists only as
+ * SQL), or a look that found more rows than the ring holds goes to the store as before. Positions
+ * in the ring are the store's own (read back from it), so both paths hand out the same cursors.
+ * With an InsertTracker (`tapline up`) that fetch is the whole look: the watermark comes from this
+ * process's clock, which is the embedded store's, so no count query runs. Known difference: the
+ * ring keeps rows that started at most `maxLagMs` before the watermark they were fetched at, the
+ * store read the same bound from the cursor; only entries that reach the store later than that
+ * differ, and those the stream does not promise (see `maxLagMs`).
  */
 import type { CompiledFilter } from '../query/compile.js';
 import type { EntryRow, Store } from '../store/index.js';
@@ -34,6 +46,22 @@ export interface LiveOptions {
   maxLagMs: number;
   /** Inserts made in this process (`tapline up`): the watermark stays below any still running. */
   inserts?: InsertTracker;
+  /** Most recent rows kept in memory for unfiltered readers (default 5000; 0 turns it off). */
+  ringEntries?: number;
+}
+
+/** Fetched rows are kept for unfiltered readers this long after the last such read (ms). */
+const RING_IDLE_MS = 30_000;
+
+/** `a` sorts before `b` in the feed's order (ids are ASCII, so JS and the store compare alike). */
+function before(a: Position, b: Position): boolean {
+  return a.us < b.us || (a.us === b.us && a.id < b.id);
+}
+
+/** Recent rows in feed order: every row with position in (low, the feed's watermark]. */
+interface Ring {
+  low: Position;
+  rows: { pos: Position; entry: EntrySummary }[];
 }
 
 /**
@@ -96,6 +124,9 @@ export class LiveFeed {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private closed = false;
+  private ring: Ring = { low: { us: Infinity, id: AFTER_ALL_IDS }, rows: [] };
+  /** When an unfiltered client last read (Date.now()): the poller fetches rows only if recent. */
+  private unfilteredReadAt = -Infinity;
 
   constructor(
     private readonly store: Store,
@@ -116,6 +147,10 @@ export class LiveFeed {
     const w = this.watermarkUs;
     // Nothing can lie between the cursor and the watermark: no need to ask the store.
     if (cursor.us > w || (cursor.us === w && cursor.id === AFTER_ALL_IDS)) return { entries: [], cursor, generation };
+    if (filter.sql === '1') {
+      this.unfilteredReadAt = Date.now();
+      if (!before(cursor, this.ring.low)) return { ...this.fromRing(cursor, limit, w), generation };
+    }
     const rows = await queryRows<EntryRow>(
       this.store,
       this.limits,
@@ -130,6 +165,58 @@ export class LiveFeed {
     const last = rows.at(-1);
     const next = rows.length === limit && last ? { us: Number(last.ingested_us), id: last.id } : { us: w, id: AFTER_ALL_IDS };
     return { entries, cursor: next, generation };
+  }
+
+  /** As the store query in `read` would answer an unfiltered read, from the ring. */
+  private fromRing(cursor: Position, limit: number, w: number): { entries: EntrySummary[]; cursor: Position } {
+    const rows = this.ring.rows;
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (before(cursor, rows[mid].pos)) hi = mid;
+      else lo = mid + 1;
+    }
+    const minStartUs = cursor.us - this.options.maxLagMs * 1000;
+    const entries: EntrySummary[] = [];
+    let last: Position | undefined;
+    for (let i = lo; i < rows.length && entries.length < limit; i++) {
+      if (rows[i].entry.startUs < minStartUs) continue;
+      entries.push(rows[i].entry);
+      last = rows[i].pos;
+    }
+    return { entries, cursor: entries.length === limit && last ? last : { us: w, id: AFTER_ALL_IDS } };
+  }
+
+  /** Rows in (prevUs, w], oldest first, for the ring; undefined when more than it holds. */
+  private async fetchNew(prevUs: number, w: number, cap: number): Promise<Ring['rows'] | undefined> {
+    const rows = await queryRows<EntryRow>(
+      this.store,
+      this.limits,
+      `SELECT ${SUMMARY_SELECT} FROM ${this.store.database}.entries ` +
+        'WHERE start_time >= fromUnixTimestamp64Micro({prevUs:Int64}) - toIntervalMillisecond({lagMs:UInt64}) ' +
+        'AND ingested_at > fromUnixTimestamp64Micro({prevUs:Int64}) AND ingested_at <= fromUnixTimestamp64Micro({wUs:Int64}) ' +
+        'ORDER BY ingested_at, id LIMIT {limit:UInt32}',
+      { prevUs, wUs: w, lagMs: this.options.maxLagMs, limit: cap + 1 },
+    );
+    if (rows.length > cap) return undefined;
+    return rows.map((r) => ({ pos: { us: Number(r.ingested_us), id: r.id }, entry: summaryFromRow(r) }));
+  }
+
+  /** The ring after the watermark moved from `prevUs` to `w` (`fresh`: the rows in between, if fetched). */
+  private advanceRing(prevUs: number, w: number, fresh: Ring['rows'] | undefined, cap: number): void {
+    // Rows in (prevUs, w] not all known: the ring starts again, empty, at the new watermark.
+    if (!fresh) {
+      this.ring = { low: { us: w, id: AFTER_ALL_IDS }, rows: [] };
+      return;
+    }
+    if (this.ring.low.us === Infinity) this.ring = { low: { us: prevUs, id: AFTER_ALL_IDS }, rows: [] };
+    const rows = this.ring.rows;
+    for (const r of fresh) rows.push(r);
+    if (rows.length > cap) {
+      const dropped = rows.splice(0, rows.length - cap);
+      this.ring.low = dropped[dropped.length - 1].pos;
+    }
   }
 
   /** Resolves once the feed has moved past `generation` (new rows seen), or after `ms`. */
@@ -179,26 +266,46 @@ export class LiveFeed {
   private tick(): Promise<void> {
     this.ticking ??= (async () => {
       try {
-        const look = () =>
-          queryRows<{ w: number | string; n: number | string }>(
-            this.store,
-            this.limits,
-            // now64() is one value for the whole query: w and the WHERE bound agree.
-            'SELECT toUnixTimestamp64Micro(now64(6)) - {settleUs:Int64} AS w, count() AS n ' +
-              `FROM ${this.store.database}.entries WHERE ingested_at > fromUnixTimestamp64Micro({prevUs:Int64}) ` +
-              'AND ingested_at <= now64(6) - toIntervalMicrosecond({settleUs:Int64}) ' +
-              'AND start_time >= fromUnixTimestamp64Micro({prevUs:Int64}) - toIntervalMillisecond({lagMs:UInt64})',
-            { settleUs: this.options.settleMs * 1000, prevUs: this.watermarkUs, lagMs: this.options.maxLagMs },
-          );
+        const prevUs = this.watermarkUs;
+        const cap = this.options.ringEntries ?? 5000;
+        // Rows for the ring only while unfiltered clients read, and only what it can hold.
+        const wantRows = prevUs > 0 && cap > 0 && Date.now() - this.unfilteredReadAt < RING_IDLE_MS;
         const tracker = this.options.inserts;
-        const { result: [row], earliestInsertUs } = tracker ? await tracker.observe(look) : { result: await look(), earliestInsertUs: Infinity };
-        // Stay just below an insert that may not be visible yet.
-        const w = Math.min(Number(row.w), earliestInsertUs - 1);
+        let w: number;
+        let n: number;
+        let fresh: Ring['rows'] | undefined;
+        if (wantRows && tracker) {
+          // In process the store's clock is this one, and the tracker knows every running insert:
+          // one query fetches the new rows, the watermark comes from here.
+          const wUs = Date.now() * 1000 - this.options.settleMs * 1000;
+          const { result, earliestInsertUs } = await tracker.observe(() => this.fetchNew(prevUs, wUs, cap));
+          w = Math.min(wUs, earliestInsertUs - 1);
+          fresh = result?.filter((r) => r.pos.us <= w);
+          n = fresh ? fresh.length : cap + 1;
+        } else {
+          const look = () =>
+            queryRows<{ w: number | string; n: number | string }>(
+              this.store,
+              this.limits,
+              // now64() is one value for the whole query: w and the WHERE bound agree.
+              'SELECT toUnixTimestamp64Micro(now64(6)) - {settleUs:Int64} AS w, count() AS n ' +
+                `FROM ${this.store.database}.entries WHERE ingested_at > fromUnixTimestamp64Micro({prevUs:Int64}) ` +
+                'AND ingested_at <= now64(6) - toIntervalMicrosecond({settleUs:Int64}) ' +
+                'AND start_time >= fromUnixTimestamp64Micro({prevUs:Int64}) - toIntervalMillisecond({lagMs:UInt64})',
+              { settleUs: this.options.settleMs * 1000, prevUs, lagMs: this.options.maxLagMs },
+            );
+          const { result: [row], earliestInsertUs } = tracker ? await tracker.observe(look) : { result: await look(), earliestInsertUs: Infinity };
+          // Stay just below an insert that may not be visible yet.
+          w = Math.min(Number(row.w), earliestInsertUs - 1);
+          n = Number(row.n);
+          fresh = wantRows && w > prevUs ? (n === 0 ? [] : n <= cap ? await this.fetchNew(prevUs, w, cap) : undefined) : undefined;
+        }
         this.lookedAt = Date.now();
         if (w > this.watermarkUs) {
           const first = this.watermarkUs === 0;
+          this.advanceRing(prevUs, w, fresh, cap);
           this.watermarkUs = w;
-          if (!first && Number(row.n) > 0) this.generation++;
+          if (!first && n > 0) this.generation++;
         }
         for (const check of [...this.waiters]) check();
       } catch {

@@ -105,6 +105,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     pollMs: options.live?.pollMs ?? 200,
     maxLagMs: options.live?.maxLagMs ?? 3_600_000,
     inserts: options.live?.inserts,
+    ringEntries: options.live?.ringEntries,
   });
   const maxStreams = options.maxStreams ?? 200;
   let streams = 0;
