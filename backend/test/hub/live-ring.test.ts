@@ -7,8 +7,9 @@ import { syntheticEntries } from '../../src/entries/synthetic.js';
 import type { Entry } from '../../src/entries/entry.js';
 import { InsertTracker } from '../../src/hub/live.js';
 import { EntryWriter } from '../../src/store/writer.js';
-import { fixture, getJson, q, type Fixture } from './fixture.js';
-import { readSse } from './sse.js';
+import { fixture, getJson, type Fixture } from './fixture.js';
+import { longPollClient, sseClient } from './stream-clients.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 let f: Fixture;
 /** Per-client store reads of the stream (the read query is the only one with a cursor id). */
@@ -38,43 +39,6 @@ function countingHub(ringEntries: number, inserts?: InsertTracker): Promise<stri
   return f.hub({ store: { ...f.temp.store, client }, live: inserts ? { settleMs: 0, pollMs: 50, ringEntries, inserts } : { settleMs: 250, pollMs: 50, ringEntries } });
 }
 
-function sseClient(url: string, cursor: string) {
-  const ids: string[] = [];
-  const abort = new AbortController();
-  const done = (async () => {
-    const res = await fetch(`${url}/api/v1/stream?${q({ cursor, limit: 50 })}`, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
-    assert.equal(res.status, 200);
-    await readSse(res, (event, data) => {
-      if (event === 'entries') ids.push(...(data as { entries: Array<{ id: string }> }).entries.map((e) => e.id));
-    });
-  })();
-  return { ids, done, stop: () => abort.abort() };
-}
-
-function longPollClient(url: string, cursor: string, limit: number, stop: () => boolean) {
-  const ids: string[] = [];
-  let polls = 0;
-  const done = (async () => {
-    let c = cursor;
-    while (!stop()) {
-      const { status, body } = await getJson(`${url}/api/v1/stream?${q({ cursor: c, wait: 300, limit })}`);
-      assert.equal(status, 200, JSON.stringify(body));
-      polls++;
-      ids.push(...body.entries.map((e: { id: string }) => e.id));
-      c = body.cursor;
-    }
-  })();
-  return { ids, done, polls: () => polls };
-}
-
-async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Writes `batches` batches of `size` new entries one after the other; returns their ids. */
 async function writeBatches(seed: number, batches: number, size: number, write = (list: Entry[]) => f.write(list)): Promise<string[]> {
   const ids: string[] = [];
@@ -90,15 +54,15 @@ test('unfiltered clients that keep up get new entries from memory, not from a st
   const url = await countingHub(1000);
   const start = (await getJson(`${url}/api/v1/stream?wait=0`)).body.cursor as string;
   let stopping = false;
-  const sse = sseClient(url, start);
-  const poll = longPollClient(url, start, 7, () => stopping);
+  const sse = sseClient(url, { cursor: start });
+  const poll = longPollClient(url, { cursor: start, limit: 7, stop: () => stopping });
   // The first batch: until both clients have it, reads may still go to the store (no ring yet).
   const first = await writeBatches(500, 1, 15);
-  await until(() => sse.ids.length >= 15 && poll.ids.length >= 15, 15_000, () => `first batch: sse ${sse.ids.length}, poll ${poll.ids.length}`);
+  await waitFor(() => `first batch: sse ${sse.ids.length}, poll ${poll.ids.length}`, () => sse.ids.length >= 15 && poll.ids.length >= 15, 15_000);
   const readsBefore = storeReads;
   const rest = await writeBatches(600, 5, 15);
   const all = [...first, ...rest];
-  await until(() => sse.ids.length >= all.length && poll.ids.length >= all.length, 15_000, () => `sse ${sse.ids.length}, poll ${poll.ids.length} of ${all.length}`);
+  await waitFor(() => `sse ${sse.ids.length}, poll ${poll.ids.length} of ${all.length}`, () => sse.ids.length >= all.length && poll.ids.length >= all.length, 15_000);
   stopping = true;
   sse.stop();
   await Promise.all([sse.done, poll.done]);
@@ -115,17 +79,17 @@ test('a cursor older than the ring reads from the store, then from the ring: not
   const url = await countingHub(20);
   const start = (await getJson(`${url}/api/v1/stream?wait=0`)).body.cursor as string;
   // A client that keeps up keeps the ring filled (the hub fetches rows only while unfiltered clients read).
-  const keeper = sseClient(url, start);
+  const keeper = sseClient(url, { cursor: start });
   const early = await writeBatches(700, 5, 15);
-  await until(() => keeper.ids.length >= early.length, 15_000, () => `keeper: ${keeper.ids.length} of ${early.length}`);
+  await waitFor(() => `keeper: ${keeper.ids.length} of ${early.length}`, () => keeper.ids.length >= early.length, 15_000);
 
   // 75 entries lie after `start`; the ring holds the last 20 at most.
   const readsBefore = storeReads;
   let stopping = false;
-  const late = longPollClient(url, start, 9, () => stopping);
+  const late = longPollClient(url, { cursor: start, limit: 9, stop: () => stopping });
   const more = await writeBatches(800, 2, 15);
   const all = [...early, ...more];
-  await until(() => late.ids.length >= all.length && keeper.ids.length >= all.length, 15_000, () => `late ${late.ids.length}, keeper ${keeper.ids.length} of ${all.length}`);
+  await waitFor(() => `late ${late.ids.length}, keeper ${keeper.ids.length} of ${all.length}`, () => late.ids.length >= all.length && keeper.ids.length >= all.length, 15_000);
   stopping = true;
   keeper.stop();
   await Promise.all([keeper.done, late.done]);
@@ -149,14 +113,14 @@ test('in process (tracked inserts), one query per look serves unfiltered clients
   try {
     const start = (await getJson(`${url}/api/v1/stream?wait=0`)).body.cursor as string;
     let stopping = false;
-    const sse = sseClient(url, start);
-    const poll = longPollClient(url, start, 7, () => stopping);
+    const sse = sseClient(url, { cursor: start });
+    const poll = longPollClient(url, { cursor: start, limit: 7, stop: () => stopping });
     const first = await writeBatches(900, 1, 15, write);
-    await until(() => sse.ids.length >= 15 && poll.ids.length >= 15, 15_000, () => `first batch: sse ${sse.ids.length}, poll ${poll.ids.length}`);
+    await waitFor(() => `first batch: sse ${sse.ids.length}, poll ${poll.ids.length}`, () => sse.ids.length >= 15 && poll.ids.length >= 15, 15_000);
     const [readsBefore, countsBefore] = [storeReads, storeCounts];
     const rest = await writeBatches(950, 5, 15, write);
     const all = [...first, ...rest];
-    await until(() => sse.ids.length >= all.length && poll.ids.length >= all.length, 15_000, () => `sse ${sse.ids.length}, poll ${poll.ids.length} of ${all.length}`);
+    await waitFor(() => `sse ${sse.ids.length}, poll ${poll.ids.length} of ${all.length}`, () => sse.ids.length >= all.length && poll.ids.length >= all.length, 15_000);
     stopping = true;
     sse.stop();
     await Promise.all([sse.done, poll.done]);

@@ -6,7 +6,8 @@ import { connect } from 'node:net';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
 import type { Entry } from '../../src/entries/entry.js';
 import { fixture, getJson, q, type Fixture } from './fixture.js';
-import { readSse } from './sse.js';
+import { longPollClient, sseClient } from './stream-clients.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 let f: Fixture;
 let url: string;
@@ -19,54 +20,14 @@ after(async () => {
   await f?.dispose();
 });
 
-/** Polls with `limit` per answer until `stop()` says so; returns ids in the order served. */
-function longPollClient(filter: string, cursor: string, limit: number, stop: () => boolean) {
-  const ids: string[] = [];
-  const done = (async () => {
-    let c = cursor;
-    while (!stop()) {
-      const { status, body } = await getJson(`${url}/api/v1/stream?${q({ filter, cursor: c, wait: 300, limit })}`);
-      assert.equal(status, 200, JSON.stringify(body));
-      ids.push(...body.entries.map((e: { id: string }) => e.id));
-      c = body.cursor;
-    }
-  })();
-  return { ids, done };
-}
-
-function sseClient(filter: string, cursor: string) {
-  const ids: string[] = [];
-  const abort = new AbortController();
-  const done = (async () => {
-    const res = await fetch(`${url}/api/v1/stream?${q({ filter, cursor, limit: 50 })}`, {
-      headers: { accept: 'text/event-stream' },
-      signal: abort.signal,
-    });
-    assert.equal(res.status, 200);
-    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
-    await readSse(res, (event, data) => {
-      if (event === 'entries') ids.push(...(data as { entries: Array<{ id: string }> }).entries.map((e) => e.id));
-    });
-  })();
-  return { ids, done, stop: () => abort.abort() };
-}
-
-async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 test('no gaps, no repeats under concurrent inserts (long-poll, SSE, filtered)', async () => {
   const start = (await getJson(`${url}/api/v1/stream?wait=0`)).body.cursor as string;
   assert.equal(typeof start, 'string');
   let stopping = false;
-  const plain = longPollClient('', start, 37, () => stopping);
-  const filtered = longPollClient('dst.service == "nginx"', start, 11, () => stopping);
-  const sse = sseClient('', start);
-  const sseFiltered = sseClient('status >= 4xx', start);
+  const plain = longPollClient(url, { filter: '', cursor: start, limit: 37, stop: () => stopping });
+  const filtered = longPollClient(url, { filter: 'dst.service == "nginx"', cursor: start, limit: 11, stop: () => stopping });
+  const sse = sseClient(url, { filter: '', cursor: start });
+  const sseFiltered = sseClient(url, { filter: 'status >= 4xx', cursor: start });
 
   // Four producers, each inserting 4 batches (its own writer per batch) at the same time.
   const written: Entry[] = [];
@@ -85,10 +46,10 @@ test('no gaps, no repeats under concurrent inserts (long-poll, SSE, filtered)', 
   const errors = written.filter((e) => e.status >= 400).map((e) => e.id);
   assert.ok(nginx.length > 0 && errors.length > 0);
 
-  await until(
+  await waitFor(
+    () => `clients: ${plain.ids.length}/${all.length}, ${filtered.ids.length}/${nginx.length}, sse ${sse.ids.length}/${all.length}, ${sseFiltered.ids.length}/${errors.length}`,
     () => plain.ids.length >= all.length && filtered.ids.length >= nginx.length && sse.ids.length >= all.length && sseFiltered.ids.length >= errors.length,
     15_000,
-    () => `clients: ${plain.ids.length}/${all.length}, ${filtered.ids.length}/${nginx.length}, sse ${sse.ids.length}/${all.length}, ${sseFiltered.ids.length}/${errors.length}`,
   );
   stopping = true;
   sse.stop();
@@ -194,7 +155,7 @@ test('a client that stops reading is not buffered for: the hub waits, then deliv
     }
   });
   socket.resume();
-  await until(() => ids.length >= batch.length, 30_000, () => `${ids.length} of ${batch.length} entries after resuming`);
+  await waitFor(() => `${ids.length} of ${batch.length} entries after resuming`, () => ids.length >= batch.length, 30_000);
   socket.destroy();
   assert.equal(new Set(ids).size, ids.length);
   assert.deepEqual([...ids].sort(), batch.map((e) => e.id).sort());
