@@ -1,0 +1,137 @@
+// The in-memory matcher agrees with the SQL compiler: random filters select the same rows in
+// JavaScript (over summaries read back from the store) as in the real engine (chDB).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { exprArbitrary } from './arbitraries.js';
+import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
+import { compileExpr, compileFilter } from '../../src/query/compile.js';
+import { compileMatcher } from '../../src/query/match.js';
+import { parseFilter } from '../../src/query/parser.js';
+import { syntheticEntries } from '../../src/entries/synthetic.js';
+import type { Entry } from '../../src/entries/entry.js';
+import { EntryWriter, type EntryRow } from '../../src/store/index.js';
+import { SUMMARY_SELECT, summaryFromRow, type EntrySummary } from '../../src/hub/summary.js';
+
+let temp: TempStore;
+let rows: EntrySummary[] = [];
+
+/** Entries with what synthetic traffic lacks: IPv6, unknown peers, odd text, no response. */
+function oddEntries(base: Entry): Entry[] {
+  const at = (i: number, patch: Partial<Entry>): Entry => ({ ...base, id: `${base.id.slice(0, 30)}${String(i).padStart(6, '0')}`, ...patch });
+  return [
+    at(1, { path: '/ünïcödé/☃/日本', method: 'PÖST', src: { ...base.src, ip: 'fd00::1' }, dst: { ...base.dst, ip: '2001:db8::ab:1' } }),
+    at(2, { path: 'line\nbreak', query: 'a=1&b=2', dst: { ...base.dst, ip: '' }, status: 0, unanswered: true, durationUs: 0 }),
+    at(3, { path: '', host: '', method: '', incomplete: true, status: 599, src: { ...base.src, ip: '::1', port: 0 } }),
+    at(4, { path: "/quote'\"\\", status: 101, src: { ...base.src, ip: '10.0.0.255', pod: '', service: '' } }),
+  ];
+}
+
+before(async () => {
+  temp = await tempStore();
+  const entries = [...syntheticEntries({ count: 400, seed: 7, spanUs: 20 * 60e6 })];
+  entries.push(...oddEntries(entries[0]));
+  const writer = await EntryWriter.create(temp.store);
+  for (const e of entries) writer.push(e);
+  await writer.close();
+  const rs = await temp.store.client.query({
+    query: `SELECT ${SUMMARY_SELECT} FROM ${temp.store.database}.entries`,
+    format: 'JSONEachRow',
+  });
+  rows = ((await rs.json()) as EntryRow[]).map(summaryFromRow);
+  assert.equal(rows.length, entries.length);
+});
+
+after(async () => {
+  await temp?.dispose();
+});
+
+async function idsInStore(sql: string, params: Record<string, unknown>): Promise<string[]> {
+  const rs = await temp.store.client.query({
+    query: `SELECT id FROM ${temp.store.database}.entries WHERE ${sql} ORDER BY id`,
+    query_params: params,
+    format: 'JSONEachRow',
+  });
+  return ((await rs.json()) as Array<{ id: string }>).map((r) => r.id);
+}
+
+function seen() {
+  const strings = new Set<string>();
+  const ips = new Set<string>();
+  const numbers = new Set<number>();
+  for (const r of rows) {
+    for (const s of [r.method, r.path, r.host, r.query, r.agent, r.protocolVersion, r.src.service, r.dst.service, r.dst.namespace, r.src.pod, r.dst.workload]) {
+      strings.add(s);
+      if (s.length > 3) strings.add(s.slice(0, 3));
+    }
+    for (const ip of [r.src.ip, r.dst.ip]) if (ip) ips.add(ip);
+    for (const n of [r.status, r.dst.port, r.src.port, r.durationUs, r.requestSize, r.responseSize]) numbers.add(n);
+  }
+  return { strings: [...strings].slice(0, 200), ips: [...ips].slice(0, 50), numbers: [...numbers].slice(0, 200) };
+}
+
+test('random filters: the matcher selects exactly the rows the compiled SQL selects', async () => {
+  let inMemory = 0;
+  let nonEmpty = 0;
+  let runs = 0;
+  await fc.assert(
+    fc.asyncProperty(exprArbitrary(seen()), async (expr) => {
+      runs++;
+      const { sql, params } = compileExpr(expr);
+      const match = compileMatcher(expr);
+      if (!match) return;
+      inMemory++;
+      const expected = await idsInStore(sql, params);
+      if (expected.length > 0 && expected.length < rows.length) nonEmpty++;
+      const got = rows.filter(match).map((r) => r.id).sort();
+      assert.deepEqual(got, expected, JSON.stringify(expr));
+    }),
+    { numRuns: 300 },
+  );
+  // Most filters are evaluable in memory, and many select some but not all rows.
+  assert.ok(inMemory >= runs / 3, `only ${inMemory} of ${runs} filters had a matcher`);
+  assert.ok(nonEmpty >= 30, `only ${nonEmpty} filters selected some but not all rows`);
+});
+
+test('written filters: the matcher agrees with the store', async () => {
+  const filters = [
+    'http and status >= 4xx',
+    'status == 5xx or unanswered',
+    'status > 4xx and status <= 5xx',
+    'dst.ip == "2001:db8::ab:1"',
+    'src.ip == 10.0.0.0/8 and not incomplete',
+    'src.ip.startsWith("fd00")',
+    'dst.ip.endsWith("::")',
+    'path =~ "^line.break$"',
+    'path.matches("日本$")',
+    'method in ["GET", "PÖST"] and latency < 50ms',
+    'request.size > 40 or response.size >= 0.2KB',
+    'timestamp > now() - 1h and timestamp < now()',
+    `path.contains("'\\"\\\\")`,
+  ];
+  for (const f of filters) {
+    const expr = parseFilter(f);
+    const match = compileMatcher(expr);
+    assert.ok(match, `${f} should be evaluable in memory`);
+    const { sql, params } = compileFilter(f);
+    const expected = await idsInStore(sql, params);
+    assert.ok(expected.length > 0, `${f} selects no row: the case proves nothing`);
+    assert.deepEqual(rows.filter(match).map((r) => r.id).sort(), expected, f);
+  }
+});
+
+test('filters on what summaries lack, and RE2-only syntax, have no matcher', () => {
+  for (const f of [
+    'request.headers["user-agent"] == "curl"',
+    'response.body.contains("error")',
+    'end > now() - 5m',
+    'response.truncated',
+    'statusText == "OK"',
+    'path =~ "[[:digit:]]+"',
+    'path =~ "\\\\Aabc"',
+    'path =~ "(?-s)a.b"',
+    'http and request.wireSize > 10',
+  ]) {
+    assert.equal(compileMatcher(parseFilter(f)), undefined, f);
+  }
+});
