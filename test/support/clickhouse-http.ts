@@ -7,12 +7,15 @@
  * already uses (or a new one); tests can `stop()` and `start()` it to make the "server" go away
  * and come back on the same port. Not a ClickHouse server: no auth, no compression, no sessions;
  * `{name:Type}` parameters are substituted as CAST literals (parameters inside string literals
- * of the SQL are not supported); insert bodies must be UTF-8 text.
+ * of the SQL are not supported); insert bodies must be UTF-8 text, or a Native block (staged as a
+ * file the engine reads with FROM INFILE, as SQL text cannot carry binary).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Session } from 'chdb';
 
 export interface ClickHouseHttpEndpoint {
@@ -87,6 +90,12 @@ export async function startClickHouseHttp(dataDir: string, options: { port?: num
     const body = await readBody(req);
     const queryParam = url.searchParams.get('query');
     let sql = queryParam !== null ? (body.length > 0 ? `${queryParam}\n${body.toString('utf8')}` : queryParam) : body.toString('utf8');
+    const nativeInsert = queryParam !== null && body.length > 0 ? /\bFORMAT\s+Native\s*$/i.exec(queryParam) : null;
+    const staged = nativeInsert ? join(tmpdir(), `tapline-ch-http-${randomUUID()}.native`) : undefined;
+    if (nativeInsert && staged && queryParam !== null) {
+      await writeFile(staged, body);
+      sql = `${queryParam.slice(0, nativeInsert.index)}FROM INFILE ${sqlLiteral(staged)} FORMAT Native`;
+    }
     const params = new Map<string, string>();
     const prefix: string[] = ['SET output_format_json_quote_64bit_integers = 1']; // as a server does by default
     const database = url.searchParams.get('database');
@@ -120,6 +129,7 @@ export async function startClickHouseHttp(dataDir: string, options: { port?: num
       res.end(message.startsWith('Code:') ? message : `Code: ${code}. DB::Exception: ${message}`);
     } finally {
       session.close();
+      if (staged) await rm(staged, { force: true });
       requests++;
     }
   }

@@ -3,9 +3,11 @@
  * a data directory) or server (HTTP). Everything above this module (schema, writer, hub) only
  * sees `Store`.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Connection } from '@clickhouse/client/dist/common/connection.js';
 import { createChdbConnection } from 'chdb/connection';
@@ -38,11 +40,12 @@ export interface Store {
   readonly client: ClickHouseClient;
   readonly database: string;
   /**
-   * Inserts a TabSeparated body (UTF-8 text, as store/row-encoding produces) into `table`
-   * (unqualified) with the given columns. `dedupToken` makes a retried insert of the same batch
-   * a no-op (ClickHouse insert deduplication), so a retry after a lost answer duplicates nothing.
+   * Inserts one block in ClickHouse's Native format (as store/native.ts encodes it) into `table`
+   * (unqualified); `columns` are the block's columns, in order. `dedupToken` makes a retried
+   * insert of the same batch a no-op (ClickHouse insert deduplication), so a retry after a lost
+   * answer duplicates nothing.
    */
-  insertTsv(table: string, columns: readonly string[], body: Buffer, dedupToken?: string): Promise<void>;
+  insertNative(table: string, columns: readonly string[], block: Buffer, dedupToken?: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -67,6 +70,11 @@ export class StoreOpenError extends Error {
   readonly code = 'STORE_OPEN';
 }
 
+/** An insert named a table or column that is not a plain identifier. */
+export class StoreInsertError extends Error {
+  readonly code = 'STORE_INSERT';
+}
+
 /** PID recorded in a ClickHouse data directory's `status` file (present while it is open). */
 function lockHolderPid(dataDir: string): number | undefined {
   const status = join(dataDir, 'status');
@@ -82,6 +90,35 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `INSERT INTO db.table (columns)`, names checked (they are inlined into SQL). */
+function insertInto(database: string, table: string, columns: readonly string[]): string {
+  for (const name of [table, ...columns]) {
+    if (!IDENTIFIER.test(name)) throw new StoreInsertError(`insert: invalid table or column name ${JSON.stringify(name)}`);
+  }
+  return `INSERT INTO ${database}.${table} (${columns.join(', ')})`;
+}
+
+/** A ClickHouse string literal. */
+function sqlString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * A new directory for this store's insert blocks, under `<dataDir>/tapline-inserts/`, named after
+ * this process. Only one process opens a data directory, so other processes' directories are left
+ * by a crash: removed.
+ */
+function stagingDir(dataDir: string): string {
+  const root = join(dataDir, 'tapline-inserts');
+  mkdirSync(root, { recursive: true });
+  for (const name of readdirSync(root)) {
+    if (!name.startsWith(`${process.pid}-`)) rmSync(join(root, name), { recursive: true, force: true });
+  }
+  return mkdtempSync(join(root, `${process.pid}-`));
 }
 
 function openEmbedded(dataDir: string, database: string): Store {
@@ -101,21 +138,30 @@ function openEmbedded(dataDir: string, database: string): Store {
   // chdb types its connection against @clickhouse/client-common 1.23.0, the client bundles 1.23.1's
   // copy of the same interface: identical at run time, distinct nominal types for tsc.
   const client = createClient({ connection: connection as unknown as NodeConnection });
+  // chDB takes SQL text only, so a binary block reaches it as a file the engine reads itself
+  // (FROM INFILE: the same Native input path a server's HTTP insert takes).
+  const insertDir = stagingDir(dir);
+  let insertSeq = 0;
   return {
     kind: 'embedded',
     client,
     database,
-    async insertTsv(table, columns, body, dedupToken) {
-      // The raw path hands the Buffer to chDB as is (the client path would re-decode it as a string).
-      await connection.chdb.rawInsert({
-        table: `${database}.${table}`,
-        columns,
-        values: body,
-        format: 'TabSeparated',
-        ...(dedupToken ? { settings: { insert_deduplication_token: dedupToken } } : {}),
-      });
+    async insertNative(table, columns, block, dedupToken) {
+      const sql = insertInto(database, table, columns);
+      const file = join(insertDir, `${insertSeq++}.native`);
+      await writeFile(file, block);
+      try {
+        // Settings inline: a SET would stay on chDB's one session and apply to later inserts.
+        const settings = dedupToken ? ` SETTINGS insert_deduplication_token = ${sqlString(dedupToken)}` : '';
+        await client.command({ query: `${sql} FROM INFILE ${sqlString(file)}${settings} FORMAT Native` });
+      } finally {
+        await rm(file, { force: true });
+      }
     },
-    close: () => client.close(),
+    async close() {
+      await client.close();
+      rmSync(insertDir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -132,14 +178,14 @@ function openServer(config: Extract<StoreConfig, { kind: 'server' }>, database: 
     kind: 'server',
     client,
     database,
-    async insertTsv(table, columns, body, dedupToken) {
-      await client.insert({
-        table: `${database}.${table}`,
-        columns: [...columns] as [string, ...string[]],
-        values: Readable.from([body], { objectMode: false }),
-        format: 'TabSeparated',
+    async insertNative(table, columns, block, dedupToken) {
+      // client.insert() has no binary formats; exec() sends the block as the request body.
+      const { stream } = await client.exec({
+        query: `${insertInto(database, table, columns)} FORMAT Native`,
+        values: Readable.from([block], { objectMode: false }),
         ...(dedupToken ? { clickhouse_settings: { insert_deduplication_token: dedupToken } } : {}),
       });
+      await finished(stream.resume());
     },
     close: () => client.close(),
   };

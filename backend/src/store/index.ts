@@ -21,6 +21,7 @@ export {
   DEFAULT_DATABASE,
   StoreLockedError,
   StoreOpenError,
+  StoreInsertError,
   type Store,
   type StoreConfig,
 } from './client.js';
@@ -36,13 +37,13 @@ export {
 export {
   ENTRY_COLUMNS,
   ENTRY_SELECT,
-  encodeEntriesTsv,
   entryToRow,
   rowToEntry,
   ipFromStore,
   EntryEncodeError,
   type EntryRow,
 } from './rows.js';
+export { NativeBatch, encodeEntriesNative } from './native.js';
 export { EntryWriter, type WriterOptions, type WriterCounters } from './writer.js';
 export { Retention, RetentionError, DEFAULT_MAX_BYTES, type RetentionOptions, type SizeEnforcement } from './retention.js';
 export { storeConfigFrom, StoreConfigError, DEFAULT_DATA_DIR, type StoreCliOptions } from './config.js';

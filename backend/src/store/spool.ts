@@ -1,7 +1,7 @@
 /**
  * A bounded on-disk queue of insert batches, for while the store is unreachable. One file per
- * batch, named `<seq>-<rows>-<token>.tsv` (the body exactly as it would be inserted, plus what
- * replaying needs: order, row count, dedup token). Files survive a restart and are replayed then.
+ * batch, named `<seq>-<rows>-<token>.native` (the Native block exactly as it would be inserted,
+ * plus what replaying needs: order, row count, dedup token). Files survive a restart and are replayed then.
  * When a new batch does not fit, the oldest batches are deleted and counted. Not safe for
  * concurrent use: the writer calls it from its one delivery loop.
  */
@@ -17,7 +17,9 @@ export interface SpoolFile {
   bytes: number;
 }
 
-const NAME = /^(\d{12})-(\d+)-([A-Za-z0-9_-]+)\.tsv$/;
+const NAME = /^(\d{12})-(\d+)-([A-Za-z0-9_-]+)\.native$/;
+/** Batches spooled as TabSeparated by versions before the Native format; not replayed. */
+const OLD_NAME = /^\d{12}-\d+-[A-Za-z0-9_-]+\.tsv$/;
 
 export class Spool {
   private readonly files: SpoolFile[] = [];
@@ -34,13 +36,19 @@ export class Spool {
   static async open(dir: string, maxBytes: number, logger?: Logger): Promise<Spool> {
     const spool = new Spool(dir, maxBytes, logger);
     await mkdir(dir, { recursive: true });
+    const old: string[] = [];
     for (const name of (await readdir(dir)).sort()) {
+      if (OLD_NAME.test(name)) old.push(name);
       const m = NAME.exec(name);
       if (!m) continue;
       const { size } = await stat(join(dir, name));
       spool.files.push({ name, seq: Number(m[1]), rows: Number(m[2]), token: m[3], bytes: size });
       spool.totalBytes += size;
       spool.nextSeq = Number(m[1]) + 1;
+    }
+    if (old.length > 0) {
+      logger?.warn({ dir, files: old.length },
+        `spool: ${old.length} batch files (*.tsv) from an older version are not replayed (this version spools Native blocks); left in place`);
     }
     if (spool.files.length > 0) {
       logger?.info({ dir, batches: spool.files.length, entries: spool.rows }, 'spool holds entries from an earlier run; replaying them when the store is reachable');
@@ -81,7 +89,7 @@ export class Spool {
       this.logger?.warn({ dir: this.dir, limit: this.maxBytes, dropped },
         `spool full (limit ${this.maxBytes} bytes): dropped the oldest ${dropped} spooled entries to make room`);
     }
-    const name = `${String(this.nextSeq).padStart(12, '0')}-${rows}-${token}.tsv`;
+    const name = `${String(this.nextSeq).padStart(12, '0')}-${rows}-${token}.native`;
     const file: SpoolFile = { name, seq: this.nextSeq++, rows, token, bytes: body.length };
     // Write then rename, so a crash never leaves a half batch under a valid name.
     await writeFile(join(this.dir, `${name}.tmp`), body);

@@ -1,7 +1,7 @@
 /**
  * EntryWriter: the EntrySink that persists entries into the store.
  *
- * - Encodes each entry at push() (store/rows.ts) and batches lines by count and by time.
+ * - Encodes each entry at push() (store/native.ts) and batches them by count and by time.
  * - Bounded: push() returns false above the high-water mark (entries or bytes); wait for
  *   drained(). A caller that ignores it past twice the mark loses entries, counted as dropped.
  * - One insert at a time; a failed insert is retried with exponential backoff. Every batch carries
@@ -15,7 +15,8 @@ import { randomUUID } from 'node:crypto';
 import type { Entry, EntrySink } from '../entries/entry.js';
 import { createLogger, type Logger } from '../log.js';
 import type { Store } from './client.js';
-import { ENTRY_COLUMNS, EntryEncodeError, TsvBatch } from './rows.js';
+import { ENTRY_COLUMNS, EntryEncodeError } from './rows.js';
+import { NativeBatch } from './native.js';
 import { Spool } from './spool.js';
 import { DEFAULT_TTL_DAYS } from './schema.js';
 
@@ -89,7 +90,7 @@ export class EntryWriter implements EntrySink {
   private batchSeq = 0;
 
   /** The batch being filled, and full batches waiting for delivery. */
-  private current = new TsvBatch();
+  private readonly current: NativeBatch;
   private sealed: Batch[] = [];
   private sealedRows = 0;
   private sealedBytes = 0;
@@ -118,6 +119,7 @@ export class EntryWriter implements EntrySink {
   ) {
     this.log = o.logger ?? createLogger('store-writer');
     this.batchSize = o.batchSize ?? 10_000;
+    this.current = new NativeBatch(Math.min(this.batchSize, 10_000));
     this.flushIntervalMs = o.flushIntervalMs ?? 1000;
     this.highWaterEntries = o.highWaterEntries ?? 4 * this.batchSize;
     this.highWaterBytes = o.highWaterBytes ?? 64 * 1024 * 1024;
@@ -324,7 +326,7 @@ export class EntryWriter implements EntrySink {
   }
 
   private async insert(body: Buffer, token: string): Promise<void> {
-    await this.store.insertTsv('entries', ENTRY_COLUMNS, body, token);
+    await this.store.insertNative('entries', ENTRY_COLUMNS, body, token);
   }
 
   private async storeAnswers(): Promise<boolean> {

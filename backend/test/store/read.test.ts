@@ -1,7 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ENTRY_COLUMNS, encodeEntriesTsv, findEntry, uuidv7Ms } from '../../src/store/index.js';
+import { ENTRY_COLUMNS, encodeEntriesNative, findEntry, uuidv7Ms } from '../../src/store/index.js';
+import { idSearchWindows } from '../../src/store/read.js';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
+import { uuidv7 } from '../../src/agent/ids.js';
 import type { Entry } from '../../src/entries/entry.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 
@@ -15,7 +17,12 @@ describe('findEntry', () => {
     // An id whose time says nothing about the entry (2 days earlier), and an id that is no UUID.
     entries[10] = { ...entries[10], id: '0190f5c2-0000-7000-8000-000000000001' };
     entries[11] = { ...entries[11], id: 'not-a-uuid' };
-    await t.store.insertTsv('entries', ENTRY_COLUMNS, encodeEntriesTsv(entries));
+    // Ids as the agent makes them (the start millisecond), at both ends of that millisecond.
+    for (const [i, us] of [[20, 0], [21, 999]]) {
+      const startUs = Math.floor(entries[i].startUs / 1000) * 1000 + us;
+      entries[i] = { ...entries[i], startUs, endUs: startUs + entries[i].durationUs, id: uuidv7(startUs / 1000) };
+    }
+    await t.store.insertNative('entries', ENTRY_COLUMNS, encodeEntriesNative(entries));
   });
   after(() => t.dispose());
 
@@ -25,8 +32,17 @@ describe('findEntry', () => {
     assert.equal(uuidv7Ms('nope'), undefined);
   });
 
+  it('searches the id\'s own millisecond first, then an hour before to a minute after, then everywhere', () => {
+    assert.deepEqual(idSearchWindows('0190f5c2-4aa5-7254-8feb-ad9e95f07916'), [
+      [0x0190f5c24aa5, 0x0190f5c24aa6],
+      [0x0190f5c24aa5 - 3_600_000, 0x0190f5c24aa5 + 60_000],
+      null,
+    ]);
+    assert.deepEqual(idSearchWindows('not-a-uuid'), [null]);
+  });
+
   it('finds entries in full, by id, whatever their id says about time', async () => {
-    for (const i of [0, 10, 11, 1000, 1999]) assert.deepEqual(await findEntry(t.store, entries[i].id), entries[i], `entry ${i}`);
+    for (const i of [0, 10, 11, 20, 21, 1000, 1999]) assert.deepEqual(await findEntry(t.store, entries[i].id), entries[i], `entry ${i}`);
   });
 
   it('answers undefined for an unknown id', async () => {

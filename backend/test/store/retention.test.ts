@@ -1,6 +1,6 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ENTRY_COLUMNS, EntryWriter, Retention, encodeEntriesTsv } from '../../src/store/index.js';
+import { ENTRY_COLUMNS, EntryWriter, Retention, encodeEntriesNative } from '../../src/store/index.js';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
 import type { Entry } from '../../src/entries/entry.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
@@ -50,7 +50,7 @@ describe('retention', () => {
     const old = [...syntheticEntries({ count: 500, seed: 1, startUs: nowUs() - 9 * DAY_US, spanUs: HOUR_US })];
     const fresh = [...syntheticEntries({ count: 500, seed: 2, startUs: nowUs() - 6 * DAY_US, spanUs: HOUR_US })];
     // Straight into the table: the writer would not even send entries past the TTL.
-    await t.store.insertTsv('entries', ENTRY_COLUMNS, encodeEntriesTsv([...old, ...fresh]));
+    await t.store.insertNative('entries', ENTRY_COLUMNS, encodeEntriesNative([...old, ...fresh]));
     await t.store.client.command({ query: `OPTIMIZE TABLE ${db}.entries FINAL` });
     const ids = await storedIds();
     assert.equal(old.filter((e) => ids.has(e.id)).length, 0, 'entries older than 7 days are gone');

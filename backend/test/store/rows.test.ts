@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore, ENTRY_COLUMNS, ENTRY_SELECT, encodeEntriesTsv, entryToRow, rowToEntry, EntryEncodeError, type EntryRow, type Store } from '../../src/store/index.js';
+import { openStore, ENTRY_COLUMNS, ENTRY_SELECT, encodeEntriesNative, entryToRow, rowToEntry, EntryEncodeError, type EntryRow, type Store } from '../../src/store/index.js';
 import type { Entry } from '../../src/entries/entry.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 import { startClickHouseHttp, type ClickHouseHttpEndpoint } from '../../../test/support/clickhouse-http.js';
@@ -65,7 +65,7 @@ describe('entries round trip', () => {
       const a = oddEntry(`${path}-a`);
       const b: Entry = { ...oddEntry(`${path}-b`), src: { ...a.src, ip: '' }, status: 0, statusText: '', unanswered: true, durationUs: 0,
         requestHeaders: [], responseHeaders: [], responseBody: { bytes: Buffer.alloc(0), size: 0, wireSize: 0, truncated: false, encoding: '' } };
-      await store.insertTsv('entries', ENTRY_COLUMNS, encodeEntriesTsv([a, b]));
+      await store.insertNative('entries', ENTRY_COLUMNS, encodeEntriesNative([a, b]));
       assert.deepEqual(await readBack(store, [a.id, b.id]), [a, b]);
       // Independently of rowToEntry: the stored bytes, as hex.
       const hex = await rawHex(store, a.id);
@@ -81,9 +81,9 @@ describe('entries round trip', () => {
   });
 
   it('rejects an entry with a bad field, naming it', () => {
-    assert.throws(() => encodeEntriesTsv([{ ...oddEntry('bad-ip'), dst: { ...oddEntry('').dst, ip: '10.0.0.300' } }]),
+    assert.throws(() => encodeEntriesNative([{ ...oddEntry('bad-ip'), dst: { ...oddEntry('').dst, ip: '10.0.0.300' } }]),
       (err: unknown) => err instanceof EntryEncodeError && err.field === 'dst.ip' && /bad-ip.*dst\.ip.*10\.0\.0\.300/.test(err.message));
-    assert.throws(() => encodeEntriesTsv([{ ...oddEntry('bad-port'), src: { ...oddEntry('').src, port: 70000 } }]), /src\.port must be an integer 0\.\.65535, got 70000/);
-    assert.throws(() => encodeEntriesTsv([{ ...oddEntry('bad-time'), startUs: Number.NaN }]), /startUs must be an integer/);
+    assert.throws(() => encodeEntriesNative([{ ...oddEntry('bad-port'), src: { ...oddEntry('').src, port: 70000 } }]), /src\.port must be an integer 0\.\.65535, got 70000/);
+    assert.throws(() => encodeEntriesNative([{ ...oddEntry('bad-time'), startUs: Number.NaN }]), /startUs must be an integer/);
   });
 });

@@ -145,7 +145,7 @@ describe('EntryWriter', () => {
     await http.stop(); // mid-write: batches may be in flight
     await push(1000, 2000);
     await waitFor('batches spooled while the store is away', () => w.counters.spooled > 0, 10_000);
-    assert.ok(readdirSync(spoolDir).some((f) => f.endsWith('.tsv')), 'the spool holds batch files');
+    assert.ok(readdirSync(spoolDir).some((f) => f.endsWith('.native')), 'the spool holds batch files');
     await http.start();
     await push(2000, 3000);
     await w.flush();

@@ -1,0 +1,490 @@
+/**
+ * Entry -> `entries` rows in ClickHouse's Native format: one block, column after column.
+ *
+ * Native rather than TabSeparated because the engine's share of an insert is most of its cost and
+ * a columnar binary block is what it reads cheapest (no text parsing, no escaping; bodies and
+ * header values are raw bytes with a length, so any byte round-trips). Measured in
+ * bench/RESULTS.md ("Store: ingest").
+ *
+ * Block layout (Native format, no block info): varint columns, varint rows, then per column its
+ * name, its type and its values. Strings are varint length + bytes; fixed-width values are
+ * little-endian; `Array(String)` is the cumulative UInt64 end offset of each row, then every
+ * element; IPv6 is the 16 address bytes (IPv4 as IPv4-mapped, `::` for an unknown address).
+ * LowCardinality columns are declared as plain String here: the insert converts them.
+ * Text fields are stored as the UTF-8 bytes of the JS string (as `Buffer#write` makes them).
+ */
+import { isIP } from 'node:net';
+import type { Body, Endpoint, Entry, HeaderList } from '../entries/entry.js';
+import { ENTRY_COLUMNS, EntryEncodeError } from './rows.js';
+
+/** The type each insert column has in the block (the table converts String to LowCardinality). */
+const BLOCK_TYPES: Record<(typeof ENTRY_COLUMNS)[number], string> = (() => {
+  const types: Record<string, string> = {};
+  for (const c of ENTRY_COLUMNS) types[c] = 'String';
+  for (const c of ['start_time', 'end_time']) types[c] = "DateTime64(6, 'UTC')";
+  for (const s of ['src', 'dst']) {
+    types[`${s}_ip`] = 'IPv6';
+    types[`${s}_port`] = 'UInt16';
+  }
+  types.status = 'UInt16';
+  types.duration_us = 'UInt64';
+  for (const s of ['request', 'response']) {
+    types[`${s}_header_names`] = 'Array(String)';
+    types[`${s}_header_values`] = 'Array(String)';
+    types[`${s}_body_size`] = 'UInt64';
+    types[`${s}_body_wire_size`] = 'UInt64';
+    types[`${s}_body_truncated`] = 'Bool';
+  }
+  types.unanswered = 'Bool';
+  types.incomplete = 'Bool';
+  // NULL (no ingestedUs) takes the column default, the insert time (input_format_null_as_default).
+  types.ingested_at = "Nullable(DateTime64(6, 'UTC'))";
+  return types as Record<(typeof ENTRY_COLUMNS)[number], string>;
+})();
+
+const TWO_32 = 4294967296;
+
+/** A column's encoded values, as the block carries them. */
+interface BlockColumn {
+  /** Encoded bytes so far. */
+  readonly size: number;
+  /** The encoded values (views of the column's memory, valid until reset). */
+  chunks(): Buffer[];
+  reset(): void;
+}
+
+/** One column's values, in a growing Buffer. */
+class Column implements BlockColumn {
+  buf: Buffer;
+  pos = 0;
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  get size(): number {
+    return this.pos;
+  }
+
+  chunks(): Buffer[] {
+    return [this.buf.subarray(0, this.pos)];
+  }
+
+  reset(): void {
+    this.pos = 0;
+  }
+
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+  }
+
+  u8(v: number): void {
+    this.reserve(1);
+    this.buf[this.pos++] = v;
+  }
+
+  u16(v: number): void {
+    this.reserve(2);
+    const p = this.pos;
+    this.buf[p] = v & 0xff;
+    this.buf[p + 1] = v >>> 8;
+    this.pos = p + 2;
+  }
+
+  /** An integer 0..2^53-1 as UInt64 (or a non-negative Int64). */
+  u64(v: number): void {
+    this.reserve(8);
+    const lo = v % TWO_32;
+    this.buf.writeUInt32LE(lo, this.pos);
+    this.buf.writeUInt32LE((v - lo) / TWO_32, this.pos + 4);
+    this.pos += 8;
+  }
+
+  varint(n: number): void {
+    this.reserve(10);
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.pos++] = n;
+  }
+
+  str(s: string): void {
+    const n = s.length;
+    // Most fields are short ASCII: copying them by hand beats Buffer#write's per-call cost.
+    if (n < 0x80) {
+      this.reserve(1 + n);
+      const buf = this.buf;
+      const p = this.pos + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[p + i] = c;
+      }
+      if (i === n) {
+        buf[p - 1] = n;
+        this.pos = p + n;
+        return;
+      }
+    }
+    const len = Buffer.byteLength(s, 'utf8');
+    this.varint(len);
+    this.reserve(len);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  bytes(b: Buffer): void {
+    this.varint(b.length);
+    this.reserve(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  raw(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+}
+
+/** `Array(String)`: row end offsets and the elements. */
+class StringArrayColumn implements BlockColumn {
+  readonly offsets: Column;
+  readonly values: Column;
+  private end = 0;
+  constructor(size: number) {
+    this.offsets = new Column(size >>> 4);
+    this.values = new Column(size);
+  }
+
+  /** Appends the names (`which` 0) or values (1) of a header list as one row. */
+  headers(h: HeaderList, which: 0 | 1): void {
+    for (let i = 0; i < h.length; i++) this.values.str(h[i][which]);
+    this.end += h.length;
+    this.offsets.u64(this.end);
+  }
+
+  get size(): number {
+    return this.offsets.pos + this.values.pos;
+  }
+
+  chunks(): Buffer[] {
+    return [...this.offsets.chunks(), ...this.values.chunks()];
+  }
+
+  reset(): void {
+    this.offsets.pos = 0;
+    this.values.pos = 0;
+    this.end = 0;
+  }
+}
+
+/** `Nullable(DateTime64(6))`: a null flag per row, then a value per row (0 under a null). */
+class NullableTimeColumn implements BlockColumn {
+  readonly nulls: Column;
+  readonly values: Column;
+  constructor(n: number) {
+    this.nulls = new Column(n);
+    this.values = new Column(8 * n);
+  }
+
+  append(us: number | undefined): void {
+    this.nulls.u8(us === undefined ? 1 : 0);
+    this.values.u64(us ?? 0);
+  }
+
+  get size(): number {
+    return this.nulls.pos + this.values.pos;
+  }
+
+  chunks(): Buffer[] {
+    return [...this.nulls.chunks(), ...this.values.chunks()];
+  }
+
+  reset(): void {
+    this.nulls.pos = 0;
+    this.values.pos = 0;
+  }
+}
+
+class EndpointColumns {
+  readonly ip: Column;
+  readonly port: Column;
+  readonly pod: Column;
+  readonly namespace: Column;
+  readonly service: Column;
+  readonly workload: Column;
+  readonly node: Column;
+  constructor(n: number) {
+    this.ip = new Column(16 * n);
+    this.port = new Column(2 * n);
+    this.pod = new Column(16 * n);
+    this.namespace = new Column(8 * n);
+    this.service = new Column(8 * n);
+    this.workload = new Column(8 * n);
+    this.node = new Column(8 * n);
+  }
+
+  append(p: Endpoint, ip: Uint8Array): void {
+    this.ip.raw(ip);
+    this.port.u16(p.port);
+    this.pod.str(p.pod);
+    this.namespace.str(p.namespace);
+    this.service.str(p.service);
+    this.workload.str(p.workload);
+    this.node.str(p.node);
+  }
+
+  columns(): BlockColumn[] {
+    return [this.ip, this.port, this.pod, this.namespace, this.service, this.workload, this.node];
+  }
+}
+
+class BodyColumns {
+  readonly headerNames: StringArrayColumn;
+  readonly headerValues: StringArrayColumn;
+  readonly body: Column;
+  readonly size: Column;
+  readonly wireSize: Column;
+  readonly truncated: Column;
+  readonly encoding: Column;
+  constructor(n: number) {
+    this.headerNames = new StringArrayColumn(64 * n);
+    this.headerValues = new StringArrayColumn(64 * n);
+    this.body = new Column(64 * n);
+    this.size = new Column(8 * n);
+    this.wireSize = new Column(8 * n);
+    this.truncated = new Column(n);
+    this.encoding = new Column(2 * n);
+  }
+
+  append(h: HeaderList, b: Body): void {
+    this.headerNames.headers(h, 0);
+    this.headerValues.headers(h, 1);
+    this.body.bytes(b.bytes);
+    this.size.u64(b.size);
+    this.wireSize.u64(b.wireSize);
+    this.truncated.u8(b.truncated ? 1 : 0);
+    this.encoding.str(b.encoding);
+  }
+
+  columns(): BlockColumn[] {
+    return [this.headerNames, this.headerValues, this.body, this.size, this.wireSize, this.truncated, this.encoding];
+  }
+}
+
+/**
+ * Encodes entries into one Native block, column by column. `append` validates the whole entry
+ * before writing any of it, so a bad entry leaves the batch as it was. `take()` hands the block
+ * over (its own memory) and keeps the column buffers for the next batch.
+ */
+export class NativeBatch {
+  private readonly id: Column;
+  private readonly agent: Column;
+  private readonly protocol: Column;
+  private readonly protocolVersion: Column;
+  private readonly startTime: Column;
+  private readonly endTime: Column;
+  private readonly durationUs: Column;
+  private readonly src: EndpointColumns;
+  private readonly dst: EndpointColumns;
+  private readonly method: Column;
+  private readonly path: Column;
+  private readonly query: Column;
+  private readonly host: Column;
+  private readonly status: Column;
+  private readonly statusText: Column;
+  private readonly request: BodyColumns;
+  private readonly response: BodyColumns;
+  private readonly unanswered: Column;
+  private readonly incomplete: Column;
+  private readonly ingestedAt: NullableTimeColumn;
+  /** Every column in ENTRY_COLUMNS order. */
+  private readonly all: BlockColumn[];
+  private count = 0;
+  private readonly srcIp = new Uint8Array(16);
+  private readonly dstIp = new Uint8Array(16);
+
+  /** `expectedRows`: initial capacity (columns grow as needed). */
+  constructor(expectedRows = 10_000) {
+    const n = Math.max(16, expectedRows);
+    this.id = new Column(40 * n);
+    this.agent = new Column(8 * n);
+    this.protocol = new Column(8 * n);
+    this.protocolVersion = new Column(4 * n);
+    this.startTime = new Column(8 * n);
+    this.endTime = new Column(8 * n);
+    this.durationUs = new Column(8 * n);
+    this.src = new EndpointColumns(n);
+    this.dst = new EndpointColumns(n);
+    this.method = new Column(8 * n);
+    this.path = new Column(32 * n);
+    this.query = new Column(16 * n);
+    this.host = new Column(16 * n);
+    this.status = new Column(2 * n);
+    this.statusText = new Column(8 * n);
+    this.request = new BodyColumns(n);
+    this.response = new BodyColumns(n);
+    this.unanswered = new Column(n);
+    this.incomplete = new Column(n);
+    this.ingestedAt = new NullableTimeColumn(n);
+    this.all = [
+      this.id, this.agent, this.protocol, this.protocolVersion, this.startTime, this.endTime, this.durationUs,
+      ...this.src.columns(), ...this.dst.columns(),
+      this.method, this.path, this.query, this.host, this.status, this.statusText,
+      ...this.request.columns(), ...this.response.columns(),
+      this.unanswered, this.incomplete, this.ingestedAt,
+    ];
+  }
+
+  /** Entries in the batch. */
+  get rows(): number {
+    return this.count;
+  }
+
+  /** Encoded bytes in the batch (column data, without the block header). */
+  get bytes(): number {
+    let n = 0;
+    for (const c of this.all) n += c.size;
+    return n;
+  }
+
+  /** Appends one entry. Throws EntryEncodeError (and appends nothing) for a bad field. */
+  append(e: Entry): void {
+    ipBytes(e, 'src.ip', e.src.ip, this.srcIp);
+    ipBytes(e, 'dst.ip', e.dst.ip, this.dstIp);
+    uint(e, 'src.port', e.src.port, 65535);
+    uint(e, 'dst.port', e.dst.port, 65535);
+    uint(e, 'startUs', e.startUs);
+    uint(e, 'endUs', e.endUs);
+    uint(e, 'durationUs', e.durationUs);
+    uint(e, 'status', e.status, 65535);
+    uint(e, 'requestBody.size', e.requestBody.size);
+    uint(e, 'requestBody.wireSize', e.requestBody.wireSize);
+    uint(e, 'responseBody.size', e.responseBody.size);
+    uint(e, 'responseBody.wireSize', e.responseBody.wireSize);
+    if (e.ingestedUs !== undefined) uint(e, 'ingestedUs', e.ingestedUs);
+
+    this.id.str(e.id);
+    this.agent.str(e.agent);
+    this.protocol.str(e.protocol);
+    this.protocolVersion.str(e.protocolVersion);
+    this.startTime.u64(e.startUs);
+    this.endTime.u64(e.endUs);
+    this.durationUs.u64(e.durationUs);
+    this.src.append(e.src, this.srcIp);
+    this.dst.append(e.dst, this.dstIp);
+    this.method.str(e.method);
+    this.path.str(e.path);
+    this.query.str(e.query);
+    this.host.str(e.host);
+    this.status.u16(e.status);
+    this.statusText.str(e.statusText);
+    this.request.append(e.requestHeaders, e.requestBody);
+    this.response.append(e.responseHeaders, e.responseBody);
+    this.unanswered.u8(e.unanswered ? 1 : 0);
+    this.incomplete.u8(e.incomplete ? 1 : 0);
+    this.ingestedAt.append(e.ingestedUs);
+    this.count++;
+  }
+
+  /** The batch so far as one Native block (its own memory), leaving this one empty. */
+  take(): { body: Buffer; rows: number } {
+    const head = new Column(64 * ENTRY_COLUMNS.length);
+    head.varint(ENTRY_COLUMNS.length);
+    head.varint(this.count);
+    const parts: Buffer[] = [];
+    let total = 0;
+    const add = (b: Buffer) => {
+      parts.push(b);
+      total += b.length;
+    };
+    let headFrom = 0;
+    for (let i = 0; i < ENTRY_COLUMNS.length; i++) {
+      const name = ENTRY_COLUMNS[i];
+      head.str(name);
+      head.str(BLOCK_TYPES[name]);
+      add(head.buf.subarray(headFrom, head.pos));
+      headFrom = head.pos;
+      for (const chunk of this.all[i].chunks()) add(chunk);
+    }
+    const body = Buffer.concat(parts, total);
+    for (const c of this.all) c.reset();
+    const rows = this.count;
+    this.count = 0;
+    return { body, rows };
+  }
+}
+
+function uint(e: Entry, field: string, v: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new EntryEncodeError(e.id, field, `must be an integer 0..${max}, got ${v}`);
+}
+
+/**
+ * Writes the 16 bytes of an address as stored (IPv6; IPv4 IPv4-mapped; '' = `::`) into `out`.
+ * Node's isIP() checks the syntax; the parse below relies on it.
+ */
+function ipBytes(e: Entry, field: string, v: string, out: Uint8Array): void {
+  out.fill(0);
+  if (v === '') return;
+  const kind = isIP(v);
+  if (kind === 4) {
+    out[10] = 0xff;
+    out[11] = 0xff;
+    ipv4Into(v, out, 12);
+    return;
+  }
+  if (kind === 0 || v.includes('%')) {
+    throw new EntryEncodeError(e.id, field, `is not an IP address${kind === 6 ? ' without a zone' : ''}: ${JSON.stringify(v)}`);
+  }
+  // IPv6: groups before '::' fill from the front, after it from the back; a dotted quad at the end
+  // fills the last four bytes.
+  let text = v;
+  let tailEnd = 16;
+  if (text.includes('.')) {
+    const lastColon = text.lastIndexOf(':');
+    ipv4Into(text.slice(lastColon + 1), out, 12);
+    tailEnd = 12;
+    text = text.slice(0, lastColon + 1); // keep a '::' whole, drop a lone ':'
+    if (!text.endsWith('::')) text = text.slice(0, -1);
+  }
+  const gap = text.indexOf('::');
+  const head = gap < 0 ? text : text.slice(0, gap);
+  const tail = gap < 0 ? '' : text.slice(gap + 2);
+  let p = 0;
+  for (const g of head === '' ? [] : head.split(':')) {
+    const n = parseInt(g, 16);
+    out[p++] = n >>> 8;
+    out[p++] = n & 0xff;
+  }
+  const tailGroups = tail === '' ? [] : tail.split(':');
+  p = tailEnd - 2 * tailGroups.length;
+  for (const g of tailGroups) {
+    const n = parseInt(g, 16);
+    out[p++] = n >>> 8;
+    out[p++] = n & 0xff;
+  }
+}
+
+function ipv4Into(v: string, out: Uint8Array, at: number): void {
+  let n = 0;
+  let p = at;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 0x2e) {
+      out[p++] = n;
+      n = 0;
+    } else n = n * 10 + c - 0x30;
+  }
+  out[p] = n;
+}
+
+/** Entries as one Native block (tests, tools); the writer uses NativeBatch directly. */
+export function encodeEntriesNative(entries: Iterable<Entry>): Buffer {
+  const batch = new NativeBatch(64);
+  for (const e of entries) batch.append(e);
+  return batch.take().body;
+}
