@@ -1,8 +1,10 @@
 /**
- * Reading single entries back. Entry ids are UUIDv7: their first 48 bits are a millisecond time
- * close to the entry's own (the agent makes the id when it finishes the entry), so a lookup can
- * first search a short time window around it, which prunes all other hourly partitions, and only
- * then, when nothing is there, the whole table (the bloom filter on `id` still helps).
+ * Reading single entries back. Entry ids are UUIDv7 whose first 48 bits are a millisecond:
+ * the agent makes them from the entry's start (agent/ids.ts: `uuidv7(startUs / 1000)`), so the
+ * entry's `start_time` lies in that very millisecond and the lookup reads one or two granules of
+ * the table ordered by `start_time`. Ids made otherwise (the synthetic generator takes the end
+ * time; other writers may skew) are found in a window around that time, then anywhere (the bloom
+ * filter on `id` still skips most granules).
  */
 import type { Entry } from '../entries/entry.js';
 import type { Store } from './client.js';
@@ -20,24 +22,28 @@ export function uuidv7Ms(id: string): number | undefined {
   return m ? parseInt(m[1] + m[2], 16) : undefined;
 }
 
+/** Where to look for an id, narrowest first: [from, to) in ms, or null for the whole table. */
+export function idSearchWindows(id: string): Array<[number, number] | null> {
+  const ms = uuidv7Ms(id);
+  if (ms === undefined) return [null];
+  return [[ms, ms + 1], [ms - ID_WINDOW_BEFORE_MS, ms + ID_WINDOW_AFTER_MS], null];
+}
+
 /** One entry in full by id, or undefined. */
 export async function findEntry(store: Store, id: string): Promise<Entry | undefined> {
-  const ms = uuidv7Ms(id);
-  const lookup = async (window: string, params: Record<string, unknown>) => {
+  for (const window of idSearchWindows(id)) {
+    const range = window
+      ? ' AND start_time >= fromUnixTimestamp64Milli({fromMs:Int64}) AND start_time < fromUnixTimestamp64Milli({toMs:Int64})'
+      : '';
     const rs = await store.client.query({
-      query: `SELECT ${ENTRY_SELECT} FROM ${store.database}.entries WHERE id = {id:String}${window} LIMIT 1`,
-      query_params: { id, ...params },
+      // ORDER BY … LIMIT 1 lets the engine find the row reading only `id` and `start_time`, then
+      // read the other columns (bodies, headers) for that one row instead of its whole granule.
+      query: `SELECT ${ENTRY_SELECT} FROM ${store.database}.entries WHERE id = {id:String}${range} ORDER BY start_time LIMIT 1`,
+      query_params: window ? { id, fromMs: window[0], toMs: window[1] } : { id },
       format: 'JSONEachRow',
     });
     const rows = await rs.json<EntryRow>();
-    return rows.length > 0 ? rowToEntry(rows[0]) : undefined;
-  };
-  if (ms !== undefined) {
-    const found = await lookup(
-      ' AND start_time >= fromUnixTimestamp64Milli({fromMs:Int64}) AND start_time <= fromUnixTimestamp64Milli({toMs:Int64})',
-      { fromMs: ms - ID_WINDOW_BEFORE_MS, toMs: ms + ID_WINDOW_AFTER_MS },
-    );
-    if (found) return found;
+    if (rows.length > 0) return rowToEntry(rows[0]);
   }
-  return lookup('', {});
+  return undefined;
 }
