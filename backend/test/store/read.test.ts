@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ENTRY_COLUMNS, encodeEntriesTsv, findEntry, uuidv7Ms } from '../../src/store/index.js';
+import { ENTRY_COLUMNS, encodeEntriesNative, findEntry, uuidv7Ms } from '../../src/store/index.js';
 import { idSearchWindows } from '../../src/store/read.js';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
 import { uuidv7 } from '../../src/agent/ids.js';
@@ -22,7 +22,7 @@ describe('findEntry', () => {
       const startUs = Math.floor(entries[i].startUs / 1000) * 1000 + us;
       entries[i] = { ...entries[i], startUs, endUs: startUs + entries[i].durationUs, id: uuidv7(startUs / 1000) };
     }
-    await t.store.insertTsv('entries', ENTRY_COLUMNS, encodeEntriesTsv(entries));
+    await t.store.insertNative('entries', ENTRY_COLUMNS, encodeEntriesNative(entries));
   });
   after(() => t.dispose());
 
