@@ -3,6 +3,7 @@
  * same-named query parameters) are replaced before an entry is handed on. On by default.
  */
 import type { Entry, HeaderList } from '../entries/entry.js';
+import { equalsLowercase } from '../protocols/header-names.js';
 
 export const REDACTED = '[REDACTED]';
 
@@ -56,14 +57,16 @@ export interface RedactionOptions {
 export const defaultRedaction: RedactionOptions = { enabled: true, headers: [], queryParams: [] };
 
 export class Redactor {
-  private readonly headers: Set<string>;
-  /** Lengths of the redacted names: most headers are passed over without lowercasing them. */
-  private readonly headerLengths: Set<number>;
+  /**
+   * Redacted header names (lowercase) by length: most headers are told apart by their length and first
+   * letters, without a lowercased copy or a hash of every name.
+   */
+  private readonly headersByLength: Array<string[] | undefined> = [];
   private readonly params: Set<string>;
 
   constructor(private readonly opts: RedactionOptions = defaultRedaction) {
-    this.headers = new Set([...defaultRedactedHeaders, ...opts.headers.map((h) => h.toLowerCase())]);
-    this.headerLengths = new Set([...this.headers].map((h) => h.length));
+    const headers = new Set([...defaultRedactedHeaders, ...opts.headers.map((h) => h.toLowerCase())]);
+    for (const h of headers) (this.headersByLength[h.length] ??= []).push(h);
     this.params = new Set([...defaultRedactedQueryParams, ...opts.queryParams.map((h) => h.toLowerCase())]);
   }
 
@@ -76,8 +79,16 @@ export class Redactor {
   }
 
   private redactHeaders(list: HeaderList): void {
-    for (const h of list) {
-      if (this.headerLengths.has(h[0].length) && this.headers.has(h[0].toLowerCase())) h[1] = REDACTED;
+    for (let i = 0; i < list.length; i++) {
+      const h = list[i];
+      const candidates = this.headersByLength[h[0].length];
+      if (candidates === undefined) continue;
+      for (let k = 0; k < candidates.length; k++) {
+        if (equalsLowercase(h[0], candidates[k])) {
+          h[1] = REDACTED;
+          break;
+        }
+      }
     }
   }
 

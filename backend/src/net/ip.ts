@@ -60,6 +60,16 @@ export function newTcpSegment(): TcpSegment {
 
 const PROTO_TCP = 6;
 
+// Big-endian reads of bytes whose bounds were checked: Buffer#readUInt16BE/32BE validate their
+// offset again through a wrapped function, once per field of every packet.
+function u16(buf: Buffer, o: number): number {
+  return (buf[o] << 8) | buf[o + 1];
+}
+
+function u32(buf: Buffer, o: number): number {
+  return ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
+}
+
 /**
  * Decodes the IP packet at buf[off, end) (end = end of the captured bytes; `wireEnd` = where the
  * frame ended on the wire, which may lie beyond `end` when the snap length cut it).
@@ -74,21 +84,21 @@ export function decodeIpTcp(etherType: number, buf: Buffer, off: number, end: nu
     const vihl = buf[off];
     const ihl = (vihl & 0x0f) * 4;
     if (vihl >> 4 !== 4 || ihl < 20 || end - off < ihl) return IpResult.Malformed;
-    const total = buf.readUInt16BE(off + 2);
+    const total = u16(buf, off + 2);
     // TSO on the capturing host can leave total = 0; then the frame length is all we know.
     ipEnd = total === 0 ? wireEnd : off + total;
     if (ipEnd < off + ihl) return IpResult.Malformed;
-    const frag = buf.readUInt16BE(off + 6);
+    const frag = u16(buf, off + 6);
     if ((frag & 0x2000) !== 0 || (frag & 0x1fff) !== 0) return IpResult.Fragment;
     proto = buf[off + 9];
     seg.v6 = false;
-    seg.src4 = buf.readUInt32BE(off + 12);
-    seg.dst4 = buf.readUInt32BE(off + 16);
+    seg.src4 = u32(buf, off + 12);
+    seg.dst4 = u32(buf, off + 16);
     l4 = off + ihl;
   } else {
     if (end - off < 40) return IpResult.Malformed;
     if (buf[off] >> 4 !== 6) return IpResult.Malformed;
-    const plen = buf.readUInt16BE(off + 4);
+    const plen = u16(buf, off + 4);
     ipEnd = plen === 0 ? wireEnd : off + 40 + plen;
     seg.v6 = true;
     seg.src6 = off + 8;
@@ -114,10 +124,10 @@ export function decodeIpTcp(etherType: number, buf: Buffer, off: number, end: nu
   if (end - l4 < 20) return IpResult.Malformed;
   const dataOff = (buf[l4 + 12] >> 4) * 4;
   if (dataOff < 20 || l4 + dataOff > ipEnd || end - l4 < dataOff) return IpResult.Malformed;
-  seg.srcPort = buf.readUInt16BE(l4);
-  seg.dstPort = buf.readUInt16BE(l4 + 2);
-  seg.seq = buf.readUInt32BE(l4 + 4);
-  seg.ack = buf.readUInt32BE(l4 + 8);
+  seg.srcPort = u16(buf, l4);
+  seg.dstPort = u16(buf, l4 + 2);
+  seg.seq = u32(buf, l4 + 4);
+  seg.ack = u32(buf, l4 + 8);
   seg.flags = buf[l4 + 13];
   seg.payloadStart = l4 + dataOff;
   // Ethernet pads short frames: the IP length, not the frame length, says where data ends.

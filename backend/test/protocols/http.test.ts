@@ -230,3 +230,53 @@ test('HTTP on any port is found by content; a non-HTTP connection is counted as 
   assert.deepEqual(entries.map((e) => [e.method, e.path]), [['OPTIONS', '*']]);
   assert.equal(result.counters.unknownConnections, 1);
 });
+
+test('heads: names and values trimmed as sent, bare LF line ends, framing headers in any case, reason phrases', async () => {
+  const c = conv();
+  // Tabs, spaces and a no-break space (latin1 0xA0) around values; a space before a colon.
+  c.send('GET /t HTTP/1.1\r\nHost:\tsvc \r\nX-Pad:\xa0 v a l \t\r\nX-Empty:\r\nX-Name \t: n\r\n\r\n');
+  c.reply('HTTP/1.1 200 \r\nCONTENT-length: 2\r\n\r\nok');
+  // Bare LF line ends throughout, and a status line without a reason phrase.
+  c.send('GET /lf HTTP/1.0\nhost: lf\n\n');
+  c.reply('HTTP/1.0 204\ncontent-LENGTH: 0\n\n');
+  c.send('GET /reason HTTP/1.1\r\nHost: svc\r\n\r\n');
+  c.reply('HTTP/1.1 404 Not  Found here\r\nTransfer-ENCODING: gzip, Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+  c.close();
+  const { entries, result } = await importFrames(c.frames, { redaction: { enabled: false, headers: [], queryParams: [] } });
+  assert.deepEqual(entries[0].requestHeaders, [['Host', 'svc'], ['X-Pad', 'v a l'], ['X-Empty', ''], ['X-Name', 'n']]);
+  assert.equal(entries[0].host, 'svc');
+  assert.deepEqual([entries[0].status, entries[0].statusText, text(entries[0].responseBody)], [200, '', 'ok']);
+  assert.deepEqual([entries[1].path, entries[1].host, entries[1].protocolVersion], ['/lf', 'lf', '1.0']);
+  assert.deepEqual([entries[1].status, entries[1].statusText], [204, '']);
+  assert.deepEqual([entries[2].status, entries[2].statusText, text(entries[2].responseBody)], [404, 'Not  Found here', 'abc']);
+  assert.equal(entries.length, 3);
+  assert.equal(result.counters.protocols.http.parseErrors, 0);
+});
+
+test('heads: malformed request and status lines are parse errors, and the next good message still parses', async () => {
+  for (const [bad, requests] of [
+    ['G@T /x HTTP/1.1', true],
+    ['GET /x HTTP/1.2', true],
+    ['GET HTTP/1.1', true],
+    ['HTTP/1.1 20 OK', false],
+    ['HTTP/1.1 200OK', false],
+    ['HTTP/1.3 200 OK', false],
+    ['HTTP/1.1 2x0 OK', false],
+    ['HTTP/1.1 200 O\rK', false],
+  ] as const) {
+    const c = conv();
+    if (requests) {
+      // The bad line still starts like a request (GET…/G…), so detection hands it to the parser.
+      c.send(`GET /first HTTP/1.1\r\n\r\n${bad}\r\nHost: h\r\n\r\nGET /ok HTTP/1.1\r\n\r\n`);
+      c.reply('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    } else {
+      c.send('GET /ok HTTP/1.1\r\n\r\n');
+      c.reply(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n${bad}\r\nContent-Length: 0\r\n\r\n`);
+    }
+    c.close();
+    const { entries, result } = await importFrames(c.frames);
+    assert.ok(result.counters.protocols.http.parseErrors >= 1, `${bad}: a parse error`);
+    const paths = entries.map((e) => `${e.path} ${e.status}`);
+    assert.deepEqual(paths, requests ? ['/first 200', '/ok 200'] : ['/ok 200'], bad);
+  }
+});

@@ -114,8 +114,7 @@ class HttpConnection implements StreamConsumer {
   }
 
   private responseHead(msg: HttpMessage): BodyKind {
-    const request = this.pending.find((p) => !p.response)?.request;
-    const method = request?.method ?? '';
+    const method = this.unanswered()?.request.method ?? '';
     const s = msg.status;
     if (s === 101) return BodyKind.Tunnel;
     if (method === 'CONNECT' && s >= 200 && s < 300) return BodyKind.Tunnel;
@@ -127,7 +126,7 @@ class HttpConnection implements StreamConsumer {
 
   private responseDone(msg: HttpMessage): void {
     if (msg.status >= 100 && msg.status < 200 && msg.status !== 101) return; // interim: the real answer follows
-    const p = this.pending.find((x) => !x.response);
+    const p = this.unanswered();
     if (!p) {
       this.ctx.counters.orphanResponses++;
       return;
@@ -138,6 +137,13 @@ class HttpConnection implements StreamConsumer {
     else if (p.request.method === 'CONNECT' || p.request.upgrade) this.requests.resume();
     if (!p.done && upgraded) p.done = true;
     this.settle();
+  }
+
+  /** The oldest request still waiting for its response. */
+  private unanswered(): Pending | undefined {
+    const pending = this.pending;
+    for (let i = 0; i < pending.length; i++) if (pending[i].response === null) return pending[i];
+    return undefined;
   }
 
   /** Emits answered exchanges in order, as soon as both sides of the oldest are complete. */

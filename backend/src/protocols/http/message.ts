@@ -1,5 +1,6 @@
 /** An HTTP/1.x message as the parser builds it, before pairing. */
 import type { HeaderList } from '../../entries/entry.js';
+import { equalsLowercase } from '../header-names.js';
 
 export interface HttpMessage {
   /** '1.0' or '1.1'. */
@@ -70,19 +71,19 @@ export function noteHeader(msg: HttpMessage, name: string, value: string): void 
   if (first !== 0x63 && first !== 0x68 && first !== 0x74 && first !== 0x75) return;
   switch (name.length) {
     case 4:
-      if (msg.host === '' && name.toLowerCase() === 'host') msg.host = value;
+      if (msg.host === '' && equalsLowercase(name, 'host')) msg.host = value;
       return;
     case 7:
-      if (name.toLowerCase() === 'upgrade') msg.upgrade = true;
+      if (equalsLowercase(name, 'upgrade')) msg.upgrade = true;
       return;
     case 14:
-      if (name.toLowerCase() === 'content-length') msg.contentLength = mergeContentLength(msg.contentLength, value);
+      if (equalsLowercase(name, 'content-length')) msg.contentLength = mergeContentLength(msg.contentLength, value);
       return;
     case 16:
-      if (name.toLowerCase() === 'content-encoding') msg.contentEncoding = value.trim().toLowerCase();
+      if (equalsLowercase(name, 'content-encoding')) msg.contentEncoding = value.trim().toLowerCase();
       return;
     case 17:
-      if (name.toLowerCase() === 'transfer-encoding') {
+      if (equalsLowercase(name, 'transfer-encoding')) {
         // The last coding decides (RFC 9112 section 6.3); a later header line overrides.
         const last = value.slice(value.lastIndexOf(',') + 1).trim().toLowerCase();
         msg.chunked = last === 'chunked';

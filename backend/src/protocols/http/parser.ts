@@ -222,10 +222,21 @@ export class HttpParser {
   }
 
   /**
-   * Scans for the blank line that ends the head with indexOf (native) rather than byte by byte.
-   * A head that arrives whole in one segment is parsed where it lies; otherwise it is copied.
+   * Finds the blank line that ends the head. A head that lies whole in this segment (nearly all)
+   * is scanned once, decoded once and parsed where it lies; otherwise it is scanned line by line
+   * and copied, across segments if need be.
    */
   private feedHead(buf: Buffer, pos: number, end: number, tsUs: number): number {
+    const msg = this.msg!;
+    if (this.headBytes === 0) {
+      const n = scanHead(buf, pos, pos + Math.min(end - pos, this.limits.maxHeaderBytes));
+      if (n > 0) {
+        this.headBytes = n;
+        msg.endUs = tsUs;
+        this.parseHead(buf.toString('latin1', pos, pos + n));
+        return pos + n;
+      }
+    }
     // indexOf searches to the end of the buffer: bound it to this segment's data.
     const view = end === buf.length ? buf : buf.subarray(0, end);
     let i = pos;
@@ -256,13 +267,6 @@ export class HttpParser {
     }
     this.lineState = done ? LINE_START : state;
     const n = i - pos;
-    const msg = this.msg!;
-    if (done && this.headLen === 0 && n <= this.limits.maxHeaderBytes) {
-      this.headBytes += n;
-      msg.endUs = tsUs;
-      this.parseHead(buf, pos, i);
-      return i;
-    }
     this.headBytes += n;
     const room = this.limits.maxHeaderBytes - this.headLen;
     if (room > 0) this.appendHead(buf, pos, pos + Math.min(n, room));
@@ -272,7 +276,8 @@ export class HttpParser {
       return i;
     }
     msg.endUs = tsUs;
-    this.parseHead(this.head, 0, this.headLen);
+    scanHead(this.head, 0, this.headLen);
+    this.parseHead(this.head.toString('latin1', 0, this.headLen));
     return i;
   }
 
@@ -288,49 +293,53 @@ export class HttpParser {
   }
 
   /**
-   * Parses the head in h[start, end): start line, then header lines. The head becomes one string
-   * first: slicing it is far cheaper than decoding each name and value from the buffer.
+   * Parses the head in `text`, whose lines scanHead just recorded: start line, then header lines.
+   * Names and values are sliced once each (no per-line, untrimmed or lowercased strings).
    */
-  private parseHead(h: Buffer, start: number, end: number): void {
+  private parseHead(text: string): void {
     const msg = this.msg!;
-    const text = h.toString('latin1', start, end);
-    const len = text.length;
-    let lineStart = 0;
+    const lines = headLines;
+    const count = headLineCount;
     let first = true;
-    while (lineStart < len) {
-      let nl = text.indexOf('\n', lineStart);
-      if (nl < 0) nl = len;
-      let lineEnd = nl;
+    for (let k = 0; k < count; k++) {
+      const lineStart = k === 0 ? 0 : lines[k - 1] + 1;
+      let lineEnd = lines[k];
       if (lineEnd > lineStart && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
+      if (lineEnd === lineStart) continue; // an empty line before the start line
       if (first) {
-        if (lineEnd === lineStart) {
-          lineStart = nl + 1; // leading empty line
-          continue;
-        }
-        const line = text.slice(lineStart, lineEnd);
-        if (!(this.requests ? parseRequestLine(line, msg) : parseStatusLine(line, msg))) {
+        const ok = this.requests
+          ? parseRequestLine(text, lineStart, lineEnd, msg)
+          : parseStatusLine(text, lineStart, lineEnd, msg);
+        if (!ok) {
           this.fail(`bad ${this.requests ? 'request' : 'status'} line`, true);
           return;
         }
         first = false;
-      } else if (lineEnd > lineStart) {
-        const c = text.charCodeAt(lineStart);
-        if ((c === 32 || c === 9) && msg.headers.length > 0) {
-          // Obsolete line folding: the line continues the previous header's value.
-          const last = msg.headers[msg.headers.length - 1];
-          last[1] = `${last[1]} ${text.slice(lineStart, lineEnd).trim()}`;
-        } else {
-          const colon = text.indexOf(':', lineStart);
-          if (colon > lineStart && colon < lineEnd) {
-            const name = trimEndOws(text.slice(lineStart, colon));
-            const value = text.slice(colon + 1, lineEnd).trim();
-            msg.headers.push([name, value]);
-            noteHeader(msg, name, value);
-          }
-          // A line without a colon is not a header: tolerated and dropped, as browsers do.
-        }
+        continue;
       }
-      lineStart = nl + 1;
+      const c = text.charCodeAt(lineStart);
+      if ((c === 32 || c === 9) && msg.headers.length > 0) {
+        // Obsolete line folding: the line continues the previous header's value.
+        const last = msg.headers[msg.headers.length - 1];
+        last[1] = `${last[1]} ${text.slice(lineStart, lineEnd).trim()}`;
+        continue;
+      }
+      const colon = text.indexOf(':', lineStart);
+      // A line without a colon is not a header: tolerated and dropped, as browsers do.
+      if (colon <= lineStart || colon >= lineEnd) continue;
+      // The name without the spaces some senders put before the colon; the value trimmed as
+      // String#trim would (the same characters).
+      let nameEnd = colon;
+      const last = text.charCodeAt(nameEnd - 1);
+      if (last === 32 || last === 9) while (nameEnd > lineStart && isTrimmed(text.charCodeAt(nameEnd - 1))) nameEnd--;
+      let v = colon + 1;
+      let vEnd = lineEnd;
+      while (v < vEnd && isTrimmed(text.charCodeAt(v))) v++;
+      while (vEnd > v && isTrimmed(text.charCodeAt(vEnd - 1))) vEnd--;
+      const name = text.slice(lineStart, nameEnd);
+      const value = text.slice(v, vEnd);
+      msg.headers.push([name, value]);
+      noteHeader(msg, name, value);
     }
     if (first) {
       this.fail('empty head', true);
@@ -473,33 +482,103 @@ export class HttpParser {
   }
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const STATUS_LINE = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/;
+/**
+ * Where the lines of the head being parsed end, relative to its start (the index of each line's
+ * LF, or the end of the data for a last line without one): scratch space shared by all parsers
+ * (parsing never nests), grown as needed and kept.
+ */
+let headLines: Int32Array = new Int32Array(64);
+let headLineCount = 0;
 
-function parseRequestLine(line: string, msg: HttpMessage): boolean {
-  const sp1 = line.indexOf(' ');
-  const sp2 = line.lastIndexOf(' ');
-  if (sp1 <= 0 || sp2 <= sp1 + 1) return false;
-  const method = line.slice(0, sp1);
-  const version = line.slice(sp2 + 1);
-  if (!TOKEN.test(method) || (version !== 'HTTP/1.1' && version !== 'HTTP/1.0')) return false;
-  msg.method = method;
-  msg.target = line.slice(sp1 + 1, sp2);
-  msg.version = version.slice(5);
+/**
+ * Scans buf[start, end) for the blank line that ends a head (an empty line, or one holding only
+ * a CR), recording the lines before it in headLines. Returns the head's length including the
+ * blank line, or -1 when there is none (then every line of the data is recorded). A plain byte
+ * loop: cheaper than a native search per line for heads of a few hundred bytes.
+ */
+function scanHead(buf: Buffer, start: number, end: number): number {
+  let count = 0;
+  let lineStart = start;
+  let i = start;
+  while (i < end) {
+    if (buf[i] !== 10) {
+      i++;
+      continue;
+    }
+    if (i === lineStart || (i === lineStart + 1 && buf[lineStart] === 13)) {
+      headLineCount = count;
+      return i + 1 - start;
+    }
+    if (count === headLines.length) headLines = grow(headLines);
+    headLines[count++] = i - start;
+    lineStart = ++i;
+  }
+  if (lineStart < end) {
+    if (count === headLines.length) headLines = grow(headLines);
+    headLines[count++] = end - start;
+  }
+  headLineCount = count;
+  return -1;
+}
+
+function grow(a: Int32Array): Int32Array {
+  const bigger = new Int32Array(a.length * 2);
+  bigger.set(a);
+  return bigger;
+}
+
+/** What String#trim removes, within latin1: tab, line feed, VT, FF, CR, space, no-break space. */
+function isTrimmed(c: number): boolean {
+  return c === 32 || c === 9 || c === 13 || c === 10 || c === 11 || c === 12 || c === 160;
+}
+
+/** RFC 9110 tchar, by character code. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-") TCHAR[c.charCodeAt(0)] = 1;
+
+/** "HTTP/1.0" or "HTTP/1.1" at text[at, at + 8): the version ('1.0', '1.1'), else ''. */
+function httpVersion(text: string, at: number): string {
+  if (!text.startsWith('HTTP/1.', at)) return '';
+  const minor = text.charCodeAt(at + 7);
+  return minor === 0x31 ? '1.1' : minor === 0x30 ? '1.0' : '';
+}
+
+/** method SP target SP HTTP/1.x in text[start, end); the target is whatever lies between. */
+function parseRequestLine(text: string, start: number, end: number, msg: HttpMessage): boolean {
+  const sp1 = text.indexOf(' ', start);
+  const sp2 = text.lastIndexOf(' ', end - 1);
+  if (sp1 <= start || sp1 >= end || sp2 <= sp1 + 1) return false;
+  for (let i = start; i < sp1; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || TCHAR[c] === 0) return false;
+  }
+  const version = end - sp2 - 1 === 8 ? httpVersion(text, sp2 + 1) : '';
+  if (version === '') return false;
+  msg.method = text.slice(start, sp1);
+  msg.target = text.slice(sp1 + 1, sp2);
+  msg.version = version;
   return true;
 }
 
-function parseStatusLine(line: string, msg: HttpMessage): boolean {
-  const m = STATUS_LINE.exec(line);
-  if (!m) return false;
-  msg.version = m[1];
-  msg.status = Number(m[2]);
-  msg.statusText = m[3] ?? '';
+/** HTTP/1.x SP 3DIGIT [SP reason] in text[start, end); the reason holds no CR. */
+function parseStatusLine(text: string, start: number, end: number, msg: HttpMessage): boolean {
+  if (end - start < 12) return false;
+  const version = httpVersion(text, start);
+  if (version === '' || text.charCodeAt(start + 8) !== 32) return false;
+  let status = 0;
+  for (let i = start + 9; i < start + 12; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+    status = status * 10 + d;
+  }
+  let reason = '';
+  if (end > start + 12) {
+    if (text.charCodeAt(start + 12) !== 32) return false;
+    for (let i = start + 13; i < end; i++) if (text.charCodeAt(i) === 13) return false;
+    reason = text.slice(start + 13, end);
+  }
+  msg.version = version;
+  msg.status = status;
+  msg.statusText = reason;
   return true;
-}
-
-/** Drops the spaces and tabs some senders put between a header name and its colon. */
-function trimEndOws(name: string): string {
-  const c = name.charCodeAt(name.length - 1);
-  return c === 32 || c === 9 ? name.trimEnd() : name;
 }
