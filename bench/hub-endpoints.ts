@@ -2,7 +2,7 @@
  * Benchmark: latency of each hub endpoint under concurrent clients, on as many synthetic entries
  * as the seeding budget allows.
  *
- *   node --import tsx bench/hub-endpoints.ts [--seed-seconds 120] [--seconds 6] [--clients 1,20] [--data DIR]
+ *   node --import tsx bench/hub-endpoints.ts [--seed-seconds 120] [--seconds 6] [--clients 1,20] [--data DIR] [--distinct]
  *
  * 1. Seeds a fresh embedded store in this process (synthetic entries over the last 6 h, chunks of
  *    200k through the real writer) until --seed-seconds have passed (skipped with --data DIR).
@@ -11,6 +11,8 @@
  * 3. For each client count and endpoint, that many workers send requests back to back
  *    (keep-alive) for --seconds; prints requests/s and p50/p95/p99 latency (ms) as Markdown.
  *    One client shows a query's own cost; 20 show the queueing too (chDB runs one query at a time).
+ *    Identical requests in flight share one store query (hub/run.ts); with --distinct each worker
+ *    shifts its time range by a second per worker, so no two workers ask the same.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '6' },
     clients: { type: 'string', default: '1,20' },
     data: { type: 'string' },
+    distinct: { type: 'boolean', default: false },
   },
 });
 const SEED_MS = Number(values['seed-seconds']) * 1000;
@@ -117,7 +120,7 @@ try {
   const total = entries >= 0 ? entries : ((await (await fetch(`${base}/health`)).json()) as { store: { entries: number } }).store.entries;
   const to = Date.now();
   const from = to - SPAN_US / 1000;
-  const range = `from=${from}&to=${to}`;
+  const rangeOf = (worker: number) => (values.distinct ? `from=${from - worker * 1000}&to=${to - worker * 1000}` : `from=${from}&to=${to}`);
   const enc = encodeURIComponent;
   // Ids to fetch one by one, spread over the range.
   const ids: string[] = [];
@@ -133,25 +136,26 @@ try {
   const head = ((await (await fetch(`${base}/stream?wait=0`)).json()) as { cursor: string }).cursor;
   const nextCursor = (worker: number, body: string) => (cursors[worker] = (JSON.parse(body) as { cursor: string }).cursor);
   const cases: Array<[string, (worker: number) => string, ((worker: number, body: string) => void)?]> = [
-    ['entries, newest 100', () => `${base}/entries?${range}&limit=100`],
-    ['entries, filter `dst.service == "nginx" and status == 404`', () => `${base}/entries?${range}&limit=100&filter=${enc('dst.service == "nginx" and status == 404')}`],
-    ['entries, filter `latency > 200ms` (scan)', () => `${base}/entries?${range}&limit=100&filter=${enc('latency > 200ms')}`],
+    ['entries, newest 100', (w) => `${base}/entries?${rangeOf(w)}&limit=100`],
+    ['entries, filter `dst.service == "nginx" and status == 404`', (w) => `${base}/entries?${rangeOf(w)}&limit=100&filter=${enc('dst.service == "nginx" and status == 404')}`],
+    ['entries, filter `latency > 200ms` (scan)', (w) => `${base}/entries?${rangeOf(w)}&limit=100&filter=${enc('latency > 200ms')}`],
     ['one entry by id', () => `${base}/entries/${ids[k++ % ids.length]}`],
     ['stream poll (no new entries, wait=0)', (w) => `${base}/stream?cursor=${cursors[w] ?? head}&wait=0`, nextCursor],
-    ['stats by status class, 6 h (rollup)', () => `${base}/stats?${range}&groupBy=statusClass`],
-    ['stats latency p50/95/99 by service, 6 h (rollup)', () => `${base}/stats?${range}&metric=latency&groupBy=service`],
-    ['stats by status class, filter `dst.service == "nginx"` (raw)', () => `${base}/stats?${range}&groupBy=statusClass&filter=${enc('dst.service == "nginx"')}`],
-    ['service map, 6 h (rollup)', () => `${base}/servicemap?${range}`],
-    ['service map, filter `method == "GET"` (raw)', () => `${base}/servicemap?${range}&filter=${enc('method == "GET"')}`],
-    ['catalog, 6 h (rollup)', () => `${base}/catalog?${range}`],
-    ['label values: service, 6 h', () => `${base}/labels/service?${range}`],
+    ['stats by status class, 6 h (rollup)', (w) => `${base}/stats?${rangeOf(w)}&groupBy=statusClass`],
+    ['stats latency p50/95/99 by service, 6 h (rollup)', (w) => `${base}/stats?${rangeOf(w)}&metric=latency&groupBy=service`],
+    ['stats by status class, filter `dst.service == "nginx"` (raw)', (w) => `${base}/stats?${rangeOf(w)}&groupBy=statusClass&filter=${enc('dst.service == "nginx"')}`],
+    ['service map, 6 h (rollup)', (w) => `${base}/servicemap?${rangeOf(w)}`],
+    ['service map, filter `method == "GET"` (raw)', (w) => `${base}/servicemap?${rangeOf(w)}&filter=${enc('method == "GET"')}`],
+    ['catalog, 6 h (rollup)', (w) => `${base}/catalog?${rangeOf(w)}`],
+    ['label values: service, 6 h', (w) => `${base}/labels/service?${rangeOf(w)}`],
     ['filter completions (values of dst.service)', () => `${base}/filter/completions?prefix=${enc('dst.service == ')}`],
   ];
   for (const clients of CLIENT_COUNTS) for (const [name, next, onBody] of cases) rows.push(await load(name, clients, next, onBody));
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   console.log(
     `\n${date} UTC, ${cpus().length} × ${cpus()[0].model}, load average ${loadavg()[0].toFixed(1)} at the end; ` +
-      `${total.toLocaleString('en')} synthetic entries over 6 h; ${CLIENT_COUNTS.join(' and ')} concurrent clients, ${RUN_MS / 1000} s per endpoint; ` +
+      `${total.toLocaleString('en')} synthetic entries over 6 h; ${CLIENT_COUNTS.join(' and ')} concurrent clients, ${RUN_MS / 1000} s per endpoint` +
+      `${values.distinct ? ', each client its own time range' : ', all clients the same requests'}; ` +
       `hub = \`tapline hub --data\` (embedded chDB) in its own process.\n`,
   );
   console.log('| endpoint | clients | requests | req/s | p50 ms | p95 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|---|');

@@ -6,12 +6,30 @@ export interface QueryLimits {
   queryTimeoutMs: number;
 }
 
-export async function queryRows<T>(
+/**
+ * Identical queries in flight, per store: they share one run. Dashboards ask the same question
+ * from several panels and viewers at once, and the embedded engine runs one query at a time, so
+ * each copy would otherwise wait for all the others. Callers get the same rows: never mutate them.
+ */
+const running = new WeakMap<Store, Map<string, Promise<unknown[]>>>();
+
+export function queryRows<T>(
   store: Store,
   limits: QueryLimits,
   query: string,
   params: Record<string, unknown> = {},
 ): Promise<T[]> {
+  let byKey = running.get(store);
+  if (!byKey) running.set(store, (byKey = new Map()));
+  const key = `${limits.queryTimeoutMs}\0${query}\0${JSON.stringify(params)}`;
+  const shared = byKey.get(key);
+  if (shared) return shared as Promise<T[]>;
+  const run = runQuery<T>(store, limits, query, params).finally(() => byKey.delete(key));
+  byKey.set(key, run);
+  return run;
+}
+
+async function runQuery<T>(store: Store, limits: QueryLimits, query: string, params: Record<string, unknown>): Promise<T[]> {
   const rs = await store.client.query({
     query,
     query_params: params,

@@ -1,0 +1,56 @@
+// Identical requests in flight at the same time share one store query; different ones do not.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fixture, getJson, type Fixture } from './fixture.js';
+
+let f: Fixture;
+let url: string;
+/** Store queries the hub ran, by SQL text (a spy: the queries still run). */
+const ran: string[] = [];
+
+before(async () => {
+  f = await fixture(2000);
+  const client = new Proxy(f.temp.store.client, {
+    get(target, prop, receiver) {
+      if (prop !== 'query') return Reflect.get(target, prop, receiver);
+      return (params: { query: string }) => {
+        ran.push(params.query);
+        return target.query(params as Parameters<typeof target.query>[0]);
+      };
+    },
+  });
+  url = await f.hub({ store: { ...f.temp.store, client } });
+});
+after(async () => {
+  await f?.dispose();
+});
+
+test('concurrent identical requests get the same answer from fewer store queries', async () => {
+  const now = Date.now();
+  const range = `from=${now - 2 * 3600_000}&to=${now}`;
+  const ask = (path: string) => getJson(`${url}/api/v1/${path}?${range}`);
+  for (const path of ['catalog', 'servicemap', 'stats']) {
+    ran.length = 0;
+    const answers = await Promise.all(Array.from({ length: 12 }, () => ask(path)));
+    for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.body));
+    assert.ok(answers[0].body && JSON.stringify(answers[0].body).length > 20, `${path}: an empty answer proves nothing`);
+    for (const a of answers) assert.deepEqual(a.body, answers[0].body, path);
+    assert.ok(ran.length > 0 && ran.length < 12, `${path}: 12 requests ran ${ran.length} store queries`);
+
+    // The same answer as one request on its own.
+    assert.deepEqual((await ask(path)).body, answers[0].body, path);
+  }
+});
+
+test('different requests are not shared', async () => {
+  const now = Date.now();
+  ran.length = 0;
+  const answers = await Promise.all(
+    Array.from({ length: 6 }, (_, i) => getJson(`${url}/api/v1/catalog?from=${now - (i + 1) * 600_000}&to=${now}`)),
+  );
+  for (const a of answers) assert.equal(a.status, 200);
+  assert.ok(ran.length >= 6, `6 different requests ran only ${ran.length} store queries`);
+  // Wider ranges hold at least as many requests.
+  const totals = answers.map((a) => (a.body.services as Array<{ requests: number }>).reduce((s, x) => s + x.requests, 0));
+  for (let i = 1; i < totals.length; i++) assert.ok(totals[i] >= totals[i - 1], `totals ${totals.join(', ')}`);
+});
