@@ -74,19 +74,19 @@ export class InsertTracker {
   private readonly observers = new Set<{ minUs: number }>();
   private seq = 0;
 
-  /** The same store, with `insertTsv` tracked. */
+  /** The same store, with `insertNative` tracked. */
   wrap(store: Store): Store {
     return {
       kind: store.kind,
       client: store.client,
       database: store.database,
-      insertTsv: async (table, columns, body, token) => {
+      insertNative: async (table, columns, body, token) => {
         const id = this.seq++;
         const startUs = Date.now() * 1000;
         this.running.set(id, startUs);
         for (const o of this.observers) o.minUs = Math.min(o.minUs, startUs);
         try {
-          await store.insertTsv(table, columns, body, token);
+          await store.insertNative(table, columns, body, token);
         } finally {
           this.running.delete(id);
         }
