@@ -22,6 +22,7 @@ import { syntheticEntries } from '../backend/src/entries/synthetic.js';
 import { uuidv7 } from '../backend/src/agent/ids.js';
 import { createLogger } from '../backend/src/log.js';
 import { EntryWriter, findEntry, migrate, openStore } from '../backend/src/store/index.js';
+import { newestEntriesSql } from '../backend/src/store/read.js';
 import { parseFilter } from '../backend/src/query/parser.js';
 import { listEntries } from '../backend/src/hub/entries.js';
 import { stats } from '../backend/src/hub/stats.js';
@@ -94,15 +95,12 @@ try {
     },
   ];
   const list = (filter: string, hours: number) => async () => (await listEntries(store, limits, f(filter), range(hours), 100)).entries;
-  // A change proposed for hub/entries.ts: bound the list by the 100th newest start time first (a
-  // read in order that stops after 100 rows), so the (start_time, id) sort reads a few granules.
+  // A change proposed for hub/entries.ts: its list query through store/read's newestEntriesSql.
   const proposedList = (filter: string, hours: number, buffering = true) => async () => {
     const c = compileExpr(f(filter));
     const r = rangeSql(range(hours));
-    const where = `${r.sql} AND (${c.sql})`;
     const rs = await store.client.query({
-      query: `SELECT ${SUMMARY_SELECT} FROM ${db}.entries WHERE ${where} AND start_time >= (SELECT min(start_time) FROM ` +
-        `(SELECT start_time FROM ${db}.entries WHERE ${where} ORDER BY start_time DESC LIMIT {limit:UInt32})) ORDER BY start_time DESC, id DESC LIMIT {limit:UInt32}`,
+      query: newestEntriesSql(db, SUMMARY_SELECT, `${r.sql} AND (${c.sql})`, '{limit:UInt32}'),
       query_params: { ...c.params, ...r.params, limit: 100 },
       format: 'JSONEachRow',
       clickhouse_settings: { prefer_column_name_to_alias: 1, ...(buffering ? {} : { read_in_order_use_buffering: 0 }) },
@@ -118,12 +116,12 @@ try {
     one('newest 100 for one service, 24 h', list('dst.service == "payments-api"', 24)),
     one('newest 100 for one service with status >= 500, 24 h', list('dst.service == "catalog" and response.status >= 500', 24)),
     one('newest 100 slower than 1 s, 24 h', list('latency > 1s', 24)),
-    one('proposed: newest 100 for one service, last hour, bounded by the 100th start time', proposedList('dst.service == "payments-api"', 1)),
-    one('proposed: newest 100, 24 h, bounded', proposedList('', 24)),
-    one('proposed: newest 100 for one service, 24 h, bounded', proposedList('dst.service == "payments-api"', 24)),
-    one('proposed: newest 100 for one service with status >= 500, 24 h, bounded', proposedList('dst.service == "catalog" and response.status >= 500', 24)),
+    one('proposed (newestEntriesSql): newest 100 for one service, last hour', proposedList('dst.service == "payments-api"', 1)),
+    one('proposed: newest 100, 24 h', proposedList('', 24)),
+    one('proposed: newest 100 for one service, 24 h', proposedList('dst.service == "payments-api"', 24)),
+    one('proposed: newest 100 for one service with status >= 500, 24 h', proposedList('dst.service == "catalog" and response.status >= 500', 24)),
     one('proposed: the same with read_in_order_use_buffering = 0', proposedList('dst.service == "catalog" and response.status >= 500', 24, false)),
-    one('proposed: newest 100 slower than 1 s, 24 h, bounded', proposedList('latency > 1s', 24)),
+    one('proposed: newest 100 slower than 1 s, 24 h', proposedList('latency > 1s', 24)),
     one('one entry by id (findEntry; id carries the start time, as the agent makes it)', () => findEntry(store, String(agentId))),
     one('one entry by id (findEntry; id carries the end time, as tapline seed makes it)', () => findEntry(store, String(endId))),
     one('one entry by id, plain WHERE id = (no time hint)', () => q(`SELECT * FROM ${db}.entries WHERE id = {id:String}`, { id: agentId })),
