@@ -11,8 +11,9 @@ import { addRetentionOptions, describeRetention, startRetention, type RetentionC
 export function registerHub(program: Command): void {
   addRetentionOptions(addHubOptions(
     addStoreOptions(program.command('hub').description('serve the hub API (docs/api.md) over a store: --store DIR|URL')),
-    1000,
-  )).action(async (o: HubCliOptions & StoreArgOptions & RetentionCliOptions) => {
+  ))
+    .option('--settle <ms>', 'live stream: inserts are assumed visible this long after their insert time', nonNegativeInt, 1000)
+    .action(async (o: HubCliOptions & StoreArgOptions & RetentionCliOptions & { settle: number }) => {
     const log = createLogger('hub');
     const config = storeFromOptions(o);
     const store = openStore(config);
@@ -82,16 +83,14 @@ export interface HubCliOptions {
   token?: string;
   corsOrigin: string[];
   queryTimeout: number;
-  settle: number;
 }
 
-export function addHubOptions(cmd: Command, defaultSettleMs: number): Command {
+export function addHubOptions(cmd: Command): Command {
   return cmd
     .option('--listen <host:port>', 'address of the HTTP API', parseListen, parseListen('127.0.0.1:8787'))
     .option('--token <token>', 'require "Authorization: Bearer <token>" (or TAPLINE_TOKEN); needed beyond loopback')
     .option('--cors-origin <origin>', 'allow this browser origin (repeatable; none by default)', collect, [])
-    .option('--query-timeout <ms>', 'longest a store query may run', nonNegativeInt, 10_000)
-    .option('--settle <ms>', 'live stream: inserts are assumed visible this long after their insert time', nonNegativeInt, defaultSettleMs);
+    .option('--query-timeout <ms>', 'longest a store query may run', nonNegativeInt, 10_000);
 }
 
 export function tokenFrom(o: { token?: string }): string | undefined {

@@ -1,7 +1,7 @@
 /**
  * `tapline up`: everything in one process — the embedded store, the capture agent (libpcap on the
- * given interfaces, loopback by default) writing into it, and the hub serving it. The hub sees the
- * writer's inserts as they happen, so the live stream needs almost no settle time.
+ * given interfaces, loopback by default) writing into it, and the hub serving it. Entries reach the
+ * live stream as the writer accepts them, before they are in the store (hub/live.ts, HandOffFeed).
  *
  * With a kubeconfig (or in a pod) entries are named after pods and services, as `tapline agent`
  * names them. Without -i, on a node of the cluster (--node-name or $NODE_NAME) it taps the targeted
@@ -17,7 +17,6 @@ import { addTapTargetOptions, setupKube, tapTargetOptionsFrom, type TapChange } 
 import { defaultLiveOptions, type LiveOptions } from '../capture/live.js';
 import { CaptureError } from '../capture/errors.js';
 import { createHub } from '../hub/server.js';
-import { InsertTracker } from '../hub/live.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_DATA_DIR, EntryWriter, migrate, openStore } from '../store/index.js';
 import { addHubOptions, hubSettings, onSignal, type HubCliOptions } from './hub.js';
@@ -46,14 +45,12 @@ export function registerUp(program: Command): void {
       .option('--bpf <filter>', 'capture filter (pcap-filter); the hub\'s own port is always left out', 'tcp')
       .option('--no-capture', 'store and hub only (no packet capture)')
       .option('--agent-name <name>', 'name written into every entry', hostname()),
-    50,
   ))).action(async (o: UpOptions) => {
     const log = createLogger('up');
-    const inserts = new InsertTracker();
-    const base = openStore({ kind: 'embedded', dataDir: o.data });
-    await migrate(base, { logger: log });
+    const store = openStore({ kind: 'embedded', dataDir: o.data });
+    await migrate(store, { logger: log });
     console.log(describeRetention(o));
-    const retention = await startRetention(base, o, log);
+    const retention = await startRetention(store, o, log);
     const targeting = tapTargetOptionsFrom(o as unknown as Record<string, unknown>);
     const kube = o.capture ? await setupKube({ ...targeting, kubeconfig: o.kubeconfig, context: o.context }) : undefined;
     const targets = !o.interface?.length && targeting.nodeName ? (kube?.targets ?? null) : null;
@@ -66,11 +63,7 @@ export function registerUp(program: Command): void {
         : { ...defaultLiveOptions, interfaces: o.interface?.length ? o.interface : ['lo'], filter: `(${o.bpf}) and ${own}` };
     let capturing = live(targets?.state);
     const describe = () => (capturing.interfaces.length ? capturing.interfaces.join(', ') : 'nothing yet (no pod targeted)');
-    const store = inserts.wrap(base);
     const writer = await EntryWriter.create(store, { flushIntervalMs: 100, logger: log });
-    const agent = o.capture
-      ? new LiveAgent(capturing, writer, { agentName: o.agentName, enrich: kube && ((e) => kube.enricher.enrich(e)) })
-      : undefined;
     const onTargets = (t: TapChange) => {
       try {
         agent?.retarget(live(t));
@@ -84,7 +77,7 @@ export function registerUp(program: Command): void {
     const hub = await createHub({
       store,
       ...hubSettings(o),
-      live: { settleMs: o.settle, pollMs: 200, inserts },
+      handOff: { unstored: () => writer.queued + writer.spoolState.entries },
       logger: log,
       ingestCounters: () => ({ ingested: writer.counters.written, dropped: writer.counters.dropped }),
       agentStatus: () => {
@@ -101,6 +94,10 @@ export function registerUp(program: Command): void {
         };
       },
     });
+    const sink = (hub.handOff as NonNullable<typeof hub.handOff>).sinkFor(writer);
+    const agent = o.capture
+      ? new LiveAgent(capturing, sink, { agentName: o.agentName, enrich: kube && ((e) => kube.enricher.enrich(e)) })
+      : undefined;
     try {
       agent?.start();
     } catch (err) {

@@ -72,6 +72,11 @@ export interface Entry {
   unanswered: boolean;
   /** Part of the exchange was missing (capture gap, snap length, mid-stream pickup, RST). */
   incomplete: boolean;
+  /**
+   * Insert position (µs) stamped by an in-process live feed (`tapline up`), stored as
+   * `ingested_at`; absent otherwise, and the store stamps the insert time.
+   */
+  ingestedUs?: number;
 }
 
 /** Where finished entries go next: the store's writer, the hub's live feed, or a test collector. */

@@ -1,111 +1,40 @@
 /**
  * The live feed: new entries in insert order, for long-poll and SSE clients.
  *
- * Position = (ingested_at, id), a total order over the store's rows. The feed keeps a watermark W
- * (the store's clock minus a settle time) and serves rows with position > cursor and
- * ingested_at <= W, oldest first. A client's next cursor is its last row, or (W, "~") when it got
- * everything up to W. So a cursor never repeats a row (strictly greater) and never skips one,
- * provided every insert becomes visible within `settleMs` of its ingested_at (one in-process
- * writer: the InsertTracker below makes that exact; several agents writing to a server: raise the
- * settle time above the slowest insert), and that an entry reaches the store within `maxLagMs` of
- * its start (see there).
+ * Position = (ingested_at, id), a total order over the store's rows. A feed keeps a watermark W and
+ * serves rows with position > cursor and position <= (W, "~"), oldest first. A client's next cursor
+ * is its last row, or (W, "~") when it got everything up to W. So a cursor never repeats a row
+ * (strictly greater) and never skips one, provided no row with a position at or below W appears
+ * after W was handed out. The two feeds keep that promise in two ways:
  *
- * One shared poller per hub asks the store "anything new below the next watermark?" while
- * clients wait, and wakes them; `poke()` lets an in-process writer say "I just inserted" instead of
- * waiting for the next poll.
+ * - `StoreFeed` (`tapline hub`: the hub follows a store other processes write into): W is the
+ *   store's clock minus a settle time; every insert must become visible within `settleMs` of its
+ *   ingested_at (the store stamps it; with agents writing to a server, raise the settle time above
+ *   the slowest insert). One shared poller asks the store "anything new below the next watermark?"
+ *   while clients wait, and wakes them.
+ * - `HandOffFeed` (`tapline up`: the writer runs in this process): the feed stamps each entry's
+ *   position as the writer accepts it (the writer stores it as ingested_at) and keeps the entry in
+ *   memory at once, so W is simply the last position handed out. Clients see an entry as soon as it
+ *   is captured, before it reaches the store.
  *
- * Recent rows in memory: while unfiltered clients read, each look that finds new rows also fetches
- * them (one query shared by all clients) into a bounded ring covering the positions
- * (ring.low, watermark]. An unfiltered read whose cursor is at or after ring.low is answered from
- * the ring without asking the store; an older cursor, a filtered read (the filter exists only as
- * SQL), or a look that found more rows than the ring holds goes to the store as before. Positions
- * in the ring are the store's own (read back from it), so both paths hand out the same cursors.
- * With an InsertTracker (`tapline up`) that fetch is the whole look: the watermark comes from this
- * process's clock, which is the embedded store's, so no count query runs. Known difference: the
- * ring keeps rows that started at most `maxLagMs` before the watermark they were fetched at, the
- * store read the same bound from the cursor; only entries that reach the store later than that
- * differ, and those the stream does not promise (see `maxLagMs`).
+ * Recent rows in memory (`RecentRows`): a bounded ring covering the positions (low, W]. A read whose
+ * cursor is at or after `low` and whose filter has an in-memory matcher (query/match.ts) is answered
+ * from the ring; an older cursor, or a filter on what summaries lack (headers, bodies), reads the
+ * store. Positions in the ring are the store's own, so both paths hand out the same cursors.
+ * Every read sees only entries that started at most `maxLagMs` before its cursor (see there).
  */
+import { isIP } from 'node:net';
+import type { Entry, EntrySink } from '../entries/entry.js';
 import type { CompiledFilter } from '../query/compile.js';
-import type { EntryRow, Store } from '../store/index.js';
+import type { EntryMatcher } from '../query/match.js';
+import type { EntryRow, EntryWriter, Store } from '../store/index.js';
 import { AFTER_ALL_IDS, type Position } from './cursor.js';
 import { queryRows, type QueryLimits } from './run.js';
-import { SUMMARY_SELECT, summaryFromRow, type EntrySummary } from './summary.js';
+import { SUMMARY_SELECT, summaryFromRow, summaryOf, type EntrySummary } from './summary.js';
 
-export interface LiveOptions {
-  /** Inserts are assumed visible this long after their ingested_at (ms). */
-  settleMs: number;
-  /** How often the shared poller asks the store while clients wait (ms). */
-  pollMs: number;
-  /**
-   * Rows are looked for only among entries that started at most this long before the cursor
-   * (ms): it keeps each poll to the newest partitions instead of the whole table. An entry that
-   * reaches the store later than that after it happened (replayed from the writer's spool after a
-   * long outage) is in the store and in lists, but not in the live stream.
-   */
-  maxLagMs: number;
-  /** Inserts made in this process (`tapline up`): the watermark stays below any still running. */
-  inserts?: InsertTracker;
-  /** Most recent rows kept in memory for unfiltered readers (default 5000; 0 turns it off). */
-  ringEntries?: number;
-}
-
-/** Fetched rows are kept for unfiltered readers this long after the last such read (ms). */
-const RING_IDLE_MS = 30_000;
-
-/** `a` sorts before `b` in the feed's order (ids are ASCII, so JS and the store compare alike). */
-function before(a: Position, b: Position): boolean {
-  return a.us < b.us || (a.us === b.us && a.id < b.id);
-}
-
-/** Recent rows in feed order: every row with position in (low, the feed's watermark]. */
-interface Ring {
-  low: Position;
-  rows: { pos: Position; entry: EntrySummary }[];
-}
-
-/**
- * Watches the inserts an in-process writer makes through a store (see `wrap`), so the feed never
- * moves its watermark past an insert that has begun but is not visible yet: ingested_at is taken
- * when the insert starts, on the same clock (chDB runs in this process).
- */
-export class InsertTracker {
-  private readonly running = new Map<number, number>();
-  private readonly observers = new Set<{ minUs: number }>();
-  private seq = 0;
-
-  /** The same store, with `insertNative` tracked. */
-  wrap(store: Store): Store {
-    return {
-      kind: store.kind,
-      client: store.client,
-      database: store.database,
-      insertNative: async (table, columns, body, token) => {
-        const id = this.seq++;
-        const startUs = Date.now() * 1000;
-        this.running.set(id, startUs);
-        for (const o of this.observers) o.minUs = Math.min(o.minUs, startUs);
-        try {
-          await store.insertNative(table, columns, body, token);
-        } finally {
-          this.running.delete(id);
-        }
-      },
-      close: () => store.close(),
-    };
-  }
-
-  /** Runs `fn`; returns its result and the earliest start of any insert running meanwhile. */
-  async observe<T>(fn: () => Promise<T>): Promise<{ result: T; earliestInsertUs: number }> {
-    const o = { minUs: Math.min(Infinity, ...this.running.values()) };
-    this.observers.add(o);
-    try {
-      const result = await fn();
-      return { result, earliestInsertUs: Math.min(o.minUs, ...this.running.values()) };
-    } finally {
-      this.observers.delete(o);
-    }
-  }
+/** A stream filter: its SQL, and its in-memory matcher when it has one. */
+export interface LiveFilter extends CompiledFilter {
+  match?: EntryMatcher;
 }
 
 export interface LiveBatch {
@@ -115,111 +44,110 @@ export interface LiveBatch {
   generation: number;
 }
 
-export class LiveFeed {
-  private watermarkUs = 0;
-  /** When the watermark was last moved (Date.now()), to refresh it for clients that do not wait. */
-  private lookedAt = 0;
-  private generation = 0;
-  private waiters = new Set<() => void>();
-  private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | undefined;
-  private closed = false;
-  private ring: Ring = { low: { us: Infinity, id: AFTER_ALL_IDS }, rows: [] };
-  /** When an unfiltered client last read (Date.now()): the poller fetches rows only if recent. */
-  private unfilteredReadAt = -Infinity;
-
-  constructor(
-    private readonly store: Store,
-    private readonly limits: QueryLimits,
-    private readonly options: LiveOptions,
-  ) {}
-
-  /** The position "now": everything already inserted lies before it. */
-  async head(): Promise<Position> {
-    if (this.watermarkUs === 0) await this.tick();
-    return { us: this.watermarkUs, id: AFTER_ALL_IDS };
-  }
-
+/** What the stream endpoints need of a feed. */
+export interface LiveFeed {
+  /** The position "now": everything already in the feed lies before it. */
+  head(): Promise<Position>;
   /** Rows after `cursor` up to the watermark, oldest first, at most `limit`. */
-  async read(cursor: Position, filter: CompiledFilter, limit: number): Promise<LiveBatch> {
-    if (Date.now() - this.lookedAt >= this.options.pollMs) await this.tick();
-    const generation = this.generation;
-    const w = this.watermarkUs;
-    // Nothing can lie between the cursor and the watermark: no need to ask the store.
-    if (cursor.us > w || (cursor.us === w && cursor.id === AFTER_ALL_IDS)) return { entries: [], cursor, generation };
-    if (filter.sql === '1') {
-      this.unfilteredReadAt = Date.now();
-      if (!before(cursor, this.ring.low)) return { ...this.fromRing(cursor, limit, w), generation };
-    }
-    const rows = await queryRows<EntryRow>(
-      this.store,
-      this.limits,
-      `SELECT ${SUMMARY_SELECT} FROM ${this.store.database}.entries ` +
-        'WHERE start_time >= fromUnixTimestamp64Micro({curUs:Int64}) - toIntervalMillisecond({lagMs:UInt64}) ' +
-        'AND (ingested_at, id) > (fromUnixTimestamp64Micro({curUs:Int64}), {curId:String}) ' +
-        `AND ingested_at <= fromUnixTimestamp64Micro({wUs:Int64}) AND (${filter.sql}) ` +
-        'ORDER BY ingested_at, id LIMIT {limit:UInt32}',
-      { ...filter.params, curUs: cursor.us, curId: cursor.id, wUs: w, limit, lagMs: this.options.maxLagMs },
-    );
-    const entries = rows.map(summaryFromRow);
-    const last = rows.at(-1);
-    const next = rows.length === limit && last ? { us: Number(last.ingested_us), id: last.id } : { us: w, id: AFTER_ALL_IDS };
-    return { entries, cursor: next, generation };
+  read(cursor: Position, filter: LiveFilter, limit: number): Promise<LiveBatch>;
+  /** Resolves once the feed has moved past `generation` (new rows seen), or after `ms`. */
+  waitForNew(generation: number, ms: number, signal?: AbortSignal): Promise<void>;
+  /** An in-process writer inserted rows: look now rather than at the next poll. */
+  poke(): void;
+  /** Stops, wakes every waiter, and waits for a look at the store still under way. */
+  close(): Promise<void>;
+}
+
+export interface LiveOptions {
+  /** StoreFeed: inserts are assumed visible this long after their ingested_at (ms). */
+  settleMs: number;
+  /** StoreFeed: how often the shared poller asks the store while clients wait (ms). */
+  pollMs: number;
+  /**
+   * Rows are looked for only among entries that started at most this long before the cursor
+   * (ms): it keeps each read to the newest partitions instead of the whole table. An entry that
+   * reaches the store later than that after it happened (replayed from the writer's spool after a
+   * long outage) is in the store and in lists, but not in the live stream.
+   */
+  maxLagMs: number;
+  /** Most recent rows kept in memory (default 5000; 0 turns the ring off). */
+  ringEntries?: number;
+}
+
+/** StoreFeed: fetched rows are kept for ring readers this long after the last such read (ms). */
+const RING_IDLE_MS = 30_000;
+
+/** `a` sorts before `b` in the feed's order (ids are ASCII, so JS and the store compare alike). */
+function before(a: Position, b: Position): boolean {
+  return a.us < b.us || (a.us === b.us && a.id < b.id);
+}
+
+const NOTHING_YET: Position = { us: Infinity, id: AFTER_ALL_IDS };
+
+/** Recent rows in feed order: every row with position in (low, the feed's watermark]. */
+class RecentRows {
+  low: Position = NOTHING_YET;
+  private rows: { pos: Position; entry: EntrySummary }[] = [];
+  private head = 0;
+
+  constructor(readonly capacity: number) {}
+
+  /** The ring now covers (low, …] and holds nothing. */
+  restart(low: Position): void {
+    this.low = low;
+    this.rows = [];
+    this.head = 0;
   }
 
-  /** As the store query in `read` would answer an unfiltered read, from the ring. */
-  private fromRing(cursor: Position, limit: number, w: number): { entries: EntrySummary[]; cursor: Position } {
-    const rows = this.ring.rows;
-    let lo = 0;
+  /** Appends rows that follow every row held (in feed order), dropping the oldest over capacity. */
+  append(pos: Position, entry: EntrySummary): void {
+    this.rows.push({ pos, entry });
+    if (this.rows.length - this.head > this.capacity) {
+      this.low = this.rows[this.head].pos;
+      this.head++;
+      // Compact now and then rather than shifting the array on every row.
+      if (this.head >= this.capacity) {
+        this.rows = this.rows.slice(this.head);
+        this.head = 0;
+      }
+    }
+  }
+
+  /** As the store read would answer, for a cursor at or after `low` and rows up to `w`. */
+  read(cursor: Position, limit: number, w: number, maxLagUs: number, match: EntryMatcher): { entries: EntrySummary[]; cursor: Position } {
+    const rows = this.rows;
+    let lo = this.head;
     let hi = rows.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (before(cursor, rows[mid].pos)) hi = mid;
       else lo = mid + 1;
     }
-    const minStartUs = cursor.us - this.options.maxLagMs * 1000;
+    const minStartUs = cursor.us - maxLagUs;
     const entries: EntrySummary[] = [];
     let last: Position | undefined;
-    for (let i = lo; i < rows.length && entries.length < limit; i++) {
-      if (rows[i].entry.startUs < minStartUs) continue;
-      entries.push(rows[i].entry);
+    for (let i = lo; i < rows.length && entries.length < limit && rows[i].pos.us <= w; i++) {
+      const e = rows[i].entry;
+      if (e.startUs < minStartUs || !match(e)) continue;
+      entries.push(e);
       last = rows[i].pos;
     }
     return { entries, cursor: entries.length === limit && last ? last : { us: w, id: AFTER_ALL_IDS } };
   }
+}
 
-  /** Rows in (prevUs, w], oldest first, for the ring; undefined when more than it holds. */
-  private async fetchNew(prevUs: number, w: number, cap: number): Promise<Ring['rows'] | undefined> {
-    const rows = await queryRows<EntryRow>(
-      this.store,
-      this.limits,
-      `SELECT ${SUMMARY_SELECT} FROM ${this.store.database}.entries ` +
-        'WHERE start_time >= fromUnixTimestamp64Micro({prevUs:Int64}) - toIntervalMillisecond({lagMs:UInt64}) ' +
-        'AND ingested_at > fromUnixTimestamp64Micro({prevUs:Int64}) AND ingested_at <= fromUnixTimestamp64Micro({wUs:Int64}) ' +
-        'ORDER BY ingested_at, id LIMIT {limit:UInt32}',
-      { prevUs, wUs: w, lagMs: this.options.maxLagMs, limit: cap + 1 },
-    );
-    if (rows.length > cap) return undefined;
-    return rows.map((r) => ({ pos: { us: Number(r.ingested_us), id: r.id }, entry: summaryFromRow(r) }));
-  }
+/** Waiters and generations, shared by both feeds. */
+abstract class FeedBase {
+  protected generation = 0;
+  protected closed = false;
+  private readonly waiters = new Set<() => void>();
 
-  /** The ring after the watermark moved from `prevUs` to `w` (`fresh`: the rows in between, if fetched). */
-  private advanceRing(prevUs: number, w: number, fresh: Ring['rows'] | undefined, cap: number): void {
-    // Rows in (prevUs, w] not all known: the ring starts again, empty, at the new watermark.
-    if (!fresh) {
-      this.ring = { low: { us: w, id: AFTER_ALL_IDS }, rows: [] };
-      return;
-    }
-    if (this.ring.low.us === Infinity) this.ring = { low: { us: prevUs, id: AFTER_ALL_IDS }, rows: [] };
-    const rows = this.ring.rows;
-    for (const r of fresh) rows.push(r);
-    if (rows.length > cap) {
-      const dropped = rows.splice(0, rows.length - cap);
-      this.ring.low = dropped[dropped.length - 1].pos;
-    }
-  }
+  constructor(
+    protected readonly store: Store,
+    protected readonly limits: QueryLimits,
+    protected readonly options: LiveOptions,
+  ) {}
 
-  /** Resolves once the feed has moved past `generation` (new rows seen), or after `ms`. */
   waitForNew(generation: number, ms: number, signal?: AbortSignal): Promise<void> {
     if (this.generation > generation || this.closed || ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -235,31 +163,120 @@ export class LiveFeed {
       const timeout = setTimeout(done, ms);
       signal?.addEventListener('abort', done);
       this.waiters.add(check);
-      this.schedule();
+      this.waiting();
     });
   }
 
-  /** An in-process writer inserted rows: look now rather than at the next poll. */
-  poke(): void {
-    if (this.waiters.size > 0) void this.tick();
+  /** A client started waiting. */
+  protected abstract waiting(): void;
+
+  protected get anyoneWaiting(): boolean {
+    return this.waiters.size > 0;
   }
 
-  /** Stops polling, wakes every waiter, and waits for a look at the store still under way. */
+  /** Wakes the waiters whose generation is behind (all of them on close). */
+  protected wake(): void {
+    for (const check of [...this.waiters]) check();
+  }
+
+  /** Rows in the store after `cursor`, up to `w`, matching `filter`, oldest first. */
+  protected async readStore(cursor: Position, filter: CompiledFilter, limit: number, w: number): Promise<{ entries: EntrySummary[]; cursor: Position }> {
+    const rows = await queryRows<EntryRow>(
+      this.store,
+      this.limits,
+      `SELECT ${SUMMARY_SELECT} FROM ${this.store.database}.entries ` +
+        'WHERE start_time >= fromUnixTimestamp64Micro({curUs:Int64}) - toIntervalMillisecond({lagMs:UInt64}) ' +
+        'AND (ingested_at, id) > (fromUnixTimestamp64Micro({curUs:Int64}), {curId:String}) ' +
+        `AND ingested_at <= fromUnixTimestamp64Micro({wUs:Int64}) AND (${filter.sql}) ` +
+        'ORDER BY ingested_at, id LIMIT {limit:UInt32}',
+      { ...filter.params, curUs: cursor.us, curId: cursor.id, wUs: w, limit, lagMs: this.options.maxLagMs },
+    );
+    const entries = rows.map(summaryFromRow);
+    const last = rows.at(-1);
+    return { entries, cursor: rows.length === limit && last ? { us: Number(last.ingested_us), id: last.id } : { us: w, id: AFTER_ALL_IDS } };
+  }
+}
+
+/** Nothing can lie between the cursor and the watermark `w`. */
+function atOrAfter(cursor: Position, w: number): boolean {
+  return cursor.us > w || (cursor.us === w && cursor.id === AFTER_ALL_IDS);
+}
+
+/**
+ * Follows the store: a shared poller moves the watermark to the store's clock minus the settle
+ * time. While ring readers read, each look that finds new rows also fetches them (one query shared
+ * by all clients) into the ring; a look that found more rows than the ring holds restarts it.
+ */
+export class StoreFeed extends FeedBase implements LiveFeed {
+  private watermarkUs = 0;
+  /** When the watermark was last moved (Date.now()), to refresh it for clients that do not wait. */
+  private lookedAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private readonly ring: RecentRows;
+  /** When a ring reader last read (Date.now()): the poller fetches rows only if recent. */
+  private ringReadAt = -Infinity;
+
+  constructor(store: Store, limits: QueryLimits, options: LiveOptions) {
+    super(store, limits, options);
+    this.ring = new RecentRows(options.ringEntries ?? 5000);
+  }
+
+  async head(): Promise<Position> {
+    if (this.watermarkUs === 0) await this.tick();
+    return { us: this.watermarkUs, id: AFTER_ALL_IDS };
+  }
+
+  async read(cursor: Position, filter: LiveFilter, limit: number): Promise<LiveBatch> {
+    // A stale watermark is refreshed for the next read, not awaited: any watermark keeps the
+    // cursor promise, and a client that does not wait should not queue behind a store query.
+    if (this.watermarkUs === 0) await this.tick();
+    else if (Date.now() - this.lookedAt >= this.options.pollMs) void this.tick();
+    const generation = this.generation;
+    const w = this.watermarkUs;
+    if (atOrAfter(cursor, w)) return { entries: [], cursor, generation };
+    if (filter.match) {
+      this.ringReadAt = Date.now();
+      if (!before(cursor, this.ring.low)) return { ...this.ring.read(cursor, limit, w, this.options.maxLagMs * 1000, filter.match), generation };
+    }
+    return { ...(await this.readStore(cursor, filter, limit, w)), generation };
+  }
+
+  poke(): void {
+    if (this.anyoneWaiting) void this.tick();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    for (const w of [...this.waiters]) w();
+    this.wake();
     await this.ticking;
   }
 
-  private schedule(): void {
+  protected waiting(): void {
     if (this.timer || this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.tick().finally(() => {
-        if (this.waiters.size > 0) this.schedule();
+        if (this.anyoneWaiting) this.waiting();
       });
     }, this.options.pollMs);
+  }
+
+  /** Rows in (prevUs, w], oldest first, for the ring; undefined when more than it holds. */
+  private async fetchNew(prevUs: number, w: number): Promise<Array<{ pos: Position; entry: EntrySummary }> | undefined> {
+    const cap = this.ring.capacity;
+    const rows = await queryRows<EntryRow>(
+      this.store,
+      this.limits,
+      `SELECT ${SUMMARY_SELECT} FROM ${this.store.database}.entries ` +
+        'WHERE start_time >= fromUnixTimestamp64Micro({prevUs:Int64}) - toIntervalMillisecond({lagMs:UInt64}) ' +
+        'AND ingested_at > fromUnixTimestamp64Micro({prevUs:Int64}) AND ingested_at <= fromUnixTimestamp64Micro({wUs:Int64}) ' +
+        'ORDER BY ingested_at, id LIMIT {limit:UInt32}',
+      { prevUs, wUs: w, lagMs: this.options.maxLagMs, limit: cap + 1 },
+    );
+    if (rows.length > cap) return undefined;
+    return rows.map((r) => ({ pos: { us: Number(r.ingested_us), id: r.id }, entry: summaryFromRow(r) }));
   }
 
   /** One shared look at the store: advance the watermark; wake waiters when rows arrived. */
@@ -267,47 +284,33 @@ export class LiveFeed {
     this.ticking ??= (async () => {
       try {
         const prevUs = this.watermarkUs;
-        const cap = this.options.ringEntries ?? 5000;
-        // Rows for the ring only while unfiltered clients read, and only what it can hold.
-        const wantRows = prevUs > 0 && cap > 0 && Date.now() - this.unfilteredReadAt < RING_IDLE_MS;
-        const tracker = this.options.inserts;
-        let w: number;
-        let n: number;
-        let fresh: Ring['rows'] | undefined;
-        if (wantRows && tracker) {
-          // In process the store's clock is this one, and the tracker knows every running insert:
-          // one query fetches the new rows, the watermark comes from here.
-          const wUs = Date.now() * 1000 - this.options.settleMs * 1000;
-          const { result, earliestInsertUs } = await tracker.observe(() => this.fetchNew(prevUs, wUs, cap));
-          w = Math.min(wUs, earliestInsertUs - 1);
-          fresh = result?.filter((r) => r.pos.us <= w);
-          n = fresh ? fresh.length : cap + 1;
-        } else {
-          const look = () =>
-            queryRows<{ w: number | string; n: number | string }>(
-              this.store,
-              this.limits,
-              // now64() is one value for the whole query: w and the WHERE bound agree.
-              'SELECT toUnixTimestamp64Micro(now64(6)) - {settleUs:Int64} AS w, count() AS n ' +
-                `FROM ${this.store.database}.entries WHERE ingested_at > fromUnixTimestamp64Micro({prevUs:Int64}) ` +
-                'AND ingested_at <= now64(6) - toIntervalMicrosecond({settleUs:Int64}) ' +
-                'AND start_time >= fromUnixTimestamp64Micro({prevUs:Int64}) - toIntervalMillisecond({lagMs:UInt64})',
-              { settleUs: this.options.settleMs * 1000, prevUs, lagMs: this.options.maxLagMs },
-            );
-          const { result: [row], earliestInsertUs } = tracker ? await tracker.observe(look) : { result: await look(), earliestInsertUs: Infinity };
-          // Stay just below an insert that may not be visible yet.
-          w = Math.min(Number(row.w), earliestInsertUs - 1);
-          n = Number(row.n);
-          fresh = wantRows && w > prevUs ? (n === 0 ? [] : n <= cap ? await this.fetchNew(prevUs, w, cap) : undefined) : undefined;
-        }
+        const [row] = await queryRows<{ w: number | string; n: number | string }>(
+          this.store,
+          this.limits,
+          // now64() is one value for the whole query: w and the WHERE bound agree.
+          'SELECT toUnixTimestamp64Micro(now64(6)) - {settleUs:Int64} AS w, count() AS n ' +
+            `FROM ${this.store.database}.entries WHERE ingested_at > fromUnixTimestamp64Micro({prevUs:Int64}) ` +
+            'AND ingested_at <= now64(6) - toIntervalMicrosecond({settleUs:Int64}) ' +
+            'AND start_time >= fromUnixTimestamp64Micro({prevUs:Int64}) - toIntervalMillisecond({lagMs:UInt64})',
+          { settleUs: this.options.settleMs * 1000, prevUs, lagMs: this.options.maxLagMs },
+        );
+        const w = Number(row.w);
+        const n = Number(row.n);
+        // Rows for the ring only while ring readers read, and only what it can hold.
+        const wantRows = prevUs > 0 && this.ring.capacity > 0 && Date.now() - this.ringReadAt < RING_IDLE_MS && w > prevUs;
+        const fresh = wantRows ? (n === 0 ? [] : n <= this.ring.capacity ? await this.fetchNew(prevUs, w) : undefined) : undefined;
         this.lookedAt = Date.now();
         if (w > this.watermarkUs) {
           const first = this.watermarkUs === 0;
-          this.advanceRing(prevUs, w, fresh, cap);
+          if (!fresh) this.ring.restart({ us: w, id: AFTER_ALL_IDS });
+          else {
+            if (this.ring.low === NOTHING_YET) this.ring.restart({ us: prevUs, id: AFTER_ALL_IDS });
+            for (const r of fresh) this.ring.append(r.pos, r.entry);
+          }
           this.watermarkUs = w;
           if (!first && n > 0) this.generation++;
         }
-        for (const check of [...this.waiters]) check();
+        this.wake();
       } catch {
         // The store is away: waiters time out and their reads report it.
       } finally {
@@ -316,4 +319,135 @@ export class LiveFeed {
     })();
     return this.ticking;
   }
+}
+
+/** What a HandOffFeed needs of the writer it stamps entries for. */
+export interface HandOffWriter {
+  /** Entries accepted and not yet in the store (in memory or spooled), oldest first. */
+  unstored(): number;
+}
+
+/**
+ * Fed by the in-process writer (see `sinkFor`): entries are in the ring the moment the writer
+ * accepts them. Reads from the store (older cursors, filters without a matcher) stop below the
+ * oldest stamped entry not yet in the store, so they cannot pass a row still on its way.
+ */
+export class HandOffFeed extends FeedBase implements LiveFeed {
+  /** The highest position handed out (stamped, or given as a head or cursor). */
+  private issuedUs: number;
+  private readonly ring: RecentRows;
+  /** Stamps of accepted entries, oldest first, from `pendingHead` on: those maybe not stored yet. */
+  private pending: number[] = [];
+  private pendingHead = 0;
+  private wakeScheduled = false;
+
+  constructor(store: Store, limits: QueryLimits, options: LiveOptions, private readonly writer: HandOffWriter) {
+    super(store, limits, options);
+    this.issuedUs = Date.now() * 1000;
+    this.ring = new RecentRows(Math.max(1, options.ringEntries ?? 5000));
+    this.ring.restart({ us: this.issuedUs, id: AFTER_ALL_IDS });
+  }
+
+  /** An EntrySink for the capture agent: stamps each entry, hands it to `writer`, keeps it if accepted. */
+  sinkFor(writer: EntryWriter): EntrySink {
+    return {
+      push: (entry) => {
+        const us = this.stamp();
+        entry.ingestedUs = us;
+        const accepted = writer.counters.accepted;
+        const ok = writer.push(entry);
+        if (writer.counters.accepted > accepted) this.accept(entry, us);
+        return ok;
+      },
+      drained: () => writer.drained(),
+    };
+  }
+
+  /** The position for the next entry: after every position handed out so far. */
+  private stamp(): number {
+    this.issuedUs = Math.max(Date.now() * 1000, this.issuedUs + 1);
+    return this.issuedUs;
+  }
+
+  private accept(entry: Entry, us: number): void {
+    this.ring.append({ us, id: entry.id }, summaryAsStored(entry));
+    this.pending.push(us);
+    if (this.pending.length - this.pendingHead > 4096) this.settlePending();
+    if (!this.wakeScheduled) {
+      this.wakeScheduled = true;
+      // One wake for all the entries of this turn of the event loop.
+      setImmediate(() => {
+        this.wakeScheduled = false;
+        this.generation++;
+        this.wake();
+      });
+    }
+  }
+
+  /** Forgets the stamps of entries the writer no longer holds (FIFO: the oldest went first). */
+  private settlePending(): void {
+    const unstored = this.writer.unstored();
+    this.pendingHead = Math.max(this.pendingHead, this.pending.length - unstored);
+    if (this.pendingHead > 65_536 || this.pendingHead * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.pendingHead);
+      this.pendingHead = 0;
+    }
+  }
+
+  async head(): Promise<Position> {
+    this.issuedUs = Math.max(Date.now() * 1000, this.issuedUs);
+    return { us: this.issuedUs, id: AFTER_ALL_IDS };
+  }
+
+  async read(cursor: Position, filter: LiveFilter, limit: number): Promise<LiveBatch> {
+    const generation = this.generation;
+    const w = this.issuedUs;
+    if (atOrAfter(cursor, w)) return { entries: [], cursor, generation };
+    if (filter.match && !before(cursor, this.ring.low)) {
+      return { ...this.ring.read(cursor, limit, w, this.options.maxLagMs * 1000, filter.match), generation };
+    }
+    this.settlePending();
+    const oldestUnstored = this.pendingHead < this.pending.length ? this.pending[this.pendingHead] : Infinity;
+    const storeW = Math.min(w, oldestUnstored - 1);
+    if (atOrAfter(cursor, storeW)) return { entries: [], cursor, generation };
+    return { ...(await this.readStore(cursor, filter, limit, storeW)), generation };
+  }
+
+  /** The writer stored rows: store readers waiting below them may go on. */
+  poke(): void {
+    if (!this.anyoneWaiting) return;
+    this.generation++;
+    this.wake();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake();
+  }
+
+  protected waiting(): void {
+    // Woken by accepted entries and by poke(); nothing to poll.
+  }
+}
+
+/** The summary the store would give back for an entry (IPs as `ipFromStore` reads them). */
+function summaryAsStored(entry: Entry): EntrySummary {
+  const s = summaryOf(entry);
+  s.src.ip = ipAsStored(s.src.ip);
+  s.dst.ip = ipAsStored(s.dst.ip);
+  return s;
+}
+
+/** `::` reads back as '', an IPv4-mapped IPv6 address as the IPv4 address. */
+function ipAsStored(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  const lower = ip.toLowerCase();
+  if (lower === '::') return '';
+  const m = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+  if (m) {
+    const hi = parseInt(m[1], 16);
+    const lo = parseInt(m[2], 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return lower.startsWith('::ffff:') && lower.includes('.') ? lower.slice(7) : lower;
 }

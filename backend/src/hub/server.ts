@@ -8,6 +8,7 @@ import cors from '@fastify/cors';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Logger } from '../log.js';
 import { compileExpr } from '../query/compile.js';
+import { compileMatcher } from '../query/match.js';
 import { completionContext } from '../query/completions.js';
 import { FilterError } from '../query/errors.js';
 import type { Store } from '../store/index.js';
@@ -16,7 +17,7 @@ import { decodeCursor, encodeCursor, type Position } from './cursor.js';
 import { checkLimit, getEntry, listEntries, MAX_LIMIT } from './entries.js';
 import { ApiError, toApiError } from './errors.js';
 import { FIELD_VALUE_COLUMNS, distinctValues, labelColumns } from './labels.js';
-import { LiveFeed, type LiveOptions } from './live.js';
+import { HandOffFeed, StoreFeed, type HandOffWriter, type LiveFeed, type LiveFilter, type LiveOptions } from './live.js';
 import { createMetrics, type IngestCounters } from './metrics.js';
 import { MAX_FILTER_LENGTH, RangeQuery, compileUserFilter, parseUserFilter, timeRange } from './params.js';
 import type { QueryLimits } from './run.js';
@@ -45,6 +46,11 @@ export interface HubOptions {
   /** Longest a store query may run (ms, default 10000). */
   queryTimeoutMs?: number;
   live?: Partial<LiveOptions>;
+  /**
+   * The writer of this process, when the capture agent runs here too (`tapline up`): the stream is
+   * then fed by hand-off (see live.ts, HandOffFeed) instead of following the store.
+   */
+  handOff?: HandOffWriter;
   /** Most concurrent live-stream clients (default 200). */
   maxStreams?: number;
   /** Agent counters, when an agent runs in this process. */
@@ -57,6 +63,8 @@ export interface HubOptions {
 export interface Hub {
   app: FastifyInstance;
   live: LiveFeed;
+  /** The same feed when fed by hand-off (`HubOptions.handOff`): agents push entries through `handOff.sinkFor(writer)`. */
+  handOff?: HandOffFeed;
   /** Binds host:port; resolves to the URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -100,13 +108,14 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   checkListenConfig(host, options.token);
   const { store } = options;
   const limits: QueryLimits = { queryTimeoutMs: options.queryTimeoutMs ?? 10_000 };
-  const live = new LiveFeed(store, limits, {
+  const liveOptions: LiveOptions = {
     settleMs: options.live?.settleMs ?? 250,
     pollMs: options.live?.pollMs ?? 200,
     maxLagMs: options.live?.maxLagMs ?? 3_600_000,
-    inserts: options.live?.inserts,
     ringEntries: options.live?.ringEntries,
-  });
+  };
+  const handOff = options.handOff ? new HandOffFeed(store, limits, liveOptions, options.handOff) : undefined;
+  const live: LiveFeed = handOff ?? new StoreFeed(store, limits, liveOptions);
   const maxStreams = options.maxStreams ?? 200;
   let streams = 0;
   /** Open SSE connections, ended when the hub closes (they are never idle), and their loops. */
@@ -155,7 +164,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
 
   app.get<{ Querystring: Static<typeof StreamQuery> }>('/api/v1/stream', { schema: { querystring: StreamQuery } }, async (req, reply) => {
     const q = req.query;
-    const filter = compileUserFilter(q.filter);
+    const expr = parseUserFilter(q.filter);
+    const filter: LiveFilter = { ...compileExpr(expr), match: compileMatcher(expr) };
     const lastEventId = req.headers['last-event-id'];
     const given = q.cursor ?? (typeof lastEventId === 'string' ? lastEventId : undefined);
     const cursor = given ? decodeCursor(given) : await live.head();
@@ -185,7 +195,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   });
 
   /** SSE: batches as they come, pings every 15 s; waits for the socket to drain (slow clients). */
-  async function sse(req: FastifyRequest, reply: FastifyReply, start: Position, filter: ReturnType<typeof compileExpr>, limit: number) {
+  async function sse(req: FastifyRequest, reply: FastifyReply, start: Position, filter: LiveFilter, limit: number) {
     const raw = reply.raw;
     reply.hijack();
     raw.writeHead(200, {
@@ -311,6 +321,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   return {
     app,
     live,
+    handOff,
     async listen() {
       return app.listen({ host, port });
     },
