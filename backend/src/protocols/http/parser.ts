@@ -223,18 +223,18 @@ export class HttpParser {
 
   /**
    * Finds the blank line that ends the head. A head that lies whole in this segment (nearly all)
-   * is scanned once, decoded once and parsed where it lies; otherwise it is scanned line by line
-   * and copied, across segments if need be.
+   * is found with one or two native searches, decoded once and parsed where it lies; otherwise it
+   * is scanned line by line and copied, across segments if need be.
    */
   private feedHead(buf: Buffer, pos: number, end: number, tsUs: number): number {
     const msg = this.msg!;
     if (this.headBytes === 0) {
-      const n = scanHead(buf, pos, pos + Math.min(end - pos, this.limits.maxHeaderBytes));
-      if (n > 0) {
-        this.headBytes = n;
+      const text = wholeHead(buf, pos, Math.min(end, pos + this.limits.maxHeaderBytes));
+      if (text !== undefined) {
+        this.headBytes = text.length;
         msg.endUs = tsUs;
-        this.parseHead(buf.toString('latin1', pos, pos + n));
-        return pos + n;
+        this.parseHead(text);
+        return pos + text.length;
       }
     }
     // indexOf searches to the end of the buffer: bound it to this segment's data.
@@ -276,7 +276,6 @@ export class HttpParser {
       return i;
     }
     msg.endUs = tsUs;
-    scanHead(this.head, 0, this.headLen);
     this.parseHead(this.head.toString('latin1', 0, this.headLen));
     return i;
   }
@@ -293,19 +292,20 @@ export class HttpParser {
   }
 
   /**
-   * Parses the head in `text`, whose lines scanHead just recorded: start line, then header lines.
-   * Names and values are sliced once each (no per-line, untrimmed or lowercased strings).
+   * Parses the head `text` (up to and including its blank line, or cut by the head limit): start
+   * line, then header lines. Names and values are found by offsets and sliced once each (no
+   * per-line, untrimmed or lowercased strings).
    */
   private parseHead(text: string): void {
     const msg = this.msg!;
-    const lines = headLines;
-    const count = headLineCount;
+    const len = text.length;
     let first = true;
-    for (let k = 0; k < count; k++) {
-      const lineStart = k === 0 ? 0 : lines[k - 1] + 1;
-      let lineEnd = lines[k];
+    for (let lineStart = 0, nl = 0; lineStart < len; lineStart = nl + 1) {
+      nl = text.indexOf('\n', lineStart);
+      if (nl < 0) nl = len;
+      let lineEnd = nl;
       if (lineEnd > lineStart && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
-      if (lineEnd === lineStart) continue; // an empty line before the start line
+      if (lineEnd === lineStart) continue; // the blank line at the end
       if (first) {
         const ok = this.requests
           ? parseRequestLine(text, lineStart, lineEnd, msg)
@@ -482,49 +482,26 @@ export class HttpParser {
   }
 }
 
-/**
- * Where the lines of the head being parsed end, relative to its start (the index of each line's
- * LF, or the end of the data for a last line without one): scratch space shared by all parsers
- * (parsing never nests), grown as needed and kept.
- */
-let headLines: Int32Array = new Int32Array(64);
-let headLineCount = 0;
+const LF_CRLF = Buffer.from('\n\r\n', 'latin1');
+const LF_LF = Buffer.from('\n\n', 'latin1');
 
 /**
- * Scans buf[start, end) for the blank line that ends a head (an empty line, or one holding only
- * a CR), recording the lines before it in headLines. Returns the head's length including the
- * blank line, or -1 when there is none (then every line of the data is recorded). A plain byte
- * loop: cheaper than a native search per line for heads of a few hundred bytes.
+ * The head that starts at buf[start] (a start line, never a line break), decoded up to and
+ * including the blank line that ends it ("\n\r\n" or "\n\n": an empty line or one holding only a
+ * CR), when that lies before `end`; else undefined. One native search instead of one per line:
+ * the first "\n\r\n" ends a CRLF head unless a bare "\n\n" comes before it.
  */
-function scanHead(buf: Buffer, start: number, end: number): number {
-  let count = 0;
-  let lineStart = start;
-  let i = start;
-  while (i < end) {
-    if (buf[i] !== 10) {
-      i++;
-      continue;
-    }
-    if (i === lineStart || (i === lineStart + 1 && buf[lineStart] === 13)) {
-      headLineCount = count;
-      return i + 1 - start;
-    }
-    if (count === headLines.length) headLines = grow(headLines);
-    headLines[count++] = i - start;
-    lineStart = ++i;
+function wholeHead(buf: Buffer, start: number, end: number): string | undefined {
+  // indexOf searches to the end of the buffer: bound it to the data.
+  const view = end === buf.length ? buf : buf.subarray(0, end);
+  const crlf = view.indexOf(LF_CRLF, start);
+  if (crlf < 0) {
+    const lf = view.indexOf(LF_LF, start);
+    return lf < 0 ? undefined : buf.toString('latin1', start, lf + 2);
   }
-  if (lineStart < end) {
-    if (count === headLines.length) headLines = grow(headLines);
-    headLines[count++] = end - start;
-  }
-  headLineCount = count;
-  return -1;
-}
-
-function grow(a: Int32Array): Int32Array {
-  const bigger = new Int32Array(a.length * 2);
-  bigger.set(a);
-  return bigger;
+  const text = buf.toString('latin1', start, crlf + 3);
+  const lf = text.indexOf('\n\n');
+  return lf < 0 ? text : text.slice(0, lf + 2);
 }
 
 /** What String#trim removes, within latin1: tab, line feed, VT, FF, CR, space, no-break space. */
