@@ -8,40 +8,18 @@
  * Type errors are the compiler's: compile a filter before asking for its matcher.
  */
 import { BlockList, isIP } from 'node:net';
+import type { Entry } from '../entries/entry.js';
 import type { CompareOp, Expr, FieldRef, MethodName, Value } from './ast.js';
 import { PROTOCOL_KEYWORDS, lookupField, type FieldType } from './fields.js';
 
-/** What a matcher reads: the summary of an entry (hub/summary.ts's EntrySummary has these). */
-export interface MatchSubject {
-  id: string;
-  agent: string;
-  protocol: string;
-  protocolVersion: string;
-  startUs: number;
-  durationUs: number;
-  method: string;
-  path: string;
-  query: string;
-  host: string;
-  status: number;
-  unanswered: boolean;
-  incomplete: boolean;
-  src: MatchEndpoint;
-  dst: MatchEndpoint;
-  requestSize: number;
-  responseSize: number;
-}
-
-interface MatchEndpoint {
-  /** As the store gives it back (store/rows.ts `ipFromStore`): IPv4 dotted, IPv6 RFC 5952, '' for `::`. */
-  ip: string;
-  port: number;
-  pod: string;
-  namespace: string;
-  service: string;
-  workload: string;
-  node: string;
-}
+/**
+ * What a matcher reads: an entry's summary (hub/summary.ts's EntrySummary), with IPs as the store
+ * gives them back (store/rows.ts `ipFromStore`: IPv4 dotted, IPv6 RFC 5952, '' for `::`).
+ */
+export type MatchSubject = Pick<
+  Entry,
+  'id' | 'agent' | 'protocol' | 'protocolVersion' | 'startUs' | 'durationUs' | 'method' | 'path' | 'query' | 'host' | 'status' | 'unanswered' | 'incomplete' | 'src' | 'dst'
+> & { requestSize: number; responseSize: number };
 
 export type EntryMatcher = (e: MatchSubject) => boolean;
 
