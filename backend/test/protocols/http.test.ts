@@ -280,3 +280,28 @@ test('heads: malformed request and status lines are parse errors, and the next g
     assert.deepEqual(paths, requests ? ['/first 200', '/ok 200'] : ['/ok 200'], bad);
   }
 });
+
+test('heads of very different sizes on one connection, each whole in one segment or spread over several', async () => {
+  const c = conv();
+  const big = 'v'.repeat(3000);
+  c.send('GET /1 HTTP/1.1\r\nHost: a\r\n\r\n', 9000);
+  c.reply('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na', 9000);
+  c.send(`GET /2 HTTP/1.1\r\nHost: b\r\nX-Big: ${big}\r\nX-After: 1\r\n\r\n`, 9000);
+  c.reply(`HTTP/1.1 200 OK\r\nX-Big: ${big}\r\nContent-Length: 2\r\n\r\nbb`, 9000);
+  c.send(`GET /3 HTTP/1.1\r\nHost: c\r\nX-Big: ${big}\r\n\r\n`, 1000);
+  c.reply('HTTP/1.1 204 No Content\r\n\r\n', 9000);
+  c.send('GET /4 HTTP/1.1\r\nHost: d\r\n\r\n', 9000);
+  c.reply('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nd', 9000);
+  const { entries } = await importFrames(c.frames);
+  assert.deepEqual(entries.map((e) => [e.path, e.host, e.status, text(e.responseBody)]), [
+    ['/1', 'a', 200, 'a'],
+    ['/2', 'b', 200, 'bb'],
+    ['/3', 'c', 204, ''],
+    ['/4', 'd', 200, 'd'],
+  ]);
+  assert.equal(hdr(entries[1].requestHeaders, 'x-big'), big);
+  assert.equal(hdr(entries[1].requestHeaders, 'x-after'), '1');
+  assert.equal(hdr(entries[1].responseHeaders, 'x-big'), big);
+  assert.equal(hdr(entries[2].requestHeaders, 'x-big'), big);
+  assert.ok(entries.every((e) => !e.incomplete));
+});

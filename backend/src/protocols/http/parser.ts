@@ -62,6 +62,8 @@ export class HttpParser {
   /** Trailer scan: length of the current line, CRs not counted. */
   private lineLen = 0;
   private headBytes = 0;
+  /** Bytes decoded at first when looking for a whole head (adapts to this direction's heads). */
+  private headProbe = PROBE_SLACK * 2;
   private remaining = 0;
   private chunkLine = '';
   private atLineStart = true;
@@ -229,8 +231,10 @@ export class HttpParser {
   private feedHead(buf: Buffer, pos: number, end: number, tsUs: number): number {
     const msg = this.msg!;
     if (this.headBytes === 0) {
-      const text = wholeHead(buf, pos, Math.min(end, pos + this.limits.maxHeaderBytes));
+      const text = wholeHead(buf, pos, Math.min(end, pos + this.limits.maxHeaderBytes), this.headProbe);
       if (text !== undefined) {
+        // Heads on one connection are alike: the next probe decodes about this much.
+        this.headProbe = text.length + (text.length >> 2) + PROBE_SLACK;
         this.headBytes = text.length;
         msg.endUs = tsUs;
         this.parseHead(text);
@@ -482,26 +486,33 @@ export class HttpParser {
   }
 }
 
-const LF_CRLF = Buffer.from('\n\r\n', 'latin1');
-const LF_LF = Buffer.from('\n\n', 'latin1');
+/** Bytes a head probe decodes beyond the last head's length (plus a quarter of it). */
+const PROBE_SLACK = 128;
 
 /**
  * The head that starts at buf[start] (a start line, never a line break), decoded up to and
  * including the blank line that ends it ("\n\r\n" or "\n\n": an empty line or one holding only a
- * CR), when that lies before `end`; else undefined. One native search instead of one per line:
- * the first "\n\r\n" ends a CRLF head unless a bare "\n\n" comes before it.
+ * CR), when that lies before `end`; else undefined. The bytes are decoded first and searched as a
+ * string (no native search per line, no views): `probe` bytes, then all the data if need be.
  */
-function wholeHead(buf: Buffer, start: number, end: number): string | undefined {
-  // indexOf searches to the end of the buffer: bound it to the data.
-  const view = end === buf.length ? buf : buf.subarray(0, end);
-  const crlf = view.indexOf(LF_CRLF, start);
-  if (crlf < 0) {
-    const lf = view.indexOf(LF_LF, start);
-    return lf < 0 ? undefined : buf.toString('latin1', start, lf + 2);
+function wholeHead(buf: Buffer, start: number, end: number, probe: number): string | undefined {
+  let text = buf.toString('latin1', start, Math.min(end, start + probe));
+  let n = headLength(text);
+  if (n < 0 && end - start > probe) {
+    text = buf.toString('latin1', start, end);
+    n = headLength(text);
   }
-  const text = buf.toString('latin1', start, crlf + 3);
+  if (n < 0) return undefined;
+  return n === text.length ? text : text.slice(0, n);
+}
+
+/** Length of the head at the start of `text` including its blank line, -1 when there is none. */
+function headLength(text: string): number {
+  const crlf = text.indexOf('\n\r\n');
   const lf = text.indexOf('\n\n');
-  return lf < 0 ? text : text.slice(0, lf + 2);
+  // The first "\n\r\n" ends a CRLF head unless a bare "\n\n" comes before it.
+  if (lf >= 0 && (crlf < 0 || lf < crlf)) return lf + 2;
+  return crlf < 0 ? -1 : crlf + 3;
 }
 
 /** What String#trim removes, within latin1: tab, line feed, VT, FF, CR, space, no-break space. */
