@@ -1,10 +1,11 @@
 /**
- * Reading single entries back. Entry ids are UUIDv7 whose first 48 bits are a millisecond:
- * the agent makes them from the entry's start (agent/ids.ts: `uuidv7(startUs / 1000)`), so the
- * entry's `start_time` lies in that very millisecond and the lookup reads one or two granules of
- * the table ordered by `start_time`. Ids made otherwise (the synthetic generator takes the end
- * time; other writers may skew) are found in a window around that time, then anywhere (the bloom
- * filter on `id` still skips most granules).
+ * Reading entries back. Entry ids are UUIDv7 whose first 48 bits are a millisecond: the agent
+ * makes them from the entry's start (agent/ids.ts: `uuidv7(startUs / 1000)`), the synthetic
+ * generator from its end. A lookup first searches a window around that time (it prunes every
+ * other hourly partition; the primary key and the bloom filter on `id` leave one granule), then,
+ * when nothing is there, the whole table. Measured over 10M entries (bench/RESULTS.md): narrowing
+ * the window to the id's own millisecond reads the same granule, so it buys nothing; the cost is
+ * that granule's bodies and headers.
  */
 import type { Entry } from '../entries/entry.js';
 import type { Store } from './client.js';
@@ -22,11 +23,10 @@ export function uuidv7Ms(id: string): number | undefined {
   return m ? parseInt(m[1] + m[2], 16) : undefined;
 }
 
-/** Where to look for an id, narrowest first: [from, to) in ms, or null for the whole table. */
+/** Where to look for an id, in order: [from, to) in ms, or null for the whole table. */
 export function idSearchWindows(id: string): Array<[number, number] | null> {
   const ms = uuidv7Ms(id);
-  if (ms === undefined) return [null];
-  return [[ms, ms + 1], [ms - ID_WINDOW_BEFORE_MS, ms + ID_WINDOW_AFTER_MS], null];
+  return ms === undefined ? [null] : [[ms - ID_WINDOW_BEFORE_MS, ms + ID_WINDOW_AFTER_MS], null];
 }
 
 /**
@@ -49,9 +49,7 @@ export async function findEntry(store: Store, id: string): Promise<Entry | undef
       ? ' AND start_time >= fromUnixTimestamp64Milli({fromMs:Int64}) AND start_time < fromUnixTimestamp64Milli({toMs:Int64})'
       : '';
     const rs = await store.client.query({
-      // ORDER BY … LIMIT 1 lets the engine find the row reading only `id` and `start_time`, then
-      // read the other columns (bodies, headers) for that one row instead of its whole granule.
-      query: `SELECT ${ENTRY_SELECT} FROM ${store.database}.entries WHERE id = {id:String}${range} ORDER BY start_time LIMIT 1`,
+      query: `SELECT ${ENTRY_SELECT} FROM ${store.database}.entries WHERE id = {id:String}${range} LIMIT 1`,
       query_params: window ? { id, fromMs: window[0], toMs: window[1] } : { id },
       format: 'JSONEachRow',
     });
