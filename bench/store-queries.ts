@@ -127,6 +127,7 @@ try {
     one('one entry by id, plain WHERE id = (no time hint)', () => q(`SELECT * FROM ${db}.entries WHERE id = {id:String}`, { id: agentId })),
     one('requests per minute by status class, 24 h (stats)', async () => (await stats(store, limits, f(''), range(24), { intervalMs: 60_000, groupBy: 'statusClass', metric: 'requests', quantiles: [] })).series),
     one('p50/p95/p99 by service, 24 h, default interval (stats)', async () => (await stats(store, limits, f(''), range(24), { groupBy: 'service', metric: 'latency', quantiles: [0.5, 0.95, 0.99] })).series),
+    one('p50/p95/p99 by service, 24 h, 1 h interval (stats, hourly rollup)', async () => (await stats(store, limits, f(''), range(24), { intervalMs: 3_600_000, groupBy: 'service', metric: 'latency', quantiles: [0.5, 0.95, 0.99] })).series),
     one('requests per minute for one service, 24 h (stats, raw table)', async () => (await stats(store, limits, f('dst.service == "catalog"'), range(24), { intervalMs: 60_000, groupBy: 'statusClass', metric: 'requests', quantiles: [] })).series),
     one('service map, 1 h', async () => (await serviceMap(store, limits, f(''), range(1))).edges),
     one('catalog, 1 h', async () => (await catalog(store, limits, f(''), range(1))).services),

@@ -9,9 +9,11 @@
  *   parallel arrays `*_header_names` / `*_header_values`, in wire order with repeats kept.
  *   Bodies are raw bytes (String). `status` 0 = no response.
  *   Partitioned by hour of `start_time`, ordered by `start_time`: newest-first reads in order
- *   and stops early; a time range prunes partitions and granules; `set` skip indexes on the
- *   service/namespace/status columns narrow "one service over a time range"; a bloom filter on
- *   `id` finds one entry (the hub may add `start_time` bounds from the UUIDv7 to prune more).
+ *   and stops early (a tie-break on `id` needs store/read's `newestEntriesSql` to stay early); a
+ *   time range prunes partitions and granules; a bloom filter on `id` finds one entry (findEntry
+ *   adds `start_time` bounds from the UUIDv7). The `set` skip indexes on services, namespaces and
+ *   status skip little in mixed traffic (over 10M synthetic entries every granule held every
+ *   service and a 5xx: bench/RESULTS.md).
  *   TTL `start_time + 7 days` (whole parts only); the size limit is enforced by store/retention.
  *   `ingested_at` (DEFAULT now64(6)) is the insert time, for a live cursor in cluster mode.
  * - `entries_1m`: AggregatingMergeTree rollup kept by the materialized view `entries_1m_mv`,
