@@ -336,9 +336,12 @@ export class HandOffFeed extends FeedBase implements LiveFeed {
   /** The highest position handed out (stamped, or given as a head or cursor). */
   private issuedUs: number;
   private readonly ring: RecentRows;
-  /** Stamps of accepted entries, oldest first, from `pendingHead` on: those maybe not stored yet. */
+  /** Stamps and ids of accepted entries, oldest first, from `pendingHead` on: those maybe not stored yet. */
   private pending: number[] = [];
+  private pendingIds: string[] = [];
   private pendingHead = 0;
+  /** The ids from `pendingHead` on, for `whenStored`. */
+  private readonly unstoredIds = new Set<string>();
   private wakeScheduled = false;
 
   constructor(store: Store, limits: QueryLimits, options: LiveOptions, private readonly writer: HandOffWriter) {
@@ -372,6 +375,8 @@ export class HandOffFeed extends FeedBase implements LiveFeed {
   private accept(entry: Entry, us: number): void {
     this.ring.append({ us, id: entry.id }, summaryAsStored(entry));
     this.pending.push(us);
+    this.pendingIds.push(entry.id);
+    this.unstoredIds.add(entry.id);
     if (this.pending.length - this.pendingHead > 4096) this.settlePending();
     if (!this.wakeScheduled) {
       this.wakeScheduled = true;
@@ -386,11 +391,26 @@ export class HandOffFeed extends FeedBase implements LiveFeed {
 
   /** Forgets the stamps of entries the writer no longer holds (FIFO: the oldest went first). */
   private settlePending(): void {
-    const unstored = this.writer.unstored();
-    this.pendingHead = Math.max(this.pendingHead, this.pending.length - unstored);
+    const head = Math.max(this.pendingHead, this.pending.length - this.writer.unstored());
+    for (let i = this.pendingHead; i < head; i++) this.unstoredIds.delete(this.pendingIds[i]);
+    this.pendingHead = head;
     if (this.pendingHead > 65_536 || this.pendingHead * 2 > this.pending.length) {
       this.pending = this.pending.slice(this.pendingHead);
+      this.pendingIds = this.pendingIds.slice(this.pendingHead);
       this.pendingHead = 0;
+    }
+  }
+
+  /**
+   * Waits (at most `ms`) until an entry the stream has shown is in the store, so that opening it
+   * right away finds it. Resolves at once for any other id.
+   */
+  async whenStored(id: string, ms: number, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      this.settlePending();
+      if (!this.unstoredIds.has(id) || this.closed || signal?.aborted || Date.now() >= deadline) return;
+      await this.waitForNew(this.generation, deadline - Date.now(), signal);
     }
   }
 

@@ -159,7 +159,11 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   app.get<{ Params: { id: string } }>(
     '/api/v1/entries/:id',
     { schema: { params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }) } },
-    async (req) => getEntry(store, req.params.id),
+    async (req) => {
+      // An entry the stream showed a moment ago may still be on its way into the store.
+      await handOff?.whenStored(req.params.id, 5_000);
+      return getEntry(store, req.params.id);
+    },
   );
 
   app.get<{ Querystring: Static<typeof StreamQuery> }>('/api/v1/stream', { schema: { querystring: StreamQuery } }, async (req, reply) => {

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, stop, tapline, taplineRun, waitFor, type Running } from './processes.js';
+import { freePort, stop, tapline, taplineRun, type Running } from './processes.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 let dir: string;
 let hub: Running | undefined;
@@ -50,7 +51,7 @@ test('tapline hub serves the store; tapline query --hub reads through it', async
   const port = await freePort();
   hub = tapline(['hub', '--store', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--token', 't0ken']);
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${base}/api/v1/health`).catch(() => undefined))?.ok === true, 30_000, 'the hub to answer');
+  await waitFor('the hub to answer', async () => (await fetch(`${base}/api/v1/health`).catch(() => undefined))?.ok === true, 30_000);
   assert.equal((await fetch(`${base}/api/v1/entries`)).status, 401);
   const r = await taplineRun(['query', '--hub', base, '--token', 't0ken', '--since', '2h', '--limit', '1000', '--json', 'status >= 400 and dst.service == "nginx"']);
   assert.equal(r.code, 0, r.stderr);

@@ -127,3 +127,24 @@ test('a cursor older than the ring reads the store up to the oldest unstored ent
   assert.deepEqual(again.ids, behind.ids);
   assert.deepEqual((await storedIds()).map((r) => r.id).slice(-all.length), behind.ids);
 });
+
+test('opening an entry the stream just showed waits until the store has it (no 404)', async () => {
+  const start = (await getJson(`${url}/api/v1/stream?wait=0`)).body.cursor as string;
+  const [id] = push(31, 1);
+  const opening = getJson(`${url}/api/v1/entries/${id}`);
+  // A full round trip through the stream: the entry is shown, and still only in the writer.
+  const shown = await getJson(`${url}/api/v1/stream?cursor=${start}&wait=5000`);
+  assert.deepEqual(shown.body.entries.map((e: { id: string }) => e.id), [id]);
+  // An id the stream never showed is not waited for; its store lookup queues behind the first
+  // one's (the engine runs one query at a time), so without waiting that one would be a 404 now.
+  const t = performance.now();
+  assert.equal((await getJson(`${url}/api/v1/entries/01a217b4-0000-7000-8000-000000000000`)).status, 404);
+  assert.ok(performance.now() - t < 4_000, 'an unknown id was waited for');
+  assert.equal(writer.queued, 1, 'the entry was stored before it was opened: this proves nothing');
+  await writer.flush();
+  // As `tapline up` does when the writer's count moves.
+  hub.live.poke();
+  const opened = await opening;
+  assert.equal(opened.status, 200, JSON.stringify(opened.body));
+  assert.equal(opened.body.id, id);
+});

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/index.js';
-import { freePort, stop, tapline, taplineRun, waitFor, type Running } from './processes.js';
+import { freePort, stop, tapline, taplineRun, type Running } from './processes.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 let dir: string;
 let running: Running | undefined;
@@ -24,12 +25,12 @@ async function startAndStop(args: string[], env: NodeJS.ProcessEnv = {}): Promis
   running = tapline([...args, '--listen', `127.0.0.1:${port}`], env);
   const r = running;
   await waitFor(
+    `${args[0]} to answer`,
     async () => {
       if (r.child.exitCode !== null) throw new Error(`exited early: ${r.stderr()}`);
       return (await fetch(`http://127.0.0.1:${port}/api/v1/health`).catch(() => undefined))?.ok === true;
     },
     60_000,
-    `${args[0]} to answer`,
   );
   assert.equal(await stop(r), 0, r.stderr());
   running = undefined;

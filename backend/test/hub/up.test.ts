@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, stop, tapline, waitFor, type Running } from './processes.js';
+import { freePort, stop, tapline, type Running } from './processes.js';
+import { waitFor } from '../../../test/support/wait.js';
 import { readSse } from './sse.js';
 
 let dir: string;
@@ -30,13 +31,13 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   up = tapline(['up', '--data', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--bpf', `tcp port ${peerPort}`]);
   await waitFor(
+    'tapline up to be healthy',
     async () => {
       if (up!.child.exitCode !== null) throw new Error(`tapline up exited: ${up!.stderr()}`);
       const res = await fetch(`${base}/api/v1/health`).catch(() => undefined);
       return res?.ok === true && ((await res.json()) as { agent?: { running: boolean } }).agent?.running === true;
     },
     60_000,
-    'tapline up to be healthy',
   );
 });
 
@@ -67,7 +68,7 @@ test('captured requests reach the live stream and the API', async () => {
     const r = await fetch(`http://127.0.0.1:${peerPort}${path}`);
     await r.text();
   }
-  await waitFor(() => seen.length >= 2, 20_000, `two entries on the stream (have ${seen.length})`);
+  await waitFor(() => `two entries on the stream (have ${seen.length})`, () => seen.length >= 2, 20_000);
   abort.abort();
   await loop;
   assert.deepEqual(
@@ -78,14 +79,25 @@ test('captured requests reach the live stream and the API', async () => {
     ],
   );
 
-  const list = (await (await fetch(`${base}/api/v1/entries?${new URLSearchParams({ filter })}`)).json()) as { entries: typeof seen };
-  assert.deepEqual(list.entries.map((e) => e.id), seen.map((e) => e.id).reverse());
+  // The stream shows entries as the writer takes them; opening one right away waits for the store.
   const full = (await (await fetch(`${base}/api/v1/entries/${seen[1].id}`)).json()) as {
     responseBody: { text: string };
     responseHeaders: Array<[string, string]>;
   };
   assert.equal(full.responseBody.text, '<h1>404 Not Found: /error.html</h1>\n');
   assert.ok(full.responseHeaders.some(([n, v]) => n.toLowerCase() === 'content-type' && v === 'text/html'));
+  // Lists read the store, which has them within the writer's flush interval.
+  let listed: string[] = [];
+  await waitFor(
+    () => `both entries in the list (have ${listed.length})`,
+    async () => {
+      const list = (await (await fetch(`${base}/api/v1/entries?${new URLSearchParams({ filter })}`)).json()) as { entries: typeof seen };
+      listed = list.entries.map((e) => e.id);
+      return listed.length >= 2;
+    },
+    10_000,
+  );
+  assert.deepEqual(listed, seen.map((e) => e.id).reverse());
 
   const health = (await (await fetch(`${base}/api/v1/health`)).json()) as { status: string; agent: { packets: number; entries: number } };
   assert.equal(health.status, 'ok');

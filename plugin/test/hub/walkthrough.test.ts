@@ -17,6 +17,7 @@ import { DataSource } from '../../src/datasource/datasource';
 import type { TaplineQuery } from '../../src/datasource/types';
 import { installGrafanaRuntimeStandIns, timeRange, type StandIns } from '../support/grafana-runtime-standins';
 import { request, runAll, waitFor } from '../support/requests';
+import { realFetch } from '../support/node-fetch';
 
 jest.setTimeout(60_000);
 
@@ -149,6 +150,17 @@ describe('the walkthrough through the data source', () => {
     // Everything nginx received is in before the panels are read.
     const all = traffic.probes.length + traffic.sent.length;
     await waitFor(() => latest(toNginx).length >= all, `${all} requests to nginx on the live stream`, 30_000);
+    // The stream shows entries as tapline up's writer takes them; the panels read the store, which
+    // has them once the writer has nothing queued (its flush interval is 100 ms).
+    let agent: { queued?: number; written?: number } = {};
+    await waitFor(
+      async () => {
+        agent = ((await (await realFetch(`${ready.hub}/api/v1/health`)).json()) as { agent: typeof agent }).agent;
+        return agent.queued === 0 && (agent.written ?? 0) >= all;
+      },
+      `tapline up's writer to have stored the ${all} requests`,
+      10_000,
+    );
   }, 240_000);
 
   afterAll(async () => {
