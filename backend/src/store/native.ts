@@ -96,10 +96,20 @@ class Column implements BlockColumn {
   /** An integer 0..2^53-1 as UInt64 (or a non-negative Int64). */
   u64(v: number): void {
     this.reserve(8);
+    const buf = this.buf;
+    const p = this.pos;
     const lo = v % TWO_32;
-    this.buf.writeUInt32LE(lo, this.pos);
-    this.buf.writeUInt32LE((v - lo) / TWO_32, this.pos + 4);
-    this.pos += 8;
+    const hi = (v - lo) / TWO_32;
+    // Byte stores (a Uint8Array keeps the low 8 bits): cheaper than writeUInt32LE's checks.
+    buf[p] = lo;
+    buf[p + 1] = lo >>> 8;
+    buf[p + 2] = lo >>> 16;
+    buf[p + 3] = lo >>> 24;
+    buf[p + 4] = hi;
+    buf[p + 5] = hi >>> 8;
+    buf[p + 6] = hi >>> 16;
+    buf[p + 7] = hi >>> 24;
+    this.pos = p + 8;
   }
 
   varint(n: number): void {
@@ -150,63 +160,56 @@ class Column implements BlockColumn {
   }
 }
 
-/** `Array(String)`: row end offsets and the elements. */
-class StringArrayColumn implements BlockColumn {
-  readonly offsets: Column;
-  readonly values: Column;
+/** A column whose values are two runs one after the other (offsets then elements, null flags then values). */
+class TwoPartColumn implements BlockColumn {
+  constructor(
+    protected readonly first: Column,
+    protected readonly second: Column,
+  ) {}
+
+  get size(): number {
+    return this.first.pos + this.second.pos;
+  }
+
+  chunks(): Buffer[] {
+    return [...this.first.chunks(), ...this.second.chunks()];
+  }
+
+  reset(): void {
+    this.first.reset();
+    this.second.reset();
+  }
+}
+
+/** `Array(String)`: each row's end offset (UInt64), then the elements. */
+class StringArrayColumn extends TwoPartColumn {
   private end = 0;
   constructor(size: number) {
-    this.offsets = new Column(size >>> 4);
-    this.values = new Column(size);
+    super(new Column(size >>> 4), new Column(size));
   }
 
   /** Appends the names (`which` 0) or values (1) of a header list as one row. */
   headers(h: HeaderList, which: 0 | 1): void {
-    for (let i = 0; i < h.length; i++) this.values.str(h[i][which]);
+    for (let i = 0; i < h.length; i++) this.second.str(h[i][which]);
     this.end += h.length;
-    this.offsets.u64(this.end);
+    this.first.u64(this.end);
   }
 
-  get size(): number {
-    return this.offsets.pos + this.values.pos;
-  }
-
-  chunks(): Buffer[] {
-    return [...this.offsets.chunks(), ...this.values.chunks()];
-  }
-
-  reset(): void {
-    this.offsets.pos = 0;
-    this.values.pos = 0;
+  override reset(): void {
+    super.reset();
     this.end = 0;
   }
 }
 
 /** `Nullable(DateTime64(6))`: a null flag per row, then a value per row (0 under a null). */
-class NullableTimeColumn implements BlockColumn {
-  readonly nulls: Column;
-  readonly values: Column;
+class NullableTimeColumn extends TwoPartColumn {
   constructor(n: number) {
-    this.nulls = new Column(n);
-    this.values = new Column(8 * n);
+    super(new Column(n), new Column(8 * n));
   }
 
   append(us: number | undefined): void {
-    this.nulls.u8(us === undefined ? 1 : 0);
-    this.values.u64(us ?? 0);
-  }
-
-  get size(): number {
-    return this.nulls.pos + this.values.pos;
-  }
-
-  chunks(): Buffer[] {
-    return [...this.nulls.chunks(), ...this.values.chunks()];
-  }
-
-  reset(): void {
-    this.nulls.pos = 0;
-    this.values.pos = 0;
+    this.first.u8(us === undefined ? 1 : 0);
+    this.second.u64(us ?? 0);
   }
 }
 
