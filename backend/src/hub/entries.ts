@@ -1,5 +1,5 @@
 /** Entry lists (newest first, keyset pagination) and one entry in full. */
-import { findEntry, type EntryRow, type Store } from '../store/index.js';
+import { findEntry, newestEntriesSql, type EntryRow, type Store } from '../store/index.js';
 import { compileExpr } from '../query/compile.js';
 import type { Expr } from '../query/ast.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -39,8 +39,7 @@ export async function listEntries(
   const rows = await queryRows<EntryRow>(
     store,
     limits,
-    `SELECT ${SUMMARY_SELECT} FROM ${store.database}.entries WHERE ${r.sql} AND (${f.sql})${after} ` +
-      'ORDER BY start_time DESC, id DESC LIMIT {limit:UInt32}',
+    newestEntriesSql(store.database, SUMMARY_SELECT, `${r.sql} AND (${f.sql})${after}`, '{limit:UInt32}'),
     params,
   );
   const entries = rows.map(summaryFromRow);
