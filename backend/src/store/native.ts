@@ -44,29 +44,27 @@ const BLOCK_TYPES: Record<(typeof ENTRY_COLUMNS)[number], string> = (() => {
 
 const TWO_32 = 4294967296;
 
-/** A column's encoded values, as the block carries them. */
+/** A column of the block: its encoded values are its parts' bytes, one part after the other. */
 interface BlockColumn {
-  /** Encoded bytes so far. */
-  readonly size: number;
-  /** The encoded values (views of the column's memory, valid until reset). */
-  chunks(): Buffer[];
+  readonly parts: readonly Column[];
   reset(): void;
 }
 
-/** One column's values, in a growing Buffer. */
+/** Bytes written to the columns of one batch, kept as they are written (the writer asks per entry). */
+class Tally {
+  bytes = 0;
+}
+
+/** One column's values (or one run of them), in a growing Buffer. */
 class Column implements BlockColumn {
   buf: Buffer;
   pos = 0;
-  constructor(size: number) {
+  readonly parts: readonly Column[] = [this];
+  constructor(
+    size: number,
+    private readonly tally: Tally,
+  ) {
     this.buf = Buffer.allocUnsafe(size);
-  }
-
-  get size(): number {
-    return this.pos;
-  }
-
-  chunks(): Buffer[] {
-    return [this.buf.subarray(0, this.pos)];
   }
 
   reset(): void {
@@ -83,6 +81,7 @@ class Column implements BlockColumn {
   u8(v: number): void {
     this.reserve(1);
     this.buf[this.pos++] = v;
+    this.tally.bytes += 1;
   }
 
   u16(v: number): void {
@@ -91,6 +90,7 @@ class Column implements BlockColumn {
     this.buf[p] = v & 0xff;
     this.buf[p + 1] = v >>> 8;
     this.pos = p + 2;
+    this.tally.bytes += 2;
   }
 
   /** An integer 0..2^53-1 as UInt64 (or a non-negative Int64). */
@@ -110,15 +110,18 @@ class Column implements BlockColumn {
     buf[p + 6] = hi >>> 16;
     buf[p + 7] = hi >>> 24;
     this.pos = p + 8;
+    this.tally.bytes += 8;
   }
 
   varint(n: number): void {
     this.reserve(10);
+    const start = this.pos;
     while (n >= 0x80) {
       this.buf[this.pos++] = (n % 0x80) | 0x80;
       n = Math.floor(n / 0x80);
     }
     this.buf[this.pos++] = n;
+    this.tally.bytes += this.pos - start;
   }
 
   str(s: string): void {
@@ -137,6 +140,7 @@ class Column implements BlockColumn {
       if (i === n) {
         buf[p - 1] = n;
         this.pos = p + n;
+        this.tally.bytes += 1 + n;
         return;
       }
     }
@@ -144,35 +148,30 @@ class Column implements BlockColumn {
     this.varint(len);
     this.reserve(len);
     this.pos += this.buf.write(s, this.pos, 'utf8');
+    this.tally.bytes += len;
   }
 
   bytes(b: Buffer): void {
     this.varint(b.length);
-    this.reserve(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
+    this.raw(b);
   }
 
   raw(b: Uint8Array): void {
     this.reserve(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;
+    this.tally.bytes += b.length;
   }
 }
 
 /** A column whose values are two runs one after the other (offsets then elements, null flags then values). */
 class TwoPartColumn implements BlockColumn {
+  readonly parts: readonly Column[];
   constructor(
     protected readonly first: Column,
     protected readonly second: Column,
-  ) {}
-
-  get size(): number {
-    return this.first.pos + this.second.pos;
-  }
-
-  chunks(): Buffer[] {
-    return [...this.first.chunks(), ...this.second.chunks()];
+  ) {
+    this.parts = [first, second];
   }
 
   reset(): void {
@@ -184,8 +183,8 @@ class TwoPartColumn implements BlockColumn {
 /** `Array(String)`: each row's end offset (UInt64), then the elements. */
 class StringArrayColumn extends TwoPartColumn {
   private end = 0;
-  constructor(size: number) {
-    super(new Column(size >>> 4), new Column(size));
+  constructor(rows: number, elementBytes: number, t: Tally) {
+    super(new Column(8 * rows, t), new Column(elementBytes, t));
   }
 
   /** Appends the names (`which` 0) or values (1) of a header list as one row. */
@@ -203,8 +202,8 @@ class StringArrayColumn extends TwoPartColumn {
 
 /** `Nullable(DateTime64(6))`: a null flag per row, then a value per row (0 under a null). */
 class NullableTimeColumn extends TwoPartColumn {
-  constructor(n: number) {
-    super(new Column(n), new Column(8 * n));
+  constructor(n: number, t: Tally) {
+    super(new Column(n, t), new Column(8 * n, t));
   }
 
   append(us: number | undefined): void {
@@ -221,14 +220,14 @@ class EndpointColumns {
   readonly service: Column;
   readonly workload: Column;
   readonly node: Column;
-  constructor(n: number) {
-    this.ip = new Column(16 * n);
-    this.port = new Column(2 * n);
-    this.pod = new Column(16 * n);
-    this.namespace = new Column(8 * n);
-    this.service = new Column(8 * n);
-    this.workload = new Column(8 * n);
-    this.node = new Column(8 * n);
+  constructor(n: number, t: Tally) {
+    this.ip = new Column(16 * n, t);
+    this.port = new Column(2 * n, t);
+    this.pod = new Column(16 * n, t);
+    this.namespace = new Column(8 * n, t);
+    this.service = new Column(8 * n, t);
+    this.workload = new Column(8 * n, t);
+    this.node = new Column(8 * n, t);
   }
 
   append(p: Endpoint, ip: Uint8Array): void {
@@ -254,14 +253,14 @@ class BodyColumns {
   readonly wireSize: Column;
   readonly truncated: Column;
   readonly encoding: Column;
-  constructor(n: number) {
-    this.headerNames = new StringArrayColumn(64 * n);
-    this.headerValues = new StringArrayColumn(64 * n);
-    this.body = new Column(64 * n);
-    this.size = new Column(8 * n);
-    this.wireSize = new Column(8 * n);
-    this.truncated = new Column(n);
-    this.encoding = new Column(2 * n);
+  constructor(n: number, t: Tally) {
+    this.headerNames = new StringArrayColumn(n, 64 * n, t);
+    this.headerValues = new StringArrayColumn(n, 64 * n, t);
+    this.body = new Column(64 * n, t);
+    this.size = new Column(8 * n, t);
+    this.wireSize = new Column(8 * n, t);
+    this.truncated = new Column(n, t);
+    this.encoding = new Column(2 * n, t);
   }
 
   append(h: HeaderList, b: Body): void {
@@ -307,6 +306,7 @@ export class NativeBatch {
   private readonly ingestedAt: NullableTimeColumn;
   /** Every column in ENTRY_COLUMNS order. */
   private readonly all: BlockColumn[];
+  private readonly tally = new Tally();
   private count = 0;
   private readonly srcIp = new Uint8Array(16);
   private readonly dstIp = new Uint8Array(16);
@@ -314,26 +314,27 @@ export class NativeBatch {
   /** `expectedRows`: initial capacity (columns grow as needed). */
   constructor(expectedRows = 10_000) {
     const n = Math.max(16, expectedRows);
-    this.id = new Column(40 * n);
-    this.agent = new Column(8 * n);
-    this.protocol = new Column(8 * n);
-    this.protocolVersion = new Column(4 * n);
-    this.startTime = new Column(8 * n);
-    this.endTime = new Column(8 * n);
-    this.durationUs = new Column(8 * n);
-    this.src = new EndpointColumns(n);
-    this.dst = new EndpointColumns(n);
-    this.method = new Column(8 * n);
-    this.path = new Column(32 * n);
-    this.query = new Column(16 * n);
-    this.host = new Column(16 * n);
-    this.status = new Column(2 * n);
-    this.statusText = new Column(8 * n);
-    this.request = new BodyColumns(n);
-    this.response = new BodyColumns(n);
-    this.unanswered = new Column(n);
-    this.incomplete = new Column(n);
-    this.ingestedAt = new NullableTimeColumn(n);
+    const t = this.tally;
+    this.id = new Column(40 * n, t);
+    this.agent = new Column(8 * n, t);
+    this.protocol = new Column(8 * n, t);
+    this.protocolVersion = new Column(4 * n, t);
+    this.startTime = new Column(8 * n, t);
+    this.endTime = new Column(8 * n, t);
+    this.durationUs = new Column(8 * n, t);
+    this.src = new EndpointColumns(n, t);
+    this.dst = new EndpointColumns(n, t);
+    this.method = new Column(8 * n, t);
+    this.path = new Column(32 * n, t);
+    this.query = new Column(16 * n, t);
+    this.host = new Column(16 * n, t);
+    this.status = new Column(2 * n, t);
+    this.statusText = new Column(8 * n, t);
+    this.request = new BodyColumns(n, t);
+    this.response = new BodyColumns(n, t);
+    this.unanswered = new Column(n, t);
+    this.incomplete = new Column(n, t);
+    this.ingestedAt = new NullableTimeColumn(n, t);
     this.all = [
       this.id, this.agent, this.protocol, this.protocolVersion, this.startTime, this.endTime, this.durationUs,
       ...this.src.columns(), ...this.dst.columns(),
@@ -350,9 +351,7 @@ export class NativeBatch {
 
   /** Encoded bytes in the batch (column data, without the block header). */
   get bytes(): number {
-    let n = 0;
-    for (const c of this.all) n += c.size;
-    return n;
+    return this.tally.bytes;
   }
 
   /** Appends one entry. Throws EntryEncodeError (and appends nothing) for a bad field. */
@@ -396,7 +395,7 @@ export class NativeBatch {
 
   /** The batch so far as one Native block (its own memory), leaving this one empty. */
   take(): { body: Buffer; rows: number } {
-    const head = new Column(64 * ENTRY_COLUMNS.length);
+    const head = new Column(64 * ENTRY_COLUMNS.length, new Tally());
     head.varint(ENTRY_COLUMNS.length);
     head.varint(this.count);
     const parts: Buffer[] = [];
@@ -412,10 +411,11 @@ export class NativeBatch {
       head.str(BLOCK_TYPES[name]);
       add(head.buf.subarray(headFrom, head.pos));
       headFrom = head.pos;
-      for (const chunk of this.all[i].chunks()) add(chunk);
+      for (const part of this.all[i].parts) add(part.buf.subarray(0, part.pos));
     }
     const body = Buffer.concat(parts, total);
     for (const c of this.all) c.reset();
+    this.tally.bytes = 0;
     const rows = this.count;
     this.count = 0;
     return { body, rows };

@@ -147,8 +147,10 @@ describe('Native block encoding (store/native.ts)', () => {
       assert.equal(batch.bytes, bytes, `nothing of ${e.id} was written`);
     }
     batch.append(base('atomic-2'));
+    const counted = batch.bytes;
     const { body, rows } = batch.take();
     assert.equal(rows, 2);
+    assert.equal(counted, body.length - encodeEntriesNative([]).length, 'bytes counts the column data (the block less its header)');
     assert.equal(batch.rows, 0);
     await t.store.insertNative('entries', ENTRY_COLUMNS, body);
     assert.deepEqual((await readBack(['atomic-1', 'atomic-2'])).map((e) => e.id), ['atomic-1', 'atomic-2']);
