@@ -30,7 +30,8 @@ export class AgentProcess {
     await waitFor('the agent to capture', () => {
       if (a.child.exitCode !== null) throw new Error(`agent exited: ${a.err}`);
       return a.err.includes('tapline agent: capturing on');
-    }, 15_000);
+      // Start-up (tsx compiling the CLI) takes seconds, and far more on a loaded CI machine.
+    }, 60_000);
     return a;
   }
 
