@@ -31,7 +31,7 @@ export interface WriterOptions {
   flushIntervalMs?: number;
   /** push() returns false once this many entries are queued (default 4 × batchSize). */
   highWaterEntries?: number;
-  /** push() returns false once this many encoded bytes are queued (default 64 MiB). */
+  /** push() returns false once this many encoded bytes are queued (default 64 MiB); a batch is sent at half that size at most. */
   highWaterBytes?: number;
   /** Insert attempts before the batch goes to the spool (default 3). */
   attempts?: number;
@@ -191,7 +191,9 @@ export class EntryWriter implements EntrySink {
     }
     this.counters.accepted++;
     if (this.current.rows === 1) this.armFlushTimer();
-    if (this.current.rows >= this.batchSize) {
+    // Also by size: a batch that alone could reach the byte high-water mark would otherwise hold
+    // a producer waiting for drained() until the flush timer.
+    if (this.current.rows >= this.batchSize || this.current.bytes >= this.highWaterBytes / 2) {
       this.seal();
       this.wake();
     }

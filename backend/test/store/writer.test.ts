@@ -67,6 +67,26 @@ describe('EntryWriter', () => {
     await w.close();
   });
 
+  it('sends a batch when it reaches half the byte high-water mark, so back-pressure does not wait for the timer', async () => {
+    // Batches by count or time alone would never come: 10 000 entries, one hour.
+    const w = await EntryWriter.create(t.store, { batchSize: 10_000, flushIntervalMs: 3_600_000, highWaterBytes: 100_000, logger: captureLog().logger });
+    const all = entries(600); // ≈ 650 bytes each: ≈ 4 × the high-water mark
+    let refusals = 0;
+    for (const e of all) {
+      if (!w.push(e)) {
+        refusals++;
+        let drained = false;
+        void w.drained().then(() => (drained = true));
+        await waitFor('drained() after a refusal', () => drained, 10_000);
+      }
+    }
+    assert.ok(refusals > 0, 'the producer was held back');
+    await waitFor('most entries written without the timer', async () => (await stored(all.map((e) => e.id))).rows >= 600 - 200, 20_000);
+    assert.equal(w.counters.dropped, 0);
+    await w.close();
+    assert.equal((await stored(all.map((e) => e.id))).rows, 600);
+  });
+
   it('applies back-pressure at the high-water mark and signals when drained', async () => {
     const w = await EntryWriter.create(t.store, { batchSize: 100, highWaterEntries: 400, logger: captureLog().logger });
     const all = entries(1000);
