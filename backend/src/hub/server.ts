@@ -288,7 +288,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     let values: string[] = [];
     const column = ctx.valuesOf ? FIELD_VALUE_COLUMNS[ctx.valuesOf] : undefined;
     if (column) {
-      const seen = await distinctValues(store, limits, [column], timeRange({}), 100);
+      // The last hour up to the next whole second: completions asked in the same second share a query.
+      const seen = await distinctValues(store, limits, [column], timeRange({}, Math.ceil(Date.now() / 1000) * 1000), 100);
       // Values as they would be typed: numbers bare, text quoted.
       values = seen.map((v) => (ctx.valuesOf === 'response.status' ? v : JSON.stringify(v)));
     }
