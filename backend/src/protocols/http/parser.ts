@@ -231,14 +231,22 @@ export class HttpParser {
   private feedHead(buf: Buffer, pos: number, end: number, tsUs: number): number {
     const msg = this.msg!;
     if (this.headBytes === 0) {
-      const text = wholeHead(buf, pos, Math.min(end, pos + this.limits.maxHeaderBytes), this.headProbe);
-      if (text !== undefined) {
+      // Decoded first and searched as a string (no native search per line, no views); the text
+      // is parsed as it is, past the head too (a slice of it would be slower to read).
+      const limit = Math.min(end, pos + this.limits.maxHeaderBytes);
+      let text = buf.toString('latin1', pos, Math.min(limit, pos + this.headProbe));
+      let n = headLength(text);
+      if (n < 0 && limit - pos > text.length) {
+        text = buf.toString('latin1', pos, limit);
+        n = headLength(text);
+      }
+      if (n > 0) {
         // Heads on one connection are alike: the next probe decodes about this much.
-        this.headProbe = text.length + (text.length >> 2) + PROBE_SLACK;
-        this.headBytes = text.length;
+        this.headProbe = n + (n >> 2) + PROBE_SLACK;
+        this.headBytes = n;
         msg.endUs = tsUs;
-        this.parseHead(text);
-        return pos + text.length;
+        this.parseHead(text, n);
+        return pos + n;
       }
     }
     // indexOf searches to the end of the buffer: bound it to this segment's data.
@@ -280,7 +288,7 @@ export class HttpParser {
       return i;
     }
     msg.endUs = tsUs;
-    this.parseHead(this.head.toString('latin1', 0, this.headLen));
+    this.parseHead(this.head.toString('latin1', 0, this.headLen), this.headLen);
     return i;
   }
 
@@ -296,17 +304,16 @@ export class HttpParser {
   }
 
   /**
-   * Parses the head `text` (up to and including its blank line, or cut by the head limit): start
-   * line, then header lines. Names and values are found by offsets and sliced once each (no
+   * Parses the head text[0, len) (up to and including its blank line, or cut by the head limit):
+   * start line, then header lines. Names and values are found by offsets and sliced once each (no
    * per-line, untrimmed or lowercased strings).
    */
-  private parseHead(text: string): void {
+  private parseHead(text: string, len: number): void {
     const msg = this.msg!;
-    const len = text.length;
     let first = true;
     for (let lineStart = 0, nl = 0; lineStart < len; lineStart = nl + 1) {
       nl = text.indexOf('\n', lineStart);
-      if (nl < 0) nl = len;
+      if (nl < 0 || nl > len) nl = len;
       let lineEnd = nl;
       if (lineEnd > lineStart && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
       if (lineEnd === lineStart) continue; // the blank line at the end
@@ -490,23 +497,10 @@ export class HttpParser {
 const PROBE_SLACK = 128;
 
 /**
- * The head that starts at buf[start] (a start line, never a line break), decoded up to and
- * including the blank line that ends it ("\n\r\n" or "\n\n": an empty line or one holding only a
- * CR), when that lies before `end`; else undefined. The bytes are decoded first and searched as a
- * string (no native search per line, no views): `probe` bytes, then all the data if need be.
+ * Length of the head at the start of `text` (a start line, never a line break) up to and including
+ * the blank line that ends it ("\n\r\n" or "\n\n": an empty line or one holding only a CR), -1 when
+ * there is none.
  */
-function wholeHead(buf: Buffer, start: number, end: number, probe: number): string | undefined {
-  let text = buf.toString('latin1', start, Math.min(end, start + probe));
-  let n = headLength(text);
-  if (n < 0 && end - start > probe) {
-    text = buf.toString('latin1', start, end);
-    n = headLength(text);
-  }
-  if (n < 0) return undefined;
-  return n === text.length ? text : text.slice(0, n);
-}
-
-/** Length of the head at the start of `text` including its blank line, -1 when there is none. */
 function headLength(text: string): number {
   const crlf = text.indexOf('\n\r\n');
   const lf = text.indexOf('\n\n');
