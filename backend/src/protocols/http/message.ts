@@ -94,25 +94,27 @@ export function noteHeader(msg: HttpMessage, name: string, value: string): void 
 /** Repeated Content-Length values must agree (RFC 9110 section 8.6). */
 function mergeContentLength(current: number, value: string): number {
   if (current === -2) return -2;
-  if (value.length > 0 && value.length <= 15 && isDigits(value)) {
-    const n = Number(value);
-    return current >= 0 && current !== n ? -2 : n;
-  }
+  const n = value.length <= 15 ? digitsValue(value) : -1;
+  if (n >= 0) return current >= 0 && current !== n ? -2 : n;
   let result = current;
   for (const part of value.split(',')) {
     const t = part.trim();
     if (!/^\d{1,15}$/.test(t)) return -2;
-    const n = Number(t);
-    if (result >= 0 && result !== n) return -2;
-    result = n;
+    const v = Number(t);
+    if (result >= 0 && result !== v) return -2;
+    result = v;
   }
   return result;
 }
 
-function isDigits(s: string): boolean {
+/** The value of a string of 1 to 15 ASCII digits (exact in a double), -1 for anything else. */
+function digitsValue(s: string): number {
+  if (s.length === 0) return -1;
+  let n = 0;
   for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
   }
-  return true;
+  return n;
 }
