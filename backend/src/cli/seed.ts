@@ -27,7 +27,7 @@ interface SeedOptions extends StoreCliOptions {
   rows: number;
   span: number;
   seed: number;
-  batch: number;
+  batch?: number;
   progress: boolean;
 }
 
@@ -73,7 +73,7 @@ export function registerSeed(program: Command): void {
     .option('--database <name>', 'database (default tapline)')
     .option('--span <duration>', 'spread the entries over this much time, ending now', parseSpan, parseSpan('1h'))
     .option('--seed <n>', 'random seed (same seed, same entries)', positiveInt, 1)
-    .option('--batch <n>', 'entries per insert', positiveInt, 10_000)
+    .option('--batch <n>', "entries per insert (default: the writer's)", positiveInt)
     .option('--no-progress', 'no progress bar')
     .action(async (o: SeedOptions) => {
       const { rows, seconds } = await seed({ ...o, progress: o.progress && process.stderr.isTTY === true });
