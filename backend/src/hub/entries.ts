@@ -1,5 +1,6 @@
 /** Entry lists (newest first, keyset pagination) and one entry in full. */
-import { findEntry, newestEntriesSql, type EntryRow, type Store } from '../store/index.js';
+import type { Entry } from '../entries/entry.js';
+import { findEntries, newestEntriesSql, type EntryRow, type Store } from '../store/index.js';
 import { compileExpr } from '../query/compile.js';
 import type { Expr } from '../query/ast.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -50,9 +51,49 @@ export async function listEntries(
   };
 }
 
-/** One entry in full (the store's lookup searches the id's UUIDv7 time window first). */
-export async function getEntry(store: Store, id: string) {
-  const entry = await findEntry(store, id);
-  if (!entry) throw new ApiError(404, 'not_found', `no entry with id ${JSON.stringify(id)}`);
-  return detailOf(entry);
+/**
+ * One entry in full, for many clients at once: lookups asked while one runs wait for it and then
+ * go to the store together, as one query (the embedded engine runs one query at a time, so twenty
+ * separate lookups would each wait for all the others). A lone lookup runs at once.
+ */
+export class EntryLookup {
+  private waiting = new Map<string, Array<{ resolve: (e: Entry | undefined) => void; reject: (err: unknown) => void }>>();
+  private running = false;
+
+  constructor(
+    private readonly store: Store,
+    /** Most ids in one query. */
+    private readonly batch = 100,
+  ) {}
+
+  /** The entry's detail as the API shows it; 404 when no entry has this id. */
+  async get(id: string) {
+    const entry = await new Promise<Entry | undefined>((resolve, reject) => {
+      const list = this.waiting.get(id) ?? [];
+      list.push({ resolve, reject });
+      this.waiting.set(id, list);
+      if (!this.running) void this.run();
+    });
+    if (!entry) throw new ApiError(404, 'not_found', `no entry with id ${JSON.stringify(id)}`);
+    return detailOf(entry);
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    while (this.waiting.size > 0) {
+      const ids = [...this.waiting.keys()].slice(0, this.batch);
+      const callers = ids.map((id) => {
+        const c = this.waiting.get(id) ?? [];
+        this.waiting.delete(id);
+        return c;
+      });
+      try {
+        const found = await findEntries(this.store, ids);
+        ids.forEach((id, i) => callers[i].forEach((c) => c.resolve(found.get(id))));
+      } catch (err) {
+        for (const c of callers.flat()) c.reject(err);
+      }
+    }
+    this.running = false;
+  }
 }

@@ -14,7 +14,7 @@ import { FilterError } from '../query/errors.js';
 import type { Store } from '../store/index.js';
 import { bearerCheck, checkListenConfig } from './auth.js';
 import { decodeCursor, encodeCursor, type Position } from './cursor.js';
-import { checkLimit, getEntry, listEntries, MAX_LIMIT } from './entries.js';
+import { EntryLookup, checkLimit, listEntries, MAX_LIMIT } from './entries.js';
 import { ApiError, toApiError } from './errors.js';
 import { FIELD_VALUE_COLUMNS, distinctValues, labelColumns } from './labels.js';
 import { HandOffFeed, StoreFeed, type HandOffWriter, type LiveFeed, type LiveFilter, type LiveOptions } from './live.js';
@@ -116,6 +116,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   };
   const handOff = options.handOff ? new HandOffFeed(store, limits, liveOptions, options.handOff) : undefined;
   const live: LiveFeed = handOff ?? new StoreFeed(store, limits, liveOptions);
+  const lookup = new EntryLookup(store);
   const maxStreams = options.maxStreams ?? 200;
   let streams = 0;
   /** Open SSE connections, ended when the hub closes (they are never idle), and their loops. */
@@ -162,7 +163,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     async (req) => {
       // An entry the stream showed a moment ago may still be on its way into the store.
       await handOff?.whenStored(req.params.id, 5_000);
-      return getEntry(store, req.params.id);
+      return lookup.get(req.params.id);
     },
   );
 

@@ -47,4 +47,4 @@ export { NativeBatch, encodeEntriesNative } from './native.js';
 export { EntryWriter, type WriterOptions, type WriterCounters } from './writer.js';
 export { Retention, RetentionError, DEFAULT_MAX_BYTES, type RetentionOptions, type SizeEnforcement } from './retention.js';
 export { storeConfigFrom, StoreConfigError, DEFAULT_DATA_DIR, type StoreCliOptions } from './config.js';
-export { findEntry, newestEntriesSql, uuidv7Ms } from './read.js';
+export { findEntries, findEntry, newestEntriesSql, uuidv7Ms } from './read.js';

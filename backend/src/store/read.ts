@@ -48,17 +48,37 @@ export function newestEntriesSql(database: string, select: string, where: string
 
 /** One entry in full by id, or undefined. */
 export async function findEntry(store: Store, id: string): Promise<Entry | undefined> {
-  for (const window of idSearchWindows(id)) {
-    const range = window
-      ? ' AND start_time >= fromUnixTimestamp64Milli({fromMs:Int64}) AND start_time < fromUnixTimestamp64Milli({toMs:Int64})'
-      : '';
+  return (await findEntries(store, [id])).get(id);
+}
+
+/**
+ * Entries in full by id, found ones in the map: one query searches every id in its own window
+ * (the windows' conditions OR'ed, so the primary key still prunes to their granules), one more
+ * searches everywhere for the ids it did not find. Several lookups at once cost the store a query
+ * or two, not one per id (the embedded engine runs one query at a time).
+ */
+export async function findEntries(store: Store, ids: readonly string[]): Promise<Map<string, Entry>> {
+  const found = new Map<string, Entry>();
+  const params: Record<string, string | number> = {};
+  const windowed: string[] = [];
+  ids.forEach((id, i) => {
+    const [window] = idSearchWindows(id);
+    if (!window) return;
+    windowed.push(
+      `(id = {i${i}:String} AND start_time >= fromUnixTimestamp64Milli({f${i}:Int64}) AND start_time < fromUnixTimestamp64Milli({t${i}:Int64}))`,
+    );
+    Object.assign(params, { [`i${i}`]: id, [`f${i}`]: window[0], [`t${i}`]: window[1] });
+  });
+  const read = async (where: string, queryParams: Record<string, unknown>) => {
     const rs = await store.client.query({
-      query: `SELECT ${ENTRY_SELECT} FROM ${store.database}.entries WHERE id = {id:String}${range} LIMIT 1`,
-      query_params: window ? { id, fromMs: window[0], toMs: window[1] } : { id },
+      query: `SELECT ${ENTRY_SELECT} FROM ${store.database}.entries WHERE ${where} LIMIT 1 BY id`,
+      query_params: queryParams,
       format: 'JSONEachRow',
     });
-    const rows = await rs.json<EntryRow>();
-    if (rows.length > 0) return rowToEntry(rows[0]);
-  }
-  return undefined;
+    for (const row of await rs.json<EntryRow>()) found.set(row.id, rowToEntry(row));
+  };
+  if (windowed.length > 0) await read(windowed.join(' OR '), params);
+  const rest = [...new Set(ids.filter((id) => !found.has(id)))];
+  if (rest.length > 0) await read('id IN {rest:Array(String)}', { rest });
+  return found;
 }

@@ -54,3 +54,17 @@ test('different requests are not shared', async () => {
   const totals = answers.map((a) => (a.body.services as Array<{ requests: number }>).reduce((s, x) => s + x.requests, 0));
   for (let i = 1; i < totals.length; i++) assert.ok(totals[i] >= totals[i - 1], `totals ${totals.join(', ')}`);
 });
+
+test('lookups of different entries at the same time go to the store together', async () => {
+  const ids = [...f.entries.keys()].slice(0, 12);
+  ran.length = 0;
+  const answers = await Promise.all([...ids, '0190f5c2-4aa5-7254-8feb-ad9e95f07916'].map((id) => getJson(`${url}/api/v1/entries/${id}`)));
+  assert.equal(answers[12].status, 404);
+  for (const [i, id] of ids.entries()) {
+    assert.equal(answers[i].status, 200, JSON.stringify(answers[i].body));
+    const e = f.entries.get(id)!;
+    assert.deepEqual([answers[i].body.id, answers[i].body.path, answers[i].body.status, answers[i].body.requestHeaders], [e.id, e.path, e.status, e.requestHeaders]);
+  }
+  const lookups = ran.filter((q) => q.includes('LIMIT 1 BY id')).length;
+  assert.ok(lookups > 0 && lookups < 12, `13 lookups ran ${lookups} store queries`);
+});

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ENTRY_COLUMNS, encodeEntriesNative, findEntry, uuidv7Ms } from '../../src/store/index.js';
+import { ENTRY_COLUMNS, encodeEntriesNative, findEntries, findEntry, uuidv7Ms } from '../../src/store/index.js';
 import { idSearchWindows } from '../../src/store/read.js';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
 import { uuidv7 } from '../../src/agent/ids.js';
@@ -42,6 +42,14 @@ describe('findEntry', () => {
 
   it('finds entries in full, by id, whatever their id says about time', async () => {
     for (const i of [0, 10, 11, 20, 21, 1000, 1999]) assert.deepEqual(await findEntry(t.store, entries[i].id), entries[i], `entry ${i}`);
+  });
+
+  it('finds many at once: each in full, the unknown ones left out, whatever their ids say', async () => {
+    const wanted = [0, 10, 11, 20, 21, 500, 1000, 1999].map((i) => entries[i]);
+    const unknown = ['0190f5c2-4aa5-7254-8feb-ad9e95f07916', "x' OR 1=1 --", uuidv7(Date.now())];
+    const found = await findEntries(t.store, [...unknown, ...wanted.map((e) => e.id), wanted[0].id]);
+    assert.deepEqual([...found.keys()].sort(), wanted.map((e) => e.id).sort());
+    for (const e of wanted) assert.deepEqual(found.get(e.id), e, e.id);
   });
 
   it('answers undefined for an unknown id', async () => {
