@@ -4,23 +4,13 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { waitFor } from '../../../test/support/wait.js';
 
 const run = promisify(execFile);
 
-/** A free TCP port on 127.0.0.1 (bound and released). */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as AddressInfo;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
+export { freePort } from '../../../test/support/ports.js';
 
 export class Tcpdump {
   private constructor(

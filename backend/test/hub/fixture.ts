@@ -5,6 +5,7 @@
 import { syntheticEntries } from '../../src/entries/synthetic.js';
 import type { Entry } from '../../src/entries/entry.js';
 import { EntryWriter } from '../../src/store/writer.js';
+import type { Store } from '../../src/store/index.js';
 import { createHub, type Hub, type HubOptions } from '../../src/hub/server.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 
@@ -63,3 +64,20 @@ export async function getJson(url: string, init?: RequestInit): Promise<{ status
 
 export const q = (params: Record<string, string | number | undefined>): string =>
   new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)])).toString();
+
+/**
+ * The same store, with every SQL text its client queries reported to `onQuery` first (a spy: the
+ * queries still run), for tests that count what the hub asks the store.
+ */
+export function spiedStore(store: Store, onQuery: (sql: string) => void): Store {
+  const client = new Proxy(store.client, {
+    get(target, prop, receiver) {
+      if (prop !== 'query') return Reflect.get(target, prop, receiver);
+      return (params: { query: string }) => {
+        onQuery(params.query);
+        return target.query(params as Parameters<typeof target.query>[0]);
+      };
+    },
+  });
+  return { ...store, client };
+}

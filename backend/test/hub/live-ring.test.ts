@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
 import type { Entry } from '../../src/entries/entry.js';
-import { fixture, getJson, type Fixture } from './fixture.js';
+import { fixture, getJson, spiedStore, type Fixture } from './fixture.js';
 import { longPollClient, sseClient } from './stream-clients.js';
 import { waitFor } from '../../../test/support/wait.js';
 
@@ -22,16 +22,10 @@ after(async () => {
 
 /** A hub on the fixture's store whose stream reads are counted (a spy: the queries still run). */
 function countingHub(ringEntries: number): Promise<string> {
-  const client = new Proxy(f.temp.store.client, {
-    get(target, prop, receiver) {
-      if (prop !== 'query') return Reflect.get(target, prop, receiver);
-      return (params: { query: string }) => {
-        if (params.query.includes('{curId:String}')) storeReads++;
-        return target.query(params as Parameters<typeof target.query>[0]);
-      };
-    },
+  const store = spiedStore(f.temp.store, (sql) => {
+    if (sql.includes('{curId:String}')) storeReads++;
   });
-  return f.hub({ store: { ...f.temp.store, client }, live: { settleMs: 250, pollMs: 50, ringEntries } });
+  return f.hub({ store, live: { settleMs: 250, pollMs: 50, ringEntries } });
 }
 
 /** Every entry written by `writeBatches`, by id. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
 import type { Entry } from '../../src/entries/entry.js';
-import { fixture, getJson, q, type Fixture } from './fixture.js';
+import { fixture, getJson, q, spiedStore, type Fixture } from './fixture.js';
 import { longPollClient, sseClient } from './stream-clients.js';
 import { waitFor } from '../../../test/support/wait.js';
 
@@ -109,16 +109,10 @@ test('an invalid filter or cursor is refused before streaming', async () => {
 test('a client that stops reading is not buffered for: the hub waits, then delivers everything once', async () => {
   // Count the stream's reads on the real store client (a spy, the queries still run).
   let reads = 0;
-  const client = new Proxy(f.temp.store.client, {
-    get(target, prop, receiver) {
-      if (prop !== 'query') return Reflect.get(target, prop, receiver);
-      return (params: { query: string }) => {
-        if (params.query.includes('ORDER BY ingested_at')) reads++;
-        return target.query(params as Parameters<typeof target.query>[0]);
-      };
-    },
+  const store = spiedStore(f.temp.store, (sql) => {
+    if (sql.includes('ORDER BY ingested_at')) reads++;
   });
-  const spied = await f.hub({ store: { ...f.temp.store, client }, live: { settleMs: 250, pollMs: 50 } });
+  const spied = await f.hub({ store, live: { settleMs: 250, pollMs: 50 } });
   const start = (await getJson(`${spied}/api/v1/stream?wait=0`)).body.cursor as string;
   const batch = [...syntheticEntries({ count: 20_000, seed: 4242, startUs: Date.now() * 1000, spanUs: 1_000_000 })];
   await f.write(batch);

@@ -1,6 +1,5 @@
 /** Runs `tapline` commands as child processes for the CLI tests, and always ends them. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
@@ -44,11 +43,5 @@ export async function stop(r: Running, timeoutMs = 15_000): Promise<number | str
   return code;
 }
 
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
+export { freePort } from '../../../test/support/ports.js';
 

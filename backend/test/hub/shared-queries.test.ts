@@ -1,7 +1,7 @@
 // Identical requests in flight at the same time share one store query; different ones do not.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture, getJson, type Fixture } from './fixture.js';
+import { fixture, getJson, spiedStore, type Fixture } from './fixture.js';
 
 let f: Fixture;
 let url: string;
@@ -10,16 +10,7 @@ const ran: string[] = [];
 
 before(async () => {
   f = await fixture(2000);
-  const client = new Proxy(f.temp.store.client, {
-    get(target, prop, receiver) {
-      if (prop !== 'query') return Reflect.get(target, prop, receiver);
-      return (params: { query: string }) => {
-        ran.push(params.query);
-        return target.query(params as Parameters<typeof target.query>[0]);
-      };
-    },
-  });
-  url = await f.hub({ store: { ...f.temp.store, client } });
+  url = await f.hub({ store: spiedStore(f.temp.store, (sql) => ran.push(sql)) });
 });
 after(async () => {
   await f?.dispose();
