@@ -2,23 +2,37 @@
  * Benchmark: synthetic entries through the EntryWriter into a fresh embedded store (chDB).
  *
  *   node --import tsx bench/store-ingest.ts [--rows 1000000] [--batch N (default: the writer's)]
+ *                                            [--mode writer|generated|both (default both)]
  *
- * Prints: the synthetic generator alone (entries/s, and its CPU per entry), generate + writer end
- * to end (entries/s, wall and per CPU-second of this process, chDB's threads included), the
- * writer's share (generation subtracted: wall estimate and per CPU-second), and the compressed
- * bytes per entry on disk (as inserted, and after merging all parts). The load average is printed
- * at the start and at the end: on a shared machine the per-CPU-second figures are the steadier ones.
+ * Two measurements, each into its own fresh store:
+ * - "writer": the writer alone. A pool of 100 000 distinct synthetic entries is made before the
+ *   clock starts; each push takes the next pool entry with a fresh agent id (agent/ids.ts, as the
+ *   capture agent makes them) and its times moved on by the pool's span, so the store sees
+ *   `--rows` distinct entries in time order. The writer encodes at push(), so reusing the object
+ *   afterwards is what a producer may do.
+ * - "generated": the synthetic generator in the loop (what `tapline seed` does): its CPU is
+ *   printed separately.
+ * Each prints entries/s (wall), entries per CPU-second of this process (JS, chDB's threads and its
+ * background merges), and the compressed bytes per entry on disk (as inserted, and after merging
+ * all parts). The load average is printed at the start and at the end: on a shared machine the
+ * per-CPU-second figures are the steadier ones.
  */
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import type { Entry } from '../backend/src/entries/entry.js';
 import { syntheticEntries } from '../backend/src/entries/synthetic.js';
+import { uuidv7 } from '../backend/src/agent/ids.js';
 import { createLogger } from '../backend/src/log.js';
 import { EntryWriter, migrate, openStore } from '../backend/src/store/index.js';
 
 const { values } = parseArgs({
-  options: { rows: { type: 'string', default: '1000000' }, batch: { type: 'string' } },
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    batch: { type: 'string' },
+    mode: { type: 'string', default: 'both' },
+  },
 });
 const ROWS = Number(values.rows);
 const BATCH = values.batch === undefined ? undefined : Number(values.batch);
@@ -26,65 +40,96 @@ const SPAN_US = 2 * 3600e6;
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 const loadAtStart = load();
 
+const MODES = values.mode === 'both' ? ['writer', 'generated'] : [values.mode];
+if (!MODES.every((m) => m === 'writer' || m === 'generated')) throw new Error(`--mode: writer, generated or both, not ${values.mode}`);
+const POOL = Math.min(ROWS, 100_000);
+
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
 
-// 1. The generator alone, on a slice, to separate its cost from the writer's.
+// The generator alone, on a slice, to show its cost.
 const genRows = Math.min(ROWS, 200_000);
-let cpu0 = process.cpuUsage();
-let t0 = performance.now();
-let n = 0;
-for (const _ of syntheticEntries({ count: genRows, seed: 2 })) n++;
-const genRate = rate(n, performance.now() - t0);
-const genCpuMsPerEntry = cpuMs(process.cpuUsage(cpu0)) / n;
+const genCpu0 = process.cpuUsage();
+const genT0 = performance.now();
+let generated = 0;
+for (const _ of syntheticEntries({ count: genRows, seed: 2 })) generated++;
+const genRate = rate(generated, performance.now() - genT0);
+const genCpuUsPerEntry = (cpuMs(process.cpuUsage(genCpu0)) * 1000) / generated;
 
-// 2. Generate + push + insert, end to end.
-const dir = mkdtempSync(join(tmpdir(), 'tapline-bench-ingest-'));
-const store = openStore({ kind: 'embedded', dataDir: dir });
-try {
-  await migrate(store);
-  const writer = await EntryWriter.create(store, { batchSize: BATCH, logger: createLogger('bench', 'warn') });
-  cpu0 = process.cpuUsage();
-  t0 = performance.now();
-  for (const e of syntheticEntries({ count: ROWS, seed: 1, startUs: Date.now() * 1000 - SPAN_US, spanUs: SPAN_US })) {
-    if (!writer.push(e)) await writer.drained();
+/** `--rows` entries: the pool's, each with a fresh id and its times moved on by the pool's span. */
+function* fromPool(pool: Entry[], poolSpanUs: number): Generator<Entry> {
+  for (let i = 0; i < ROWS; i++) {
+    const e = pool[i % POOL];
+    if (i >= POOL && i % POOL === 0) {
+      for (const p of pool) {
+        p.startUs += poolSpanUs;
+        p.endUs += poolSpanUs;
+      }
+    }
+    e.id = uuidv7(e.startUs / 1000);
+    yield e;
   }
-  await writer.close();
-  const wallMs = performance.now() - t0;
-  const cpu = cpuMs(process.cpuUsage(cpu0));
-  if (writer.counters.written !== ROWS) throw new Error(`wrote ${writer.counters.written} of ${ROWS}: ${JSON.stringify(writer.counters)}`);
-  const loadAtEnd = load();
-
-  const size = async () => {
-    const rs = await store.client.query({
-      query: `SELECT sum(rows) AS rows, sum(bytes_on_disk) AS disk, sum(data_compressed_bytes) AS compressed,
-                sum(data_uncompressed_bytes) AS raw, count() AS parts
-              FROM system.parts WHERE database = {db:String} AND table = 'entries' AND active`,
-      query_params: { db: store.database },
-      format: 'JSONEachRow',
-    });
-    const [r] = await rs.json<Record<string, number>>();
-    return { perEntryDisk: Number(r.disk) / Number(r.rows), perEntryCompressed: Number(r.compressed) / Number(r.rows), perEntryRaw: Number(r.raw) / Number(r.rows), parts: Number(r.parts) };
-  };
-  const inserted = await size();
-  await store.client.command({ query: `OPTIMIZE TABLE ${store.database}.entries FINAL` });
-  const merged = await size();
-
-  const writerOnly = Math.round(1 / (1 / rate(ROWS, wallMs) - 1 / genRate));
-  console.log(JSON.stringify({
-    date: new Date().toISOString(), cpus: `${cpus().length} × ${cpus()[0].model}`, loadavgAtStart: loadAtStart, loadavgAtEnd: loadAtEnd,
-    rows: ROWS, batch: writer.batchSize,
-    generatorPerSec: genRate,
-    generatorCpuUsPerEntry: +(genCpuMsPerEntry * 1000).toFixed(2),
-    endToEndPerSec: rate(ROWS, wallMs), endToEndSeconds: +(wallMs / 1000).toFixed(1),
-    perCpuSecond: rate(ROWS, cpu),
-    cpuUsPerEntry: +((cpu * 1000) / ROWS).toFixed(1),
-    writerOnlyPerSecEstimate: writerOnly,
-    writerOnlyPerCpuSecond: rate(ROWS, cpu - genCpuMsPerEntry * ROWS),
-    bytesPerEntryAsInserted: { disk: Math.round(inserted.perEntryDisk), compressedData: Math.round(inserted.perEntryCompressed), uncompressed: Math.round(inserted.perEntryRaw), parts: inserted.parts },
-    bytesPerEntryMerged: { disk: Math.round(merged.perEntryDisk), compressedData: Math.round(merged.perEntryCompressed), uncompressed: Math.round(merged.perEntryRaw), parts: merged.parts },
-  }, null, 2));
-} finally {
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
 }
+
+async function run(mode: string): Promise<Record<string, unknown>> {
+  const startUs = Date.now() * 1000 - SPAN_US;
+  let entries: Iterable<Entry>;
+  if (mode === 'writer') {
+    const poolSpanUs = (SPAN_US * POOL) / ROWS;
+    const pool = [...syntheticEntries({ count: POOL, seed: 1, startUs, spanUs: poolSpanUs })];
+    entries = fromPool(pool, poolSpanUs);
+  } else {
+    entries = syntheticEntries({ count: ROWS, seed: 1, startUs, spanUs: SPAN_US });
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'tapline-bench-ingest-'));
+  const store = openStore({ kind: 'embedded', dataDir: dir });
+  try {
+    await migrate(store);
+    const writer = await EntryWriter.create(store, { batchSize: BATCH, logger: createLogger('bench', 'warn') });
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (const e of entries) {
+      if (!writer.push(e)) await writer.drained();
+    }
+    await writer.close();
+    const wallMs = performance.now() - t0;
+    const cpu = cpuMs(process.cpuUsage(cpu0));
+    if (writer.counters.written !== ROWS) throw new Error(`wrote ${writer.counters.written} of ${ROWS}: ${JSON.stringify(writer.counters)}`);
+
+    const size = async () => {
+      const rs = await store.client.query({
+        query: `SELECT sum(rows) AS rows, sum(bytes_on_disk) AS disk, sum(data_compressed_bytes) AS compressed,
+                  sum(data_uncompressed_bytes) AS raw, count() AS parts
+                FROM system.parts WHERE database = {db:String} AND table = 'entries' AND active`,
+        query_params: { db: store.database },
+        format: 'JSONEachRow',
+      });
+      const [r] = await rs.json<Record<string, number>>();
+      const per = (x: number) => Math.round(Number(x) / Number(r.rows));
+      return { disk: per(r.disk), compressedData: per(r.compressed), uncompressed: per(r.raw), parts: Number(r.parts) };
+    };
+    const inserted = await size();
+    await store.client.command({ query: `OPTIMIZE TABLE ${store.database}.entries FINAL` });
+    return {
+      mode,
+      entriesPerSec: rate(ROWS, wallMs),
+      seconds: +(wallMs / 1000).toFixed(1),
+      perCpuSecond: rate(ROWS, cpu),
+      cpuUsPerEntry: +((cpu * 1000) / ROWS).toFixed(1),
+      bytesPerEntryAsInserted: inserted,
+      bytesPerEntryMerged: await size(),
+    };
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const results = [];
+for (const mode of MODES) results.push(await run(mode));
+console.log(JSON.stringify({
+  date: new Date().toISOString(), cpus: `${cpus().length} × ${cpus()[0].model}`, loadavgAtStart: loadAtStart, loadavgAtEnd: load(),
+  rows: ROWS, batch: BATCH ?? 'writer default',
+  generatorPerSec: genRate, generatorCpuUsPerEntry: +genCpuUsPerEntry.toFixed(2),
+  results,
+}, null, 2));

@@ -31,7 +31,11 @@ export interface WriterOptions {
   flushIntervalMs?: number;
   /** push() returns false once this many entries are queued (default 4 × batchSize). */
   highWaterEntries?: number;
-  /** push() returns false once this many encoded bytes are queued (default 64 MiB); a batch is sent at half that size at most. */
+  /**
+   * push() returns false once this many encoded bytes are queued (default 128 MiB); a batch is
+   * sent at a quarter of it at most, so that (as with entries) the producer resumes while one
+   * batch is in flight and the next waits sealed: the store never idles while entries are encoded.
+   */
   highWaterBytes?: number;
   /** Insert attempts before the batch goes to the spool (default 3). */
   attempts?: number;
@@ -126,7 +130,7 @@ export class EntryWriter implements EntrySink {
     this.current = new NativeBatch(Math.min(this.batchSize, 10_000));
     this.flushIntervalMs = o.flushIntervalMs ?? 1000;
     this.highWaterEntries = o.highWaterEntries ?? 4 * this.batchSize;
-    this.highWaterBytes = o.highWaterBytes ?? 64 * 1024 * 1024;
+    this.highWaterBytes = o.highWaterBytes ?? 128 * 1024 * 1024;
     this.attempts = Math.max(1, o.attempts ?? 3);
     this.baseDelayMs = o.baseDelayMs ?? 200;
     this.maxDelayMs = o.maxDelayMs ?? 5000;
@@ -193,7 +197,7 @@ export class EntryWriter implements EntrySink {
     if (this.current.rows === 1) this.armFlushTimer();
     // Also by size: a batch that alone could reach the byte high-water mark would otherwise hold
     // a producer waiting for drained() until the flush timer.
-    if (this.current.rows >= this.batchSize || this.current.bytes >= this.highWaterBytes / 2) {
+    if (this.current.rows >= this.batchSize || this.current.bytes >= this.highWaterBytes / 4) {
       this.seal();
       this.wake();
     }

@@ -67,7 +67,7 @@ describe('EntryWriter', () => {
     await w.close();
   });
 
-  it('sends a batch when it reaches half the byte high-water mark, so back-pressure does not wait for the timer', async () => {
+  it('sends a batch when it reaches a quarter of the byte high-water mark, so back-pressure does not wait for the timer', async () => {
     // Batches by count or time alone would never come: 10 000 entries, one hour.
     const w = await EntryWriter.create(t.store, { batchSize: 10_000, flushIntervalMs: 3_600_000, highWaterBytes: 100_000, logger: captureLog().logger });
     const all = entries(600); // ≈ 650 bytes each: ≈ 4 × the high-water mark
@@ -85,6 +85,50 @@ describe('EntryWriter', () => {
     assert.equal(w.counters.dropped, 0);
     await w.close();
     assert.equal((await stored(all.map((e) => e.id))).rows, 600);
+  });
+
+  it('lets a held-back producer resume while a batch is in flight, so the store does not idle', async () => {
+    // A store whose inserts each wait until the test releases them.
+    const releases: Array<() => void> = [];
+    let released = 0;
+    const gated: Store = {
+      ...t.store,
+      insertNative: async (...args) => {
+        await new Promise<void>((resolve) => releases.push(resolve));
+        return t.store.insertNative(...args);
+      },
+    };
+    // Byte-bound batches (the count and the timer never fire): ≈ 650-byte entries, the mark ≈ 4 batches of 80.
+    const w = await EntryWriter.create(gated, { batchSize: 100_000, flushIntervalMs: 3_600_000, highWaterBytes: 4 * 80 * 650, logger: captureLog().logger });
+    const all = entries(2000);
+    let next = 0;
+    const releaseAll = () => {
+      while (released < releases.length) releases[released++]();
+    };
+    try {
+      while (w.push(all[next++]));
+      // Inserts held in flight when the producer may go on (drained() resolves in the same tick
+      // as the writer starts its next insert, before this callback runs).
+      let heldAtResume = -1;
+      void w.drained().then(() => (heldAtResume = releases.length - released));
+      for (let round = 0; heldAtResume < 0; round++) {
+        assert.ok(round < 8, 'the producer resumes after a few inserts');
+        await waitFor('an insert to start', () => releases.length > released || heldAtResume >= 0, 5000);
+        if (heldAtResume < 0) releases[released++]();
+        await waitFor('the next insert or the producer to go on', () => releases.length > released || heldAtResume >= 0, 5000);
+      }
+      assert.equal(heldAtResume, 1, 'one insert is in flight when the producer resumes');
+      const pump = setInterval(releaseAll, 5);
+      try {
+        for (; next < all.length; next++) if (!w.push(all[next])) await w.drained();
+        await w.close();
+      } finally {
+        clearInterval(pump);
+      }
+    } finally {
+      releaseAll();
+    }
+    assert.deepEqual(await stored(all.map((e) => e.id)), { distinct: 2000, rows: 2000 });
   });
 
   it('applies back-pressure at the high-water mark and signals when drained', async () => {
