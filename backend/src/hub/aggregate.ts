@@ -1,14 +1,16 @@
 /**
  * Where stats, the service map and the catalog read from: the hourly rollup `entries_1h` for ranges
  * of a day or more, the per-minute `entries_1m` for ranges of ten minutes or more — when the
- * filter only uses what the rollups keep (protocol, namespaces, status classes) — else the raw
- * `entries` table. A rollup takes the range in its whole buckets. Both expose the same aggregate
- * expressions, so each endpoint writes its query once.
+ * filter only uses what the rollups keep (protocol, namespaces, services, status classes) — else
+ * the raw `entries` table. A rollup takes the range in its whole buckets. Both expose the same
+ * aggregate expressions, so each endpoint writes its query once; latency quantiles come from the
+ * same histogram buckets in both (store/schema.ts), so rollup and raw answers agree exactly.
  */
 import type { Expr } from '../query/ast.js';
 import { compileExpr } from '../query/compile.js';
 import { PROTOCOL_KEYWORDS, lookupField, type FieldDef } from '../query/fields.js';
 import { STATUS_CLASS_SQL, endpointNameSql, type Store } from '../store/index.js';
+import { ENDPOINT_KIND, durationBucketSql, latencyQuantilesSql } from '../store/schema.js';
 import { rangeSql, type TimeRange } from './params.js';
 
 export interface AggregateSource {
@@ -39,11 +41,18 @@ export interface AggregateSource {
   quantilesUs(levels: readonly number[]): string;
 }
 
-/** Rollup columns a filter may use, with the SQL they stand for in `entries_1m`. */
+/**
+ * Rollup columns a filter may use, with the SQL they stand for in `entries_1m`. A side's service is
+ * its name when the name is a service, else '' (as in the raw table). Workload and pod cannot be
+ * told: the name hides them when there is a service.
+ */
+const serviceOf = (side: 'src' | 'dst') => `if(${side}_kind = ${ENDPOINT_KIND.service}, ${side}_name, '')`;
 const ROLLUP_FIELDS: Record<string, string> = {
   protocol: 'protocol',
   'src.namespace': 'src_namespace',
   'dst.namespace': 'dst_namespace',
+  'src.service': serviceOf('src'),
+  'dst.service': serviceOf('dst'),
   'response.status': 'status_class * 100',
 };
 
@@ -75,10 +84,6 @@ const rollupField = (path: string): FieldDef | undefined => {
   const def = lookupField(path);
   return def && def.name in ROLLUP_FIELDS ? { ...def, sql: ROLLUP_FIELDS[def.name] } : undefined;
 };
-
-function levelsList(levels: readonly number[]): string {
-  return levels.map((q) => String(q)).join(', ');
-}
 
 const ROLLUPS = [
   { table: 'entries_1h', time: 'hour', floor: 'toStartOfHour', resolutionMs: 3_600_000, minRangeMs: 86_400_000 },
@@ -121,7 +126,8 @@ export function aggregateSource(
       errors4xx: 'sum(errors_4xx)',
       answered: 'sum(answered)',
       durationSumUs: 'sum(duration_sum_us)',
-      quantilesUs: (levels) => `quantilesTDigestMerge(${levelsList(levels)})(duration_q)`,
+      quantilesUs: (levels) =>
+        latencyQuantilesSql(levels, (l) => `quantilesExactWeightedArray(${l})(duration_h.1, duration_h.2)`, 'sum(answered)'),
     };
   }
   const f = compileExpr(filter);
@@ -144,6 +150,11 @@ export function aggregateSource(
     errors4xx: 'countIf(status >= 400 AND status < 500)',
     answered: 'countIf(NOT unanswered)',
     durationSumUs: 'sumIf(duration_us, NOT unanswered)',
-    quantilesUs: (levels) => `quantilesTDigestIf(${levelsList(levels)})(duration_us, NOT unanswered)`,
+    quantilesUs: (levels) =>
+      latencyQuantilesSql(
+        levels,
+        (l) => `quantilesExactWeightedIf(${l})(${durationBucketSql('duration_us')}, toUInt64(1), NOT unanswered)`,
+        'countIf(NOT unanswered)',
+      ),
   };
 }

@@ -17,20 +17,30 @@
  *   TTL `start_time + 7 days` (whole parts only); the size limit is enforced by store/retention.
  *   `ingested_at` (DEFAULT now64(6)) is the insert time, for a live cursor in cluster mode.
  * - `entries_1m`: AggregatingMergeTree rollup kept by the materialized view `entries_1m_mv`,
- *   per minute × src (namespace, name) × dst (namespace, name) × protocol × status class.
+ *   per minute × src (namespace, name, kind) × dst (namespace, name, kind) × protocol × status class.
  *   "name" is the service if known, else the workload, else the pod, else the IP text
- *   (`ENDPOINT_NAME_SQL`). status_class: 0 = no response, 1..5 = 1xx..5xx.
+ *   (`endpointNameSql`); "kind" says which of them it is (`endpointKindSql`: 1 service, 2 workload,
+ *   3 pod, 4 IP; 0 = unknown, rows written before migration 4 that it could not rebuild), so a
+ *   filter on a service (`dst.service == "x"` is `dst_kind = 1 AND dst_name = 'x'`) is exact.
+ *   status_class: 0 = no response, 1..5 = 1xx..5xx.
  *   Columns: requests, errors (5xx + unanswered), errors_4xx, answered, duration_sum_us
- *   (answered only), duration_q (quantileTDigest state of duration_us over answered requests:
- *   read with `quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_q)`), request_bytes and
- *   response_bytes (wire sizes). Sum columns are SimpleAggregateFunction(sum): read with sum(),
- *   aliased to a name that is not a column (`sum(requests) AS total`): ClickHouse substitutes an
- *   alias named like a column into later expressions, and `sum(requests) - sum(errors)` would then
- *   nest aggregates.
+ *   (answered only), duration_h (latency histogram of answered requests: bucket numbers
+ *   `durationBucketSql` → counts, a `sumMap` tuple; read quantiles with `latencyQuantilesSql`),
+ *   request_bytes and response_bytes (wire sizes). Sum columns are SimpleAggregateFunction(sum):
+ *   read with sum(), aliased to a name that is not a column (`sum(requests) AS total`): ClickHouse
+ *   substitutes an alias named like a column into later expressions, and
+ *   `sum(requests) - sum(errors)` would then nest aggregates.
+ *   Latency buckets: 16 per doubling (`LATENCY_BUCKETS_PER_OCTAVE`); a quantile is the geometric
+ *   middle of the bucket holding the nearest-rank order statistic (rank ⌈q·n⌉), so it is within
+ *   2^(1/32) − 1 < 2.2 % of that exact value. Merging them is cheap, unlike t-digest states (24 h
+ *   by service in 5-minute buckets: 4× faster, bench/RESULTS.md), and the raw table computes the
+ *   same buckets, so rollup and raw answers agree exactly.
  *   TTL 30 days.
  * - `entries_1h`: the same rollup per hour (`hour` instead of `minute`), kept by `entries_1h_mv`
- *   from `entries_1m`, for long ranges (a day of minutes is 1440 quantile states per group,
- *   of hours 24). TTL 90 days.
+ *   from `entries_1m`, for long ranges. TTL 90 days.
+ * - Migration 4 added the kinds and the histogram (replacing a t-digest state, `duration_q`) and
+ *   rebuilt both rollups from the raw table for every hour it still holds whole; older rollup rows
+ *   keep their counts and sums, but have kind 0 and no latency.
  * - `schema_migrations`: versions applied (version, name, applied_at).
  *
  * Cluster mode (`cluster` set): every table is created `ON CLUSTER`, data lives in Replicated
@@ -49,6 +59,8 @@ export interface Migration {
   version: number;
   name: string;
   statements(opts: SchemaOptions): string[];
+  /** After its statements, `migrate` recomputes the rollups from the raw table (`rebuildRollupsSql`). */
+  rebuildRollups?: boolean;
 }
 
 /** Time-based retention of raw entries (days); store/retention can change it at run time. */
@@ -64,6 +76,42 @@ export function endpointNameSql(side: 'src' | 'dst'): string {
     `multiIf(${side}_service != '', ${side}_service, ${side}_workload != '', ${side}_workload, ` +
     `${side}_pod != '', ${side}_pod, ` +
     `replaceRegexpOne(toString(${side}_ip), '^::ffff:([0-9]+\\\\.[0-9]+\\\\.[0-9]+\\\\.[0-9]+)$', '\\\\1'))`
+  );
+}
+
+/** Which name `endpointNameSql` took, as stored in the rollups' `*_kind` columns. */
+export const ENDPOINT_KIND = { unknown: 0, service: 1, workload: 2, pod: 3, ip: 4 } as const;
+
+export function endpointKindSql(side: 'src' | 'dst'): string {
+  const k = ENDPOINT_KIND;
+  return `toUInt8(multiIf(${side}_service != '', ${k.service}, ${side}_workload != '', ${k.workload}, ${side}_pod != '', ${k.pod}, ${k.ip}))`;
+}
+
+/** Latency histogram resolution: bucket b ≥ 1 holds [2^((b−1)/16), 2^(b/16)) µs; bucket 0 holds 0. */
+export const LATENCY_BUCKETS_PER_OCTAVE = 16;
+
+/** The histogram bucket of a duration in µs (UInt16). */
+export function durationBucketSql(durationUs: string): string {
+  return `if(${durationUs} = 0, toUInt16(0), toUInt16(floor(log2(${durationUs}) * ${LATENCY_BUCKETS_PER_OCTAVE})) + 1)`;
+}
+
+/**
+ * Latency quantiles (µs, Array(Float64)) from bucket numbers and their counts, given as an
+ * aggregate over rows: `quantilesExactWeighted…(levels)(…)` yields the bucket of the nearest-rank
+ * order statistic, shown as the bucket's geometric middle. NaN where nothing was answered
+ * (`answered` counts the answered requests of the group), as the caller skips such points.
+ * `levels` must be numbers the caller checked.
+ */
+export function latencyQuantilesSql(
+  levels: readonly number[],
+  weighted: (levels: string) => string,
+  answered: string,
+): string {
+  const list = levels.map((q) => String(q)).join(', ');
+  const nans = levels.map(() => 'nan').join(', ');
+  return (
+    `if(${answered} = 0, [${nans}], arrayMap(b -> if(b = 0, 0, exp2((b - 0.5) / ${LATENCY_BUCKETS_PER_OCTAVE})), ` +
+    `${weighted(list)}))`
   );
 }
 
@@ -239,6 +287,107 @@ FROM ${o.database}.${dataTable(o, 'entries_1m')}
 GROUP BY hour, src_namespace, src_name, dst_namespace, dst_name, protocol, status_class`;
 }
 
+const HISTOGRAM_TYPE = 'SimpleAggregateFunction(sumMap, Tuple(Array(UInt16), Array(UInt64)))';
+const KEY = 'src_namespace, src_name, dst_namespace, dst_name, protocol, status_class';
+
+/** The per-minute rollup's columns since migration 4, in order, with their expressions over `entries`. */
+function minuteRollupColumns(): Array<[string, string]> {
+  return [
+    ['minute', 'toStartOfMinute(start_time)'],
+    ['src_namespace', 'src_namespace'],
+    ['src_name', endpointNameSql('src')],
+    ['dst_namespace', 'dst_namespace'],
+    ['dst_name', endpointNameSql('dst')],
+    ['protocol', 'protocol'],
+    ['status_class', STATUS_CLASS_SQL],
+    ['src_kind', endpointKindSql('src')],
+    ['dst_kind', endpointKindSql('dst')],
+    ['requests', 'count()'],
+    ['errors', 'countIf(status >= 500 OR unanswered)'],
+    ['errors_4xx', 'countIf(status >= 400 AND status < 500)'],
+    ['answered', 'countIf(NOT unanswered)'],
+    ['duration_sum_us', 'sumIf(duration_us, NOT unanswered)'],
+    ['duration_h', `sumMapIf([${durationBucketSql('duration_us')}], [toUInt64(1)], NOT unanswered)`],
+    ['request_bytes', 'sum(request_body_wire_size)'],
+    ['response_bytes', 'sum(response_body_wire_size)'],
+  ];
+}
+
+/** The per-minute rollup's rows for the entries in `entriesTable` (matching `where`). */
+function minuteRollupSelect(entriesTable: string, where = ''): string {
+  const cols = minuteRollupColumns();
+  return `SELECT\n  ${cols.map(([name, sql]) => (name === sql ? name : `${sql} AS ${name}`)).join(',\n  ')}
+FROM ${entriesTable}${where ? ` WHERE ${where}` : ''}
+GROUP BY minute, ${KEY}, src_kind, dst_kind`;
+}
+
+function hourlyRollupSelect(o: SchemaOptions): string {
+  return `SELECT
+  toStartOfHour(minute) AS hour,
+  ${KEY}, src_kind, dst_kind,
+  sum(requests) AS requests,
+  sum(errors) AS errors,
+  sum(errors_4xx) AS errors_4xx,
+  sum(answered) AS answered,
+  sum(duration_sum_us) AS duration_sum_us,
+  sumMap(duration_h) AS duration_h,
+  sum(request_bytes) AS request_bytes,
+  sum(response_bytes) AS response_bytes
+FROM ${o.database}.${dataTable(o, 'entries_1m')}
+GROUP BY hour, ${KEY}, src_kind, dst_kind`;
+}
+
+/**
+ * Migration 4 on one rollup: the kind columns join the end of the sorting key (allowed for columns
+ * added in the same ALTER; old rows read kind 0) and the histogram column is added.
+ */
+function addKindsAndHistogram(o: SchemaOptions, table: 'entries_1m' | 'entries_1h'): string[] {
+  const time = table === 'entries_1m' ? 'minute' : 'hour';
+  const add = `ADD COLUMN IF NOT EXISTS src_kind UInt8, ADD COLUMN IF NOT EXISTS dst_kind UInt8, ADD COLUMN IF NOT EXISTS duration_h ${HISTOGRAM_TYPE}`;
+  return [
+    `ALTER TABLE ${o.database}.${dataTable(o, table)}${onCluster(o)} ${add}, MODIFY ORDER BY (${time}, ${KEY}, src_kind, dst_kind)`,
+    ...(o.cluster ? [`ALTER TABLE ${o.database}.${table}${onCluster(o)} ${add}`] : []),
+  ];
+}
+
+/** Drops the t-digest column once no view writes or reads it. */
+function dropTDigest(o: SchemaOptions, table: 'entries_1m' | 'entries_1h'): string[] {
+  const tables = o.cluster ? [dataTable(o, table), table] : [table];
+  return tables.map((t) => `ALTER TABLE ${o.database}.${t}${onCluster(o)} DROP COLUMN IF EXISTS duration_q`);
+}
+
+function kindsAndHistogram(o: SchemaOptions): string[] {
+  return [
+    ...addKindsAndHistogram(o, 'entries_1m'),
+    ...addKindsAndHistogram(o, 'entries_1h'),
+    // The hourly view first: it then reads what the new per-minute view writes.
+    `ALTER TABLE ${o.database}.entries_1h_mv${onCluster(o)} MODIFY QUERY\n${hourlyRollupSelect(o)}`,
+    `ALTER TABLE ${o.database}.entries_1m_mv${onCluster(o)} MODIFY QUERY\n${minuteRollupSelect(`${o.database}.${dataTable(o, 'entries')}`)}`,
+    ...dropTDigest(o, 'entries_1h'),
+    ...dropTDigest(o, 'entries_1m'),
+  ];
+}
+
+/**
+ * Recomputes both rollups from the raw entries for every time from `fromSec` (a whole hour, epoch
+ * seconds) on: deletes those rollup rows (run with `mutations_sync`), then inserts the raw
+ * entries' per-minute rows, which the hourly view rolls up again. Inserts that arrive meanwhile
+ * would be counted twice: `migrate` runs before the writer starts (in embedded mode no other
+ * process can write); in cluster mode, run it with writers stopped.
+ */
+export function rebuildRollupsSql(o: SchemaOptions, fromSec: number): string[] {
+  check(o);
+  if (!Number.isSafeInteger(fromSec) || fromSec % 3600 !== 0) throw new SchemaError(`rebuild start ${fromSec} is not a whole hour`);
+  const from = `toDateTime(${fromSec}, 'UTC')`;
+  return [
+    `ALTER TABLE ${o.database}.${dataTable(o, 'entries_1h')}${onCluster(o)} DELETE WHERE hour >= ${from}`,
+    `ALTER TABLE ${o.database}.${dataTable(o, 'entries_1m')}${onCluster(o)} DELETE WHERE minute >= ${from}`,
+    // Public names: in cluster mode through the Distributed tables, every shard's entries.
+    `INSERT INTO ${o.database}.entries_1m (${minuteRollupColumns().map(([n]) => n).join(', ')})\n` +
+      minuteRollupSelect(`${o.database}.entries`, `start_time >= ${from}`),
+  ];
+}
+
 /** The migrations table itself is created before any migration runs (see `migrate`). */
 export function migrationsTableSql(o: SchemaOptions): string[] {
   check(o);
@@ -256,7 +405,10 @@ ORDER BY version`,
   ];
 }
 
-/** Every migration in order. Statements are idempotent (IF NOT EXISTS), so a re-run is harmless. */
+/**
+ * Every migration in order. Statements are idempotent (IF NOT EXISTS, re-adding the same key), so a
+ * re-run is harmless. Versions 2 and 3 create the rollups as they first were; 4 alters them.
+ */
 export const migrations: Migration[] = [
   {
     version: 1,
@@ -272,6 +424,12 @@ export const migrations: Migration[] = [
     version: 3,
     name: 'hourly rollup fed from the per-minute one',
     statements: (o) => [createRollup(o, 'entries_1h'), ...distributed(o, 'entries_1h', 'rand()'), createHourlyView(o)],
+  },
+  {
+    version: 4,
+    name: 'rollups: name kinds in the key, latency histogram instead of t-digest, rebuilt from the raw table',
+    statements: kindsAndHistogram,
+    rebuildRollups: true,
   },
 ];
 

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appliedVersions, migrate, renderSchema } from '../../src/store/index.js';
+import { migrations, rebuildRollupsSql } from '../../src/store/schema.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 
 // The column contract other parts code against (from the project brief), name -> type.
@@ -31,14 +32,14 @@ describe('store schema', () => {
   after(() => t.dispose());
 
   it('migrates an empty store, then re-applies as a no-op', async () => {
-    assert.deepEqual(await migrate(t.store), [1, 2, 3]);
+    assert.deepEqual(await migrate(t.store), [1, 2, 3, 4]);
     assert.deepEqual(await migrate(t.store), []);
-    assert.deepEqual(await appliedVersions(t.store), [1, 2, 3]);
+    assert.deepEqual(await appliedVersions(t.store), [1, 2, 3, 4]);
     const rs = await t.store.client.query({
       query: `SELECT count() AS n FROM ${t.store.database}.schema_migrations`,
       format: 'JSONEachRow',
     });
-    assert.equal(Number((await rs.json<{ n: number }>())[0].n), 3, 'each version recorded once');
+    assert.equal(Number((await rs.json<{ n: number }>())[0].n), 4, 'each version recorded once');
     const tables = await t.store.client.query({
       query: `SELECT name, engine FROM system.tables WHERE database = {db:String} ORDER BY name`,
       query_params: { db: t.store.database },
@@ -63,13 +64,69 @@ describe('store schema', () => {
     const got = Object.fromEntries((await rs.json<{ name: string; type: string }>()).map((c) => [c.name, c.type]));
     assert.deepEqual(got, CONTRACT);
   });
+
+  it('has rollups keyed by name kinds, with a latency histogram and no t-digest', async () => {
+    for (const [table, time] of [['entries_1m', 'minute'], ['entries_1h', 'hour']]) {
+      const rs = await t.store.client.query({
+        query: `SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} AND name IN ('src_kind', 'dst_kind', 'duration_h', 'duration_q')`,
+        query_params: { db: t.store.database, t: table },
+        format: 'JSONEachRow',
+      });
+      assert.deepEqual(Object.fromEntries((await rs.json<{ name: string; type: string }>()).map((c) => [c.name, c.type])), {
+        src_kind: 'UInt8',
+        dst_kind: 'UInt8',
+        duration_h: 'SimpleAggregateFunction(sumMap, Tuple(Array(UInt16), Array(UInt64)))',
+      }, table);
+      const key = await t.store.client.query({
+        query: `SELECT sorting_key FROM system.tables WHERE database = {db:String} AND name = {t:String}`,
+        query_params: { db: t.store.database, t: table },
+        format: 'JSONEachRow',
+      });
+      assert.deepEqual(await key.json(), [{ sorting_key: `${time}, src_namespace, src_name, dst_namespace, dst_name, protocol, status_class, src_kind, dst_kind` }]);
+    }
+  });
+
+  it('re-applies migration 4 on a migrated store without error (idempotent statements)', async () => {
+    for (const sql of migrations.find((m) => m.version === 4)!.statements({ database: t.store.database })) {
+      await t.store.client.command({ query: sql });
+    }
+  });
 });
 
 describe('cluster rendering', () => {
   const sql = renderSchema({ database: 'tl', cluster: 'prod' });
 
-  it('creates everything ON CLUSTER', () => {
-    for (const s of sql) assert.match(s, /^CREATE \S+( VIEW)? IF NOT EXISTS tl(\.\w+)? ON CLUSTER prod\b/, s);
+  it('creates and alters everything ON CLUSTER', () => {
+    for (const s of sql) assert.match(s, /^(CREATE \S+( VIEW)? IF NOT EXISTS|ALTER TABLE) tl(\.\w+)? ON CLUSTER prod\b/, s);
+  });
+
+  it('migration 4 alters the local tables (key and columns) and the Distributed ones (columns)', () => {
+    const alters = sql.filter((s) => s.startsWith('ALTER'));
+    for (const t of ['entries_1m', 'entries_1h']) {
+      const local = alters.filter((s) => s.startsWith(`ALTER TABLE tl.${t}_local ON CLUSTER prod ADD COLUMN IF NOT EXISTS src_kind`));
+      assert.equal(local.length, 1, t);
+      assert.match(local[0], /MODIFY ORDER BY \(\w+, src_namespace, src_name, dst_namespace, dst_name, protocol, status_class, src_kind, dst_kind\)$/);
+      const dist = alters.filter((s) => s.startsWith(`ALTER TABLE tl.${t} ON CLUSTER prod ADD COLUMN IF NOT EXISTS src_kind`));
+      assert.equal(dist.length, 1, t);
+      assert.doesNotMatch(dist[0], /ORDER BY/);
+      for (const name of [`${t}_local`, t]) {
+        assert.equal(alters.filter((s) => s === `ALTER TABLE tl.${name} ON CLUSTER prod DROP COLUMN IF EXISTS duration_q`).length, 1, name);
+      }
+    }
+    const views = alters.filter((s) => /MODIFY QUERY/.test(s));
+    assert.equal(views.length, 2);
+    assert.match(views[0], /^ALTER TABLE tl\.entries_1h_mv ON CLUSTER prod MODIFY QUERY\n[^]*FROM tl\.entries_1m_local\b/);
+    assert.match(views[1], /^ALTER TABLE tl\.entries_1m_mv ON CLUSTER prod MODIFY QUERY\n[^]*FROM tl\.entries_local\b/);
+    // The t-digest column goes only after both views stopped using it.
+    assert.ok(sql.indexOf(views[1]) < sql.findIndex((s) => /DROP COLUMN/.test(s)));
+  });
+
+  it('renders the rollup rebuild: deletes on the local tables, the insert through the Distributed ones', () => {
+    const [h, m, insert] = rebuildRollupsSql({ database: 'tl', cluster: 'prod' }, 1_790_000_000 - (1_790_000_000 % 3600));
+    assert.match(h, /^ALTER TABLE tl\.entries_1h_local ON CLUSTER prod DELETE WHERE hour >= toDateTime\(\d+, 'UTC'\)$/);
+    assert.match(m, /^ALTER TABLE tl\.entries_1m_local ON CLUSTER prod DELETE WHERE minute >= toDateTime\(\d+, 'UTC'\)$/);
+    assert.match(insert, /^INSERT INTO tl\.entries_1m \(minute, [^)]*\)\nSELECT[^]*FROM tl\.entries WHERE start_time >= toDateTime\(\d+, 'UTC'\)/);
+    assert.throws(() => rebuildRollupsSql({ database: 'tl' }, 1800), /not a whole hour/);
   });
 
   it('keeps data in Replicated local tables behind Distributed tables of the public names', () => {
