@@ -143,7 +143,7 @@ try {
     ['stream poll (no new entries, wait=0)', (w) => `${base}/stream?cursor=${cursors[w] ?? head}&wait=0`, nextCursor],
     ['stats by status class, 6 h (rollup)', (w) => `${base}/stats?${rangeOf(w)}&groupBy=statusClass`],
     ['stats latency p50/95/99 by service, 6 h (rollup)', (w) => `${base}/stats?${rangeOf(w)}&metric=latency&groupBy=service`],
-    ['stats by status class, filter `dst.service == "nginx"` (raw)', (w) => `${base}/stats?${rangeOf(w)}&groupBy=statusClass&filter=${enc('dst.service == "nginx"')}`],
+    ['stats by status class, filter `dst.service == "nginx"` (rollup)', (w) => `${base}/stats?${rangeOf(w)}&groupBy=statusClass&filter=${enc('dst.service == "nginx"')}`],
     ['service map, 6 h (rollup)', (w) => `${base}/servicemap?${rangeOf(w)}`],
     ['service map, filter `method == "GET"` (raw)', (w) => `${base}/servicemap?${rangeOf(w)}&filter=${enc('method == "GET"')}`],
     ['catalog, 6 h (rollup)', (w) => `${base}/catalog?${rangeOf(w)}`],
