@@ -81,6 +81,21 @@ describe('service filters from the rollups', () => {
     });
   }
 
+  test('series by service are named namespace/name and count what SQL counts', async () => {
+    const opts = { intervalMs: 70 * MINUTE, metric: 'requests' as const, groupBy: 'service' as const, quantiles: [] };
+    const rows = await f.sql<{ g: string; n: number | string }>(
+      `SELECT if(dst_namespace = '', n0, concat(dst_namespace, '/', n0)) AS g, count() AS n FROM (SELECT *, ` +
+        `multiIf(dst_service != '', dst_service, dst_workload != '', dst_workload, dst_pod != '', dst_pod, replaceOne(toString(dst_ip), '::ffff:', '')) AS n0 ` +
+        `FROM tapline.entries WHERE start_time >= fromUnixTimestamp64Milli(${RANGE.fromMs}) AND start_time <= fromUnixTimestamp64Milli(${RANGE.toMs})) GROUP BY g`,
+    );
+    const want = new Map(rows.map((r) => [r.g, Number(r.n)]));
+    assert.ok(want.has('shop/cart') && want.size >= 5);
+    for (const filter of ['', 'latency >= 0ms']) {
+      const { series } = await stats(f.temp.store, LIMITS, parseFilter(filter), RANGE, opts);
+      assert.deepEqual(new Map(series.map((s) => [s.name, s.points.reduce((sum, [, v]) => sum + v, 0)])), want, filter);
+    }
+  });
+
   test('a service filter counts the service only, not a bare workload of the same name', async () => {
     const { series } = await stats(f.temp.store, LIMITS, parseFilter('dst.service == "cart"'), RANGE, {
       intervalMs: 70 * MINUTE, metric: 'requests', groupBy: 'none', quantiles: [],
