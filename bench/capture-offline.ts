@@ -7,8 +7,10 @@
  * Builds the capture from real traffic: wrk (keep-alive) against nginx on loopback, captured by
  * tcpdump. Then, on the same file, one after the other: node_pcap's offline loop doing nothing
  * (libpcap's read ceiling through Node), Tapline's file reader doing nothing, the import pipeline
- * into a counting sink, the `tapline import --json` command into /dev/null, and
- * `tshark -T fields` (NOTES.md's fast form). Prints packets/s, HTTP transactions/s and ratios.
+ * into a counting sink, the import pipeline into the store's Native encoder (every entry encoded,
+ * batch by batch as the writer does, no engine: what `tapline import --store` costs before the
+ * insert), the `tapline import --json` command into /dev/null, and `tshark -T fields` (NOTES.md's
+ * fast form). Prints packets/s, HTTP transactions/s and ratios.
  * `--file` runs on a capture kept from an earlier run (`--keep`) instead of recording one, so two
  * versions of the code can be compared on the same packets; `--import-only` then skips the
  * command and tshark rows.
@@ -25,6 +27,7 @@ import { decodeLink, type L3Position } from '../backend/src/capture/link.js';
 import { readCaptureFile } from '../backend/src/capture/pcap-file.js';
 import { decodeIpTcp, IpResult, newTcpSegment } from '../backend/src/net/ip.js';
 import type { Entry, EntrySink } from '../backend/src/entries/entry.js';
+import { NativeBatch } from '../backend/src/store/native.js';
 import { Nginx } from '../backend/test/agent/nginx.js';
 import { Tcpdump } from '../backend/test/agent/traffic.js';
 
@@ -51,6 +54,24 @@ class CountingSink implements EntrySink {
   }
   drained(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/** Encodes every entry as the store's writer does (NativeBatch, a block per 50k entries), no insert. */
+class EncodingSink implements EntrySink {
+  count = 0;
+  bytes = 0;
+  private readonly batch = new NativeBatch(10_000);
+  push(e: Entry): boolean {
+    this.batch.append(e);
+    if (++this.count % 50_000 === 0) this.take();
+    return true;
+  }
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
+  take(): void {
+    this.bytes += this.batch.take().body.length;
   }
 }
 
@@ -127,6 +148,12 @@ try {
     const sink = new CountingSink();
     const imp = await timed(() => importCaptureFile(file, sink));
     const entries = imp.value.counters.entries;
+    const encoder = new EncodingSink();
+    const enc = await timed(async () => {
+      const r = await importCaptureFile(file, encoder);
+      encoder.take();
+      return r;
+    });
     const rate = (n: number, ms: number) => Math.round((n / ms) * 1000).toLocaleString('en-US');
     const row = (name: string, t: { ms: number; cpuMs: number }, what: string) =>
       console.log(`${name.padEnd(34)} ${t.ms.toFixed(0).padStart(6)} ms wall ${t.cpuMs.toFixed(0).padStart(6)} ms CPU  ${what}`);
@@ -135,8 +162,11 @@ try {
     row('node_pcap offline loop (no-op)', bare, `${rate(bare.value, bare.cpuMs)} packets per CPU-s`);
     row("Tapline's file reader (no-op)", reader, `${rate(reader.value, reader.cpuMs)} packets per CPU-s`);
     row('import pipeline (counting sink)', imp, `${rate(packets, imp.cpuMs)} packets, ${rate(entries, imp.cpuMs)} transactions per CPU-s (${entries} entries, ${answered} answered)`);
-    console.log(`import CPU: ${((imp.cpuMs * 1000) / packets).toFixed(2)} µs a packet, ${((imp.cpuMs * 1000) / entries).toFixed(2)} µs a transaction; ` +
-      `${(imp.cpuMs / bare.cpuMs).toFixed(1)}x the node_pcap read loop, ${(imp.cpuMs / reader.cpuMs).toFixed(1)}x Tapline's reader`);
+    row('import pipeline + Native encoding', enc, `${rate(packets, enc.cpuMs)} packets, ${rate(entries, enc.cpuMs)} transactions per CPU-s (${encoder.count} entries, ${(encoder.bytes / 1e6).toFixed(0)} MB of blocks)`);
+    for (const [what, t] of [['import CPU (counting sink)', imp], ['import CPU (Native encoding)', enc]] as const) {
+      console.log(`${what}: ${((t.cpuMs * 1000) / packets).toFixed(2)} µs a packet, ${((t.cpuMs * 1000) / entries).toFixed(2)} µs a transaction; ` +
+        `${(t.cpuMs / bare.cpuMs).toFixed(1)}x the node_pcap read loop, ${(t.cpuMs / reader.cpuMs).toFixed(1)}x Tapline's reader`);
+    }
     if (!values['import-only']) {
       const cliRun = await timed(async () => {
         const child = spawn(process.execPath, ['--import', 'tsx', cli, 'import', file, '--json'], { stdio: ['ignore', 'ignore', 'ignore'] });

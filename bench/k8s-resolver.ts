@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { emptyBody, emptyEndpoint, type Entry } from '../backend/src/entries/entry.js';
+import { emptyBody, emptyEndpoint, HeaderList, type Entry } from '../backend/src/entries/entry.js';
 import { KubeEnricher } from '../backend/src/k8s/enricher.js';
 import { createKubeMetadata } from '../backend/src/k8s/metadata.js';
 import { IpResolver } from '../backend/src/k8s/resolver.js';
@@ -111,7 +111,7 @@ function entries(n: number): Entry[] {
       src: emptyEndpoint(podIp(i % POD_COUNT), 40000 + (i & 1023)),
       dst: emptyEndpoint(dst, kind < 9 ? 80 : 8080),
       method: 'GET', path: '/', query: '', host: '', status: 200, statusText: 'OK',
-      requestHeaders: [], responseHeaders: [], requestBody: emptyBody(), responseBody: emptyBody(),
+      requestHeaders: HeaderList.of([]), responseHeaders: HeaderList.of([]), requestBody: emptyBody(), responseBody: emptyBody(),
       unanswered: false, incomplete: false,
     });
   }

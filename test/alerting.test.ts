@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import yaml from 'js-yaml';
 import { tempStore, type TempStore } from './support/temp-store.js';
 import { EntryWriter } from '../backend/src/store/index.js';
-import { emptyBody, emptyEndpoint, type Entry } from '../backend/src/entries/entry.js';
+import { emptyBody, emptyEndpoint, HeaderList, type Entry } from '../backend/src/entries/entry.js';
 
 interface RuleQuery {
   refId: string;
@@ -79,7 +79,7 @@ describe('provisioned 5xx spike rule', () => {
         startUs, endUs: startUs + 1000, durationUs: 1000,
         src: emptyEndpoint('10.0.0.1', 40000), dst,
         method: 'GET', path: '/', query: '', host: service, status, statusText: '',
-        requestHeaders: [], responseHeaders: [], requestBody: emptyBody(), responseBody: emptyBody(),
+        requestHeaders: HeaderList.of([]), responseHeaders: HeaderList.of([]), requestBody: emptyBody(), responseBody: emptyBody(),
         unanswered: false, incomplete: false,
       };
     }

@@ -16,7 +16,12 @@ export interface JsonBody {
   encoding: string;
 }
 
-export type JsonEntry = Omit<Entry, 'requestBody' | 'responseBody'> & { requestBody: JsonBody; responseBody: JsonBody };
+export type JsonEntry = Omit<Entry, 'requestHeaders' | 'responseHeaders' | 'requestBody' | 'responseBody'> & {
+  requestHeaders: Array<[name: string, value: string]>;
+  responseHeaders: Array<[name: string, value: string]>;
+  requestBody: JsonBody;
+  responseBody: JsonBody;
+};
 
 export function bodyToJson(b: Body): JsonBody {
   const base = { size: b.size, wireSize: b.wireSize, truncated: b.truncated, encoding: b.encoding };
@@ -28,7 +33,13 @@ export function bodyToJson(b: Body): JsonBody {
 }
 
 export function entryToJson(e: Entry): JsonEntry {
-  return { ...e, requestBody: bodyToJson(e.requestBody), responseBody: bodyToJson(e.responseBody) };
+  return {
+    ...e,
+    requestHeaders: e.requestHeaders.toPairs(),
+    responseHeaders: e.responseHeaders.toPairs(),
+    requestBody: bodyToJson(e.requestBody),
+    responseBody: bodyToJson(e.responseBody),
+  };
 }
 
 /**

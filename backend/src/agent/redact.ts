@@ -1,11 +1,9 @@
 /**
- * Secrets never leave the agent: values of credential headers (and, with the same list, of
- * same-named query parameters) are replaced before an entry is handed on. On by default.
+ * Secrets never leave the agent: values of credential headers are marked redacted (every reader of
+ * the entry, the store's encoder included, sees REDACTED instead) and same-named query parameters
+ * replaced, before an entry is handed on. On by default.
  */
-import type { Entry, HeaderList } from '../entries/entry.js';
-import { equalsLowercase } from '../protocols/header-names.js';
-
-export const REDACTED = '[REDACTED]';
+import { REDACTED, type Entry, type HeaderList } from '../entries/entry.js';
 
 /** Header names (lowercase) whose values are always secrets. */
 export const defaultRedactedHeaders: readonly string[] = [
@@ -79,13 +77,12 @@ export class Redactor {
   }
 
   private redactHeaders(list: HeaderList): void {
-    for (let i = 0; i < list.length; i++) {
-      const h = list[i];
-      const candidates = this.headersByLength[h[0].length];
+    for (let i = 0; i < list.count; i++) {
+      const candidates = this.headersByLength[list.nameLength(i)];
       if (candidates === undefined) continue;
       for (let k = 0; k < candidates.length; k++) {
-        if (equalsLowercase(h[0], candidates[k])) {
-          h[1] = REDACTED;
+        if (list.nameIs(i, candidates[k])) {
+          list.redact(i);
           break;
         }
       }

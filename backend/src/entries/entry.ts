@@ -5,6 +5,10 @@
  * (one column per field, see store/schema), the hub serves them (see docs/api.md). Field names here
  * are the camelCase twins of the `entries` table's snake_case columns.
  */
+import type { HeaderList } from './headers.js';
+
+/** Headers are byte ranges of the captured head, read through HeaderList (entries/headers.ts). */
+export { HeaderList, REDACTED } from './headers.js';
 
 /** One side of a connection, named as far as Kubernetes metadata allows ('' when unknown). */
 export interface Endpoint {
@@ -19,8 +23,6 @@ export interface Endpoint {
   node: string;
 }
 
-/** Header lists keep order and repeats, as on the wire. Names are kept as sent. */
-export type HeaderList = Array<[name: string, value: string]>;
 
 /** A message body as captured: decoded (chunked, gzip, deflate) and cut at a configured size. */
 export interface Body {

@@ -4,7 +4,8 @@
  * 404s and 5xx bursts, lognormal latencies per service, small JSON/HTML bodies and usual headers.
  * A seeded PRNG makes every run with the same options produce the same entries.
  */
-import type { Body, Endpoint, Entry, HeaderList } from './entry.js';
+import type { Body, Endpoint, Entry } from './entry.js';
+import { HeaderList } from './headers.js';
 
 export interface SyntheticOptions {
   /** Number of entries to produce. */
@@ -217,7 +218,7 @@ export function* syntheticEntries(options: SyntheticOptions): Generator<Entry> {
     const resBody = unanswered || resBytes === null ? EMPTY : body(resBytes, gzip ? 'gzip' : '');
     const contentType = route.html || status === 404 ? 'text/html' : 'application/json';
 
-    const requestHeaders: HeaderList = [
+    const requestHeaders: Array<[string, string]> = [
       ['Host', `${host}${callee.port === 80 ? '' : `:${callee.port}`}`],
       ['User-Agent', probe ? (caller ? 'Prometheus/2.54.1' : 'kube-probe/1.31') : pick(USER_AGENTS)],
       ['Accept', '*/*'],
@@ -228,7 +229,7 @@ export function* syntheticEntries(options: SyntheticOptions): Generator<Entry> {
       dateSecond = Math.floor(start / 1e6);
       dateHeader = new Date(dateSecond * 1000).toUTCString();
     }
-    const responseHeaders: HeaderList = unanswered ? [] : [
+    const responseHeaders: Array<[string, string]> = unanswered ? [] : [
       ['Server', callee.service === 'nginx' ? 'nginx/1.27.3' : 'envoy'],
       ['Date', dateHeader],
       ['Content-Type', contentType],
@@ -253,8 +254,8 @@ export function* syntheticEntries(options: SyntheticOptions): Generator<Entry> {
       host,
       status: unanswered ? 0 : status,
       statusText: unanswered ? '' : STATUS_TEXT[status],
-      requestHeaders,
-      responseHeaders,
+      requestHeaders: HeaderList.of(requestHeaders),
+      responseHeaders: HeaderList.of(responseHeaders),
       requestBody: reqBody,
       responseBody: resBody,
       unanswered,

@@ -71,7 +71,7 @@ export interface BodyJson extends JsonBody {
 }
 
 function bodyJson(b: Body, headers: Entry['requestHeaders']): BodyJson {
-  const contentType = headers.find(([n]) => n.toLowerCase() === 'content-type')?.[1] ?? '';
+  const contentType = headers.get('content-type') ?? '';
   return { ...bodyToJson(b), contentType };
 }
 
@@ -80,8 +80,8 @@ export function detailOf(e: Entry) {
     ...summaryOf(e),
     endUs: e.endUs,
     statusText: e.statusText,
-    requestHeaders: e.requestHeaders,
-    responseHeaders: e.responseHeaders,
+    requestHeaders: e.requestHeaders.toPairs(),
+    responseHeaders: e.responseHeaders.toPairs(),
     requestBody: bodyJson(e.requestBody, e.requestHeaders),
     responseBody: bodyJson(e.responseBody, e.responseHeaders),
   };

@@ -12,9 +12,11 @@
  * element; IPv6 is the 16 address bytes (IPv4 as IPv4-mapped, `::` for an unknown address).
  * LowCardinality columns are declared as plain String here: the insert converts them.
  * Text fields are stored as the UTF-8 bytes of the JS string (as `Buffer#write` makes them).
+ * Header names and values are written from the ranges of the text their HeaderList holds (the
+ * captured head), without strings of their own; a redacted value as REDACTED.
  */
 import { isIP } from 'node:net';
-import type { Body, Endpoint, Entry, HeaderList } from '../entries/entry.js';
+import { REDACTED, type Body, type Endpoint, type Entry, type HeaderList } from '../entries/entry.js';
 import { ENTRY_COLUMNS, EntryEncodeError } from './rows.js';
 
 /** The type each insert column has in the block (the table converts String to LowCardinality). */
@@ -125,7 +127,12 @@ class Column implements BlockColumn {
   }
 
   str(s: string): void {
-    const n = s.length;
+    this.strAt(s, 0, s.length);
+  }
+
+  /** s[start, end) as a String value, without making it a string of its own when it is short ASCII. */
+  strAt(s: string, start: number, end: number): void {
+    const n = end - start;
     // Most fields are short ASCII: copying them by hand beats Buffer#write's per-call cost.
     if (n < 0x80) {
       this.reserve(1 + n);
@@ -133,7 +140,7 @@ class Column implements BlockColumn {
       const p = this.pos + 1;
       let i = 0;
       for (; i < n; i++) {
-        const c = s.charCodeAt(i);
+        const c = s.charCodeAt(start + i);
         if (c >= 0x80) break;
         buf[p + i] = c;
       }
@@ -144,10 +151,11 @@ class Column implements BlockColumn {
         return;
       }
     }
-    const len = Buffer.byteLength(s, 'utf8');
+    const part = start === 0 && end === s.length ? s : s.slice(start, end);
+    const len = Buffer.byteLength(part, 'utf8');
     this.varint(len);
     this.reserve(len);
-    this.pos += this.buf.write(s, this.pos, 'utf8');
+    this.pos += this.buf.write(part, this.pos, 'utf8');
     this.tally.bytes += len;
   }
 
@@ -189,8 +197,14 @@ class StringArrayColumn extends TwoPartColumn {
 
   /** Appends the names (`which` 0) or values (1) of a header list as one row. */
   headers(h: HeaderList, which: 0 | 1): void {
-    for (let i = 0; i < h.length; i++) this.second.str(h[i][which]);
-    this.end += h.length;
+    const col = this.second;
+    const { text, offsets, count } = h;
+    const marks = which === 1 ? h.redacted : null;
+    for (let i = 0, o = h.at + 2 * which; i < count; i++, o += 4) {
+      if (marks !== null && marks[i] === 1) col.str(REDACTED);
+      else col.strAt(text, offsets[o], offsets[o + 1]);
+    }
+    this.end += count;
     this.first.u64(this.end);
   }
 

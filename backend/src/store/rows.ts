@@ -10,7 +10,7 @@
  * (bodies come back base64-encoded, times as integer microseconds).
  */
 import { isIP } from 'node:net';
-import type { Body, Endpoint, Entry, HeaderList } from '../entries/entry.js';
+import { HeaderList, type Body, type Endpoint, type Entry } from '../entries/entry.js';
 
 /**
  * Insert columns of `NativeBatch`, in block order. `ingested_at` is the entry's `ingestedUs` when
@@ -96,7 +96,7 @@ function endpointFromRow(r: EntryRow, s: 'src' | 'dst'): Endpoint {
 }
 
 function headersFromRow(names: string[], values: string[]): HeaderList {
-  return names.map((n, i) => [n, values[i] ?? '']);
+  return HeaderList.of(names.map((n, i) => [n, values[i] ?? '']));
 }
 
 function bodyFromRow(r: EntryRow, s: 'request' | 'response'): Body {
@@ -132,7 +132,7 @@ export function entryToRow(e: Entry): EntryRow {
     [`${s}_service`]: p.service, [`${s}_workload`]: p.workload, [`${s}_node`]: p.node,
   });
   const body = (s: 'request' | 'response', h: HeaderList, b: Body) => ({
-    [`${s}_header_names`]: h.map((x) => x[0]), [`${s}_header_values`]: h.map((x) => x[1]),
+    [`${s}_header_names`]: Array.from(h, (x) => x[0]), [`${s}_header_values`]: Array.from(h, (x) => x[1]),
     [`${s}_body_base64`]: b.bytes.toString('base64'), [`${s}_body_size`]: b.size,
     [`${s}_body_wire_size`]: b.wireSize, [`${s}_body_truncated`]: b.truncated, [`${s}_body_encoding`]: b.encoding,
   });

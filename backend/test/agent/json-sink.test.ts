@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
 import { JsonLinesSink } from '../../src/agent/json-sink.js';
-import { emptyBody, emptyEndpoint, type Entry } from '../../src/entries/entry.js';
+import { emptyBody, emptyEndpoint, HeaderList, type Entry } from '../../src/entries/entry.js';
 
 function entry(i: number, body: Buffer): Entry {
   return {
     id: `id-${i}`, agent: 'a', protocol: 'http', protocolVersion: '1.1', startUs: i, endUs: i + 1, durationUs: 1,
     src: emptyEndpoint('10.0.0.1', 1), dst: emptyEndpoint('10.0.0.2', 80), method: 'GET', path: `/p/${i}`, query: '',
-    host: 'h', status: 200, statusText: 'OK', requestHeaders: [['Host', 'h']], responseHeaders: [],
+    host: 'h', status: 200, statusText: 'OK', requestHeaders: HeaderList.of([['Host', 'h']]), responseHeaders: HeaderList.of([]),
     requestBody: emptyBody(), responseBody: { bytes: body, wireSize: body.length, size: body.length, truncated: false, encoding: '' },
     unanswered: false, incomplete: false,
   };

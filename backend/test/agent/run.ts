@@ -7,7 +7,7 @@ import { LINKTYPE_ETHERNET } from '../../src/capture/link.js';
 import { importCaptureFile, type ImportResult } from '../../src/agent/import-file.js';
 import { CollectingSink } from '../../src/agent/json-sink.js';
 import type { PipelineOptions } from '../../src/agent/pipeline.js';
-import type { Entry } from '../../src/entries/entry.js';
+import type { Entry, HeaderList } from '../../src/entries/entry.js';
 import { pcapFile, type Frame } from '../capture/frames.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapline-agent-'));
@@ -35,6 +35,6 @@ export function text(b: { bytes: Buffer }): string {
 }
 
 /** Header value by name (any case). */
-export function hdr(list: Array<[string, string]>, name: string): string | undefined {
-  return list.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
+export function hdr(list: HeaderList, name: string): string | undefined {
+  return list.toPairs().find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
 }

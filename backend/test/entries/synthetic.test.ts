@@ -32,7 +32,7 @@ describe('synthetic entries', () => {
     const set = (f: (e: (typeof entries)[number]) => string) => new Set(entries.map(f));
     assert.ok(set((e) => e.dst.namespace).size >= 3);
     assert.ok(set((e) => e.dst.service).size >= 5);
-    assert.ok(entries.some((e) => e.requestHeaders.some(([n, v]) => n === 'User-Agent' && v.startsWith('kube-probe'))));
+    assert.ok(entries.some((e) => e.requestHeaders.toPairs().some(([n, v]) => n === 'User-Agent' && v.startsWith('kube-probe'))));
     const share = (p: (e: (typeof entries)[number]) => boolean) => entries.filter(p).length / entries.length;
     assert.ok(share((e) => e.status >= 200 && e.status < 300) > 0.8);
     assert.ok(share((e) => e.status === 404) > 0.01);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import { emptyBody, emptyEndpoint, type Entry } from '../../src/entries/entry.js';
+import { emptyBody, emptyEndpoint, HeaderList, type Entry } from '../../src/entries/entry.js';
 import { createLogger } from '../../src/log.js';
 import { createKubeMetadata, type KubeMetadata, type KubeMetadataOptions } from '../../src/k8s/metadata.js';
 import { FakeKubeApi, kube } from '../../../test/support/fake-kube-api.js';
@@ -71,8 +71,8 @@ function entry(srcIp: string, srcPort: number, dstIp: string, dstPort: number, s
     host: '',
     status: 200,
     statusText: 'OK',
-    requestHeaders: [],
-    responseHeaders: [],
+    requestHeaders: HeaderList.of([]),
+    responseHeaders: HeaderList.of([]),
     requestBody: emptyBody(),
     responseBody: emptyBody(),
     unanswered: false,

@@ -4,8 +4,10 @@ import {
   ENTRY_COLUMNS, ENTRY_SELECT, EntryEncodeError, NativeBatch, encodeEntriesNative, rowToEntry, type EntryRow,
 } from '../../src/store/index.js';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
-import type { Entry } from '../../src/entries/entry.js';
+import { HeaderList, type Entry } from '../../src/entries/entry.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
+import { Conversation } from '../capture/frames.js';
+import { importFrames } from '../agent/run.js';
 
 const NOW_US = Math.floor(Date.now() / 1000) * 1_000_000 - 60_000_000 + 654_321;
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -29,27 +31,46 @@ function edgeEntries(): Entry[] {
       ...base('edge-empty'), agent: '', protocol: '', protocolVersion: '', method: '', path: '', query: '', host: '', statusText: '',
       src: { ip: '', port: 0, pod: '', namespace: '', service: '', workload: '', node: '' },
       dst: { ip: '::', port: 0, pod: '', namespace: '', service: '', workload: '', node: '' },
-      requestHeaders: [], responseHeaders: [['', '']],
+      requestHeaders: HeaderList.of([]), responseHeaders: HeaderList.of([['', '']]),
       requestBody: { bytes: Buffer.alloc(0), size: 0, wireSize: 0, truncated: false, encoding: '' },
       responseBody: { bytes: Buffer.alloc(0), size: 0, wireSize: 0, truncated: false, encoding: '' },
       durationUs: 0, status: 0, unanswered: true, incomplete: true,
     },
     {
       ...base('edge-lengths'), path: long(127), query: long(128), host: long(16383), statusText: long(16384),
-      requestHeaders: [['a'.repeat(127), 'b'.repeat(128)], ['c'.repeat(16384), long(200)]],
+      requestHeaders: HeaderList.of([['a'.repeat(127), 'b'.repeat(128)], ['c'.repeat(16384), long(200)]]),
       responseBody: { bytes: Buffer.alloc(16384, 0), size: 16384, wireSize: 1, truncated: false, encoding: 'gzip' },
     },
     {
       ...base('edge-unicode'), agent: 'nœud-ü', method: 'ПОЛУЧИТЬ', path: '/𝄞/✓/\u0000/\uFEFF', query: 'q=日本語',
       src: { ...base('').src, ip: '::ffff:10.1.2.3', pod: 'pod-ß', namespace: 'ns-😀' },
       dst: { ...base('').dst, ip: '2001:db8::10.1.2.3' },
-      requestHeaders: [['X-Ü', 'ünïcödé ✓ 𝄞'], ['X-Latin1', String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i))]],
+      requestHeaders: HeaderList.of([['X-Ü', 'ünïcödé ✓ 𝄞'], ['X-Latin1', String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i))]]),
       responseBody: { bytes: Buffer.from('😀 not valid: \xff\xfe', 'latin1'), size: 17, wireSize: 17, truncated: false, encoding: '' },
     },
     ...['::', '::1', '1::', 'fe80::1:2', '2001:db8:0:0:1:0:0:1', '::ffff:0:1.2.3.4', '1:2:3:4:5:6:7.8.9.10', '0.0.0.0', '10.0.0.1'].map(
       (ip, i): Entry => ({ ...base(`edge-ip-${i}`), src: { ...base('').src, ip }, dst: { ...base('').dst, ip: ip.includes(':') ? '1.2.3.4' : ip } }),
     ),
   ];
+}
+
+/**
+ * Headers as the agent keeps them: ranges of captured heads (bytes 0x80-0xFF, a NUL, a fold, a
+ * trailer, redaction marks), with the pairs the test wrote (latin1: a byte is a character).
+ */
+async function capturedEntries(): Promise<{ entries: Entry[]; request: Array<[string, string]>; response: Array<[string, string]> }> {
+  const c = new Conversation({ ip: '10.8.0.1', port: 40000 }, { ip: '10.8.0.2', port: 80 }).handshake();
+  c.send(Buffer.from('GET /c HTTP/1.1\r\nHost: h\r\nX-Bytes: \x80\xe9\xff\x00~\r\nX-Fold: a\r\n b\r\nCookie: secret\r\n\xc9t\xe9:  \xe0 \r\n\r\n', 'latin1'));
+  c.reply('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nSet-Cookie: s=1\r\n\r\n1\r\nz\r\n0\r\nX-Trailer: t\r\n\r\n');
+  for (let i = 0; i < 3; i++) {
+    c.send(`GET /n${i} HTTP/1.1\r\nHost: n${i}\r\nX-Long: ${'v'.repeat(100 + 20 * i)}\r\n\r\n`);
+    c.reply(`HTTP/1.1 204 No Content\r\nServer: s${i}\r\n\r\n`);
+  }
+  c.close();
+  const { entries } = await importFrames(c.frames);
+  const request: Array<[string, string]> = [['Host', 'h'], ['X-Bytes', '\x80\xe9\xff\x00~'], ['X-Fold', 'a b'], ['Cookie', '[REDACTED]'], ['\xc9t\xe9', '\xe0']];
+  const response: Array<[string, string]> = [['Transfer-Encoding', 'chunked'], ['Set-Cookie', '[REDACTED]'], ['X-Trailer', 't']];
+  return { entries: entries.map((e, i) => ({ ...e, id: `captured-${i}`, startUs: NOW_US + i, endUs: NOW_US + i })), request, response };
 }
 
 describe('Native block encoding (store/native.ts)', () => {
@@ -86,8 +107,29 @@ describe('Native block encoding (store/native.ts)', () => {
     for (const r of same) assert.ok(Boolean(r.same), `src_ip of ${r.id} as the engine parses the text`);
   });
 
+  it('stores the headers of captured heads as the strings they stand for (latin1 bytes, folds, trailers, redaction)', async () => {
+    const { entries, request, response } = await capturedEntries();
+    assert.equal(entries.length, 4);
+    await t.store.insertNative('entries', ENTRY_COLUMNS, encodeEntriesNative(entries));
+    const back = await readBack(entries.map((e) => e.id));
+    assert.deepEqual(back[0].requestHeaders.toPairs(), request);
+    assert.deepEqual(back[0].responseHeaders.toPairs(), response);
+    for (let i = 1; i < 4; i++) {
+      assert.deepEqual(back[i].requestHeaders.toPairs(), [['Host', `n${i - 1}`], ['X-Long', 'v'.repeat(80 + 20 * i)]]);
+      assert.deepEqual(back[i].responseHeaders.toPairs(), [['Server', `s${i - 1}`]]);
+    }
+    // Independently of rowToEntry: the stored bytes of the first request's values are their UTF-8.
+    const rs = await t.store.client.query({
+      query: `SELECT arrayMap(v -> hex(v), request_header_values) AS hv FROM ${t.store.database}.entries WHERE id = 'captured-0'`,
+      format: 'JSONEachRow',
+    });
+    const [{ hv }] = await rs.json<{ hv: string[] }>();
+    assert.deepEqual(hv, request.map(([, v]) => Buffer.from(v, 'utf8').toString('hex').toUpperCase()));
+  });
+
   it('writes the same bytes the engine writes for the same rows in Native', async () => {
-    const entries = [...syntheticEntries({ count: 300, seed: 11, startUs: NOW_US - 3600e6, spanUs: 3600e6 }), ...edgeEntries()]
+    const captured = (await capturedEntries()).entries;
+    const entries = [...syntheticEntries({ count: 300, seed: 11, startUs: NOW_US - 3600e6, spanUs: 3600e6 }), ...edgeEntries(), ...captured]
       .sort((a, b) => (a.id < b.id ? -1 : 1));
     await t.store.client.command({ query: `TRUNCATE TABLE ${t.store.database}.entries` });
     const ours = encodeEntriesNative(entries);

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore, ENTRY_COLUMNS, ENTRY_SELECT, encodeEntriesNative, entryToRow, rowToEntry, EntryEncodeError, type EntryRow, type Store } from '../../src/store/index.js';
-import type { Entry } from '../../src/entries/entry.js';
+import { HeaderList, type Entry } from '../../src/entries/entry.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 import { startClickHouseHttp, type ClickHouseHttpEndpoint } from '../../../test/support/clickhouse-http.js';
 
@@ -17,8 +17,8 @@ function oddEntry(id: string): Entry {
     src: { ip: '2001:db8::7', port: 65535, pod: "pod'x", namespace: 'ns\\1', service: '', workload: 'w\nx', node: 'n' },
     dst: { ip: '10.96.12.3', port: 80, pod: 'nginx-1', namespace: 'default', service: 'nginx', workload: 'nginx', node: 'kind-worker' },
     method: 'GET', path: "/a b/\t'\\\"/ü", query: 'x=1&y=%00', host: 'nginx.default', status: 404, statusText: 'Not Found',
-    requestHeaders: [['Host', 'nginx'], ['X-All', ALL_CHARS], ['x-all', 'second'], ['X-All', ''], ['Emoji', '✓ 𝄞 ü']],
-    responseHeaders: [['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['X-Bytes', ALL_CHARS.split('').reverse().join('')]],
+    requestHeaders: HeaderList.of([['Host', 'nginx'], ['X-All', ALL_CHARS], ['x-all', 'second'], ['X-All', ''], ['Emoji', '✓ 𝄞 ü']]),
+    responseHeaders: HeaderList.of([['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['X-Bytes', ALL_CHARS.split('').reverse().join('')]]),
     requestBody: { bytes: ALL_BYTES, size: 256, wireSize: 300, truncated: true, encoding: 'gzip' },
     responseBody: { bytes: Buffer.concat([Buffer.from('{"ok":1}\n\\N\t'), Buffer.from([0xff, 0xfe, 0x00, 0x0a, 0x5c, 0x78])]), size: 17, wireSize: 17, truncated: false, encoding: '' },
     unanswered: false, incomplete: true,
@@ -64,14 +64,14 @@ describe('entries round trip', () => {
       const store = path === 'embedded' ? t.store : server;
       const a = oddEntry(`${path}-a`);
       const b: Entry = { ...oddEntry(`${path}-b`), src: { ...a.src, ip: '' }, status: 0, statusText: '', unanswered: true, durationUs: 0,
-        requestHeaders: [], responseHeaders: [], responseBody: { bytes: Buffer.alloc(0), size: 0, wireSize: 0, truncated: false, encoding: '' } };
+        requestHeaders: HeaderList.of([]), responseHeaders: HeaderList.of([]), responseBody: { bytes: Buffer.alloc(0), size: 0, wireSize: 0, truncated: false, encoding: '' } };
       await store.insertNative('entries', ENTRY_COLUMNS, encodeEntriesNative([a, b]));
       assert.deepEqual(await readBack(store, [a.id, b.id]), [a, b]);
       // Independently of rowToEntry: the stored bytes, as hex.
       const hex = await rawHex(store, a.id);
       assert.equal(hex.req, ALL_BYTES.toString('hex').toUpperCase());
       assert.equal(hex.res, a.responseBody.bytes.toString('hex').toUpperCase());
-      assert.deepEqual(hex.hv, a.requestHeaders.map(([, v]) => Buffer.from(v, 'utf8').toString('hex').toUpperCase()));
+      assert.deepEqual(hex.hv, a.requestHeaders.toPairs().map(([, v]) => Buffer.from(v, 'utf8').toString('hex').toUpperCase()));
     });
   }
 

@@ -4,6 +4,7 @@
  * served). Interim 1xx responses are skipped; 101 and CONNECT 2xx end HTTP on the connection.
  */
 import { emptyBody } from '../../entries/entry.js';
+import { HeaderList } from '../../entries/headers.js';
 import type { Direction, EndReason, StreamConsumer } from '../../net/stream.js';
 import type { Dissector, DissectorContext, Exchange } from '../dissector.js';
 import { messageBody } from './body.js';
@@ -179,7 +180,7 @@ class HttpConnection implements StreamConsumer {
       status: res?.status ?? 0,
       statusText: res?.statusText ?? '',
       requestHeaders: req.headers,
-      responseHeaders: res?.headers ?? [],
+      responseHeaders: res?.headers ?? HeaderList.of([]),
       requestBody: messageBody(req, limit),
       responseBody: res ? messageBody(res, limit) : emptyBody(),
       unanswered: !res,

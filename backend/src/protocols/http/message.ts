@@ -1,6 +1,8 @@
 /** An HTTP/1.x message as the parser builds it, before pairing. */
-import type { HeaderList } from '../../entries/entry.js';
-import { equalsLowercase } from '../header-names.js';
+import { equalsLowercaseAt, HeaderList } from '../../entries/headers.js';
+
+/** A message's headers until its head is parsed (never appended to: trailers come after the head). */
+const NO_HEADERS = HeaderList.of([]);
 
 export interface HttpMessage {
   /** '1.0' or '1.1'. */
@@ -46,7 +48,7 @@ export function newMessage(startUs: number): HttpMessage {
     target: '',
     status: 0,
     statusText: '',
-    headers: [],
+    headers: NO_HEADERS,
     startUs,
     endUs: startUs,
     headTruncated: false,
@@ -64,40 +66,44 @@ export function newMessage(startUs: number): HttpMessage {
   };
 }
 
-/** Notes what a header means for framing; `name` as sent. */
-export function noteHeader(msg: HttpMessage, name: string, value: string): void {
+/**
+ * Notes what a header means for framing: its name is text[ns, ne), its value text[vs, ve). Read by
+ * offsets: only the values kept (Host, Content-Encoding) become strings.
+ */
+export function noteHeader(msg: HttpMessage, text: string, ns: number, ne: number, vs: number, ve: number): void {
   // Every name that matters starts with c, h, t or u: most headers end here.
-  const first = name.charCodeAt(0) | 0x20;
+  const first = text.charCodeAt(ns) | 0x20;
   if (first !== 0x63 && first !== 0x68 && first !== 0x74 && first !== 0x75) return;
-  switch (name.length) {
+  switch (ne - ns) {
     case 4:
-      if (msg.host === '' && equalsLowercase(name, 'host')) msg.host = value;
+      if (msg.host === '' && equalsLowercaseAt(text, ns, ne, 'host')) msg.host = text.slice(vs, ve);
       return;
     case 7:
-      if (equalsLowercase(name, 'upgrade')) msg.upgrade = true;
+      if (equalsLowercaseAt(text, ns, ne, 'upgrade')) msg.upgrade = true;
       return;
     case 14:
-      if (equalsLowercase(name, 'content-length')) msg.contentLength = mergeContentLength(msg.contentLength, value);
+      if (equalsLowercaseAt(text, ns, ne, 'content-length')) msg.contentLength = mergeContentLength(msg.contentLength, text, vs, ve);
       return;
     case 16:
-      if (equalsLowercase(name, 'content-encoding')) msg.contentEncoding = value.trim().toLowerCase();
+      if (equalsLowercaseAt(text, ns, ne, 'content-encoding')) msg.contentEncoding = text.slice(vs, ve).trim().toLowerCase();
       return;
     case 17:
-      if (equalsLowercase(name, 'transfer-encoding')) {
+      if (equalsLowercaseAt(text, ns, ne, 'transfer-encoding')) {
         // The last coding decides (RFC 9112 section 6.3); a later header line overrides.
+        const value = text.slice(vs, ve);
         const last = value.slice(value.lastIndexOf(',') + 1).trim().toLowerCase();
         msg.chunked = last === 'chunked';
       }
   }
 }
 
-/** Repeated Content-Length values must agree (RFC 9110 section 8.6). */
-function mergeContentLength(current: number, value: string): number {
+/** Repeated Content-Length values (text[vs, ve)) must agree (RFC 9110 section 8.6). */
+function mergeContentLength(current: number, text: string, vs: number, ve: number): number {
   if (current === -2) return -2;
-  const n = value.length <= 15 ? digitsValue(value) : -1;
+  const n = ve - vs <= 15 ? digitsValue(text, vs, ve) : -1;
   if (n >= 0) return current >= 0 && current !== n ? -2 : n;
   let result = current;
-  for (const part of value.split(',')) {
+  for (const part of text.slice(vs, ve).split(',')) {
     const t = part.trim();
     if (!/^\d{1,15}$/.test(t)) return -2;
     const v = Number(t);
@@ -107,12 +113,12 @@ function mergeContentLength(current: number, value: string): number {
   return result;
 }
 
-/** The value of a string of 1 to 15 ASCII digits (exact in a double), -1 for anything else. */
-function digitsValue(s: string): number {
-  if (s.length === 0) return -1;
+/** The value of text[start, end) when it is 1 to 15 ASCII digits (exact in a double), -1 for anything else. */
+function digitsValue(text: string, start: number, end: number): number {
+  if (start === end) return -1;
   let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const d = s.charCodeAt(i) - 48;
+  for (let i = start; i < end; i++) {
+    const d = text.charCodeAt(i) - 48;
     if (d < 0 || d > 9) return -1;
     n = n * 10 + d;
   }

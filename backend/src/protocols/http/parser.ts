@@ -5,6 +5,7 @@
  * the first error and cannot skip bytes it never saw). Body bytes are only copied when kept.
  */
 import { defaultDissectorLimits, Detection, type DissectorLimits } from '../dissector.js';
+import { capturedHeaders } from '../captured-headers.js';
 import { newMessage, noteHeader, type HttpMessage } from './message.js';
 import { detectStartLine, findStartLine } from './start-line.js';
 
@@ -305,34 +306,37 @@ export class HttpParser {
 
   /**
    * Parses the head text[0, len) (up to and including its blank line, or cut by the head limit):
-   * start line, then header lines. Names and values are found by offsets and sliced once each (no
-   * per-line, untrimmed or lowercased strings).
+   * start line, then header lines. Headers are kept as offsets into the text (no strings of their
+   * own); the start line's fields and the framing values that matter are the only strings made.
    */
   private parseHead(text: string, len: number): void {
     const msg = this.msg!;
-    let first = true;
-    for (let lineStart = 0, nl = 0; lineStart < len; lineStart = nl + 1) {
+    let nl = text.indexOf('\n');
+    if (nl < 0 || nl > len) nl = len;
+    let lineEnd = nl;
+    if (lineEnd > 0 && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
+    const ok = this.requests ? parseRequestLine(text, 0, lineEnd, msg) : parseStatusLine(text, 0, lineEnd, msg);
+    if (!ok) {
+      this.fail(lineEnd === 0 ? 'empty head' : `bad ${this.requests ? 'request' : 'status'} line`, true);
+      return;
+    }
+    const headersFrom = Math.min(nl + 1, len);
+    const headers = capturedHeaders;
+    headers.begin(text);
+    for (let lineStart = headersFrom; lineStart < len; lineStart = nl + 1) {
       nl = text.indexOf('\n', lineStart);
       if (nl < 0 || nl > len) nl = len;
-      let lineEnd = nl;
+      lineEnd = nl;
       if (lineEnd > lineStart && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
       if (lineEnd === lineStart) continue; // the blank line at the end
-      if (first) {
-        const ok = this.requests
-          ? parseRequestLine(text, lineStart, lineEnd, msg)
-          : parseStatusLine(text, lineStart, lineEnd, msg);
-        if (!ok) {
-          this.fail(`bad ${this.requests ? 'request' : 'status'} line`, true);
-          return;
-        }
-        first = false;
-        continue;
-      }
       const c = text.charCodeAt(lineStart);
-      if ((c === 32 || c === 9) && msg.headers.length > 0) {
+      if ((c === 32 || c === 9) && headers.count > 0) {
         // Obsolete line folding: the line continues the previous header's value.
-        const last = msg.headers[msg.headers.length - 1];
-        last[1] = `${last[1]} ${text.slice(lineStart, lineEnd).trim()}`;
+        let f = lineStart;
+        let fEnd = lineEnd;
+        while (f < fEnd && isTrimmed(text.charCodeAt(f))) f++;
+        while (fEnd > f && isTrimmed(text.charCodeAt(fEnd - 1))) fEnd--;
+        headers.foldIntoLast(f, fEnd);
         continue;
       }
       const colon = text.indexOf(':', lineStart);
@@ -347,15 +351,10 @@ export class HttpParser {
       let vEnd = lineEnd;
       while (v < vEnd && isTrimmed(text.charCodeAt(v))) v++;
       while (vEnd > v && isTrimmed(text.charCodeAt(vEnd - 1))) vEnd--;
-      const name = text.slice(lineStart, nameEnd);
-      const value = text.slice(v, vEnd);
-      msg.headers.push([name, value]);
-      noteHeader(msg, name, value);
+      headers.add(lineStart, nameEnd, v, vEnd);
+      noteHeader(msg, text, lineStart, nameEnd, v, vEnd);
     }
-    if (first) {
-      this.fail('empty head', true);
-      return;
-    }
+    msg.headers = headers.finish();
     this.startBody(this.events.head(msg));
   }
 
@@ -458,7 +457,7 @@ export class HttpParser {
         }
         const line = this.chunkLine + buf.toString('latin1', lineStart, i);
         const colon = line.indexOf(':');
-        if (colon > 0) msg.headers.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
+        if (colon > 0) msg.headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
         this.chunkLine = '';
         lineStart = i + 1;
         lineLen = 0;
