@@ -168,10 +168,10 @@ async function readPcap(state: ParseState): Promise<void> {
     }
     const h = r.pos;
     const buf = r.buf;
-    const sec = le ? buf.readUInt32LE(h) : buf.readUInt32BE(h);
-    const frac = le ? buf.readUInt32LE(h + 4) : buf.readUInt32BE(h + 4);
-    const caplen = le ? buf.readUInt32LE(h + 8) : buf.readUInt32BE(h + 8);
-    const wireLen = le ? buf.readUInt32LE(h + 12) : buf.readUInt32BE(h + 12);
+    const sec = u32(buf, h, le);
+    const frac = u32(buf, h + 4, le);
+    const caplen = u32(buf, h + 8, le);
+    const wireLen = u32(buf, h + 12, le);
     if (caplen > MAX_RECORD) {
       throw new CaptureError('BAD_RECORD', `${r.path}: record ${state.packets + 1} claims ${caplen} captured bytes`, r.offset());
     }
@@ -305,8 +305,14 @@ function toMicros(high: number, low: number, iface: Interface): number {
   return Math.floor((units * 1e6) / 2 ** iface.exp2);
 }
 
+// Reads of bytes whose bounds were checked: Buffer#readUInt32LE/BE validate the offset again, in
+// a wrapped function, for each of a record header's four fields.
 function u32(buf: Buffer, at: number, le: boolean): number {
-  return le ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
+  const a = buf[at];
+  const b = buf[at + 1];
+  const c = buf[at + 2];
+  const d = buf[at + 3];
+  return (le ? (d << 24) | (c << 16) | (b << 8) | a : (a << 24) | (b << 16) | (c << 8) | d) >>> 0;
 }
 
 function u16(buf: Buffer, at: number, le: boolean): number {
