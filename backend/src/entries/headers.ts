@@ -10,6 +10,9 @@
 /** What a redacted value reads as, wherever it is rendered (store, JSON, hub). */
 export const REDACTED = '[REDACTED]';
 
+/** Offsets of every empty list (nothing writes into a list's offsets once it is made). */
+const NO_OFFSETS = new Int32Array(0);
+
 /** Header lists keep order and repeats, as on the wire. Names are kept as sent. */
 export class HeaderList implements Iterable<[name: string, value: string]> {
   /**
@@ -33,7 +36,7 @@ export class HeaderList implements Iterable<[name: string, value: string]> {
 
   /** A list of these pairs (one string holding them all, and its offsets). */
   static of(pairs: ReadonlyArray<readonly [name: string, value: string]>): HeaderList {
-    const offsets = new Int32Array(4 * pairs.length);
+    const offsets = pairs.length === 0 ? NO_OFFSETS : new Int32Array(4 * pairs.length);
     let text = '';
     for (let i = 0; i < pairs.length; i++) {
       const [name, value] = pairs[i];
