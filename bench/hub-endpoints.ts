@@ -50,9 +50,7 @@ async function seed(): Promise<number> {
     const startUs = Date.now() * 1000 - SPAN_US;
     let chunk = 0;
     while (performance.now() - started < SEED_MS) {
-      for (const e of syntheticEntries({ count: CHUNK, seed: 100 + chunk, startUs, spanUs: SPAN_US })) {
-        if (!writer.push(e)) await writer.drained();
-      }
+      await writer.pushAll(syntheticEntries({ count: CHUNK, seed: 100 + chunk, startUs, spanUs: SPAN_US }));
       chunk++;
       process.stderr.write(`seeded ${chunk * CHUNK} entries, ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
     }

@@ -88,9 +88,7 @@ async function run(mode: string): Promise<Record<string, unknown>> {
     const writer = await EntryWriter.create(store, { batchSize: BATCH, logger: createLogger('bench', 'warn') });
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    for (const e of entries) {
-      if (!writer.push(e)) await writer.drained();
-    }
+    await writer.pushAll(entries);
     await writer.close();
     const wallMs = performance.now() - t0;
     const cpu = cpuMs(process.cpuUsage(cpu0));

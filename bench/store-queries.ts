@@ -181,11 +181,12 @@ async function buildDataSet(): Promise<Record<string, number>> {
   const nowUs = Math.floor(Date.now() / 1000) * 1e6;
   const writer = await EntryWriter.create(store, { logger: createLogger('bench', 'warn') });
   let i = 0;
-  for (const e of syntheticEntries({ count: BASE, seed: 1, startUs: nowUs - SLICE_US, spanUs: SLICE_US })) {
-    // The agent's id: a UUIDv7 of the start millisecond; a few keep the generator's (end time).
-    const entry = i++ < END_TIME_IDS ? { ...e, agent: `seed-${e.agent}`, durationUs: e.durationUs + 2e6, endUs: e.endUs + 2e6, id: uuidv7((e.endUs + 2e6) / 1000) } : { ...e, id: uuidv7(e.startUs / 1000) };
-    if (!writer.push(entry)) await writer.drained();
-  }
+  await writer.pushAll((function* withAgentIds() {
+    for (const e of syntheticEntries({ count: BASE, seed: 1, startUs: nowUs - SLICE_US, spanUs: SLICE_US })) {
+      // The agent's id: a UUIDv7 of the start millisecond; a few keep the generator's (end time).
+      yield i++ < END_TIME_IDS ? { ...e, agent: `seed-${e.agent}`, durationUs: e.durationUs + 2e6, endUs: e.endUs + 2e6, id: uuidv7((e.endUs + 2e6) / 1000) } : { ...e, id: uuidv7(e.startUs / 1000) };
+    }
+  })());
   await writer.close();
   const baseSeconds = (performance.now() - t0) / 1000;
   const cols = (await q(`SELECT name FROM system.columns WHERE database = '${db}' AND table = 'entries' AND name NOT IN ('id', 'start_time', 'end_time', 'ingested_at') ORDER BY position`)).map((c) => String(c.name));

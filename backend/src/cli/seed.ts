@@ -44,10 +44,13 @@ export async function seed(o: SeedOptions): Promise<{ rows: number; seconds: num
     bar?.start(o.rows, 0);
     const started = performance.now();
     let i = 0;
-    for (const entry of syntheticEntries({ count: o.rows, seed: o.seed, spanUs: o.span, startUs: Date.now() * 1000 - o.span })) {
-      if (!writer.push(entry)) await writer.drained();
-      if (++i % 10_000 === 0) bar?.update(i);
-    }
+    const entries = syntheticEntries({ count: o.rows, seed: o.seed, spanUs: o.span, startUs: Date.now() * 1000 - o.span });
+    await writer.pushAll((function* counted() {
+      for (const entry of entries) {
+        yield entry;
+        if (++i % 10_000 === 0) bar?.update(i);
+      }
+    })());
     await writer.close();
     bar?.update(o.rows);
     bar?.stop();

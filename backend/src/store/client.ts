@@ -3,8 +3,9 @@
  * a data directory) or server (HTTP). Everything above this module (schema, writer, hub) only
  * sees `Store`.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFile } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -121,6 +122,13 @@ function stagingDir(dataDir: string): string {
   return mkdtempSync(join(root, `${process.pid}-`));
 }
 
+/**
+ * Writes a file in one write call. fs/promises' writeFile goes in 512 KiB chunks, each waiting for
+ * a turn of the event loop: while a producer kept the loop busy, staging a 33 MB block took 1–2 s
+ * and the engine sat idle (bench/RESULTS.md, "Store: ingest").
+ */
+const writeWhole = promisify(writeFile);
+
 function openEmbedded(dataDir: string, database: string): Store {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
@@ -149,7 +157,7 @@ function openEmbedded(dataDir: string, database: string): Store {
     async insertNative(table, columns, block, dedupToken) {
       const sql = insertInto(database, table, columns);
       const file = join(insertDir, `${insertSeq++}.native`);
-      await writeFile(file, block);
+      await writeWhole(file, block);
       try {
         // Settings inline: a SET would stay on chDB's one session and apply to later inserts.
         const settings = dedupToken ? ` SETTINGS insert_deduplication_token = ${sqlString(dedupToken)}` : '';

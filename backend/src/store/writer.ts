@@ -204,6 +204,19 @@ export class EntryWriter implements EntrySink {
     return this.belowHighWater();
   }
 
+  /**
+   * Pushes every entry, waiting whenever push() refuses, and gives the event loop a turn every
+   * `yieldEvery` entries: the writer's inserts (staging a block, the engine's answer) need it, and
+   * a producer that only yields when held back makes the store idle while it encodes.
+   */
+  async pushAll(entries: Iterable<Entry>, yieldEvery = 1000): Promise<void> {
+    let n = 0;
+    for (const entry of entries) {
+      if (!this.push(entry)) await this.drained();
+      else if (++n % yieldEvery === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
   private seal(): void {
     const { body, rows } = this.current.take();
     this.sealed.push({ body, rows, token: `${this.instance}-${this.batchSeq++}` });

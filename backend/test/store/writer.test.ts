@@ -152,6 +152,27 @@ describe('EntryWriter', () => {
     await w.close();
   });
 
+  it('pushAll writes every entry, waiting at the mark instead of dropping, and lets inserts finish while it pushes', async () => {
+    let insertsDone = 0;
+    const counted: Store = { ...t.store, insertNative: async (...args) => { await t.store.insertNative(...args); insertsDone++; } };
+    const w = await EntryWriter.create(counted, { batchSize: 100, highWaterEntries: 300, logger: captureLog().logger });
+    const all = entries(2000);
+    let maxQueued = 0;
+    let insertsBeforeTheEnd = 0;
+    await w.pushAll((function* watched() {
+      for (const e of all) {
+        maxQueued = Math.max(maxQueued, w.queued);
+        insertsBeforeTheEnd = insertsDone;
+        yield e;
+      }
+    })(), 50);
+    await w.close();
+    assert.ok(maxQueued <= 300, `queued ${maxQueued}, over the mark`);
+    assert.ok(insertsBeforeTheEnd > 0, 'inserts completed while pushAll ran');
+    assert.equal(w.counters.dropped, 0);
+    assert.deepEqual(await stored(all.map((e) => e.id)), { distinct: 2000, rows: 2000 });
+  });
+
   it('drops and counts what a producer pushes past twice the high-water mark, saying why', async () => {
     const log = captureLog();
     const w = await EntryWriter.create(t.store, { batchSize: 100, highWaterEntries: 200, logger: log.logger });
