@@ -12,6 +12,7 @@
  * - Without a spool directory it keeps retrying and back-pressure holds the producer.
  */
 import { randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Entry, EntrySink } from '../entries/entry.js';
 import { createLogger, type Logger } from '../log.js';
 import type { Store } from './client.js';
@@ -213,7 +214,7 @@ export class EntryWriter implements EntrySink {
     let n = 0;
     for (const entry of entries) {
       if (!this.push(entry)) await this.drained();
-      else if (++n % yieldEvery === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      else if (++n % yieldEvery === 0) await nextTurn();
     }
   }
 
