@@ -9,8 +9,14 @@
 import type { Expr } from '../query/ast.js';
 import { compileExpr } from '../query/compile.js';
 import { PROTOCOL_KEYWORDS, lookupField, type FieldDef } from '../query/fields.js';
-import { STATUS_CLASS_SQL, endpointNameSql, type Store } from '../store/index.js';
-import { ENDPOINT_KIND, durationBucketSql, latencyQuantilesSql } from '../store/schema.js';
+import {
+  ENDPOINT_KIND,
+  STATUS_CLASS_SQL,
+  durationBucketSql,
+  endpointNameSql,
+  latencyQuantilesSql,
+  type Store,
+} from '../store/index.js';
 import { rangeSql, type TimeRange } from './params.js';
 
 export interface AggregateSource {

@@ -29,6 +29,9 @@ export { migrate, appliedVersions, MigrationError, type MigrateOptions } from '.
 export {
   renderSchema,
   endpointNameSql,
+  ENDPOINT_KIND,
+  durationBucketSql,
+  latencyQuantilesSql,
   STATUS_CLASS_SQL,
   DEFAULT_TTL_DAYS,
   SchemaError,
