@@ -388,6 +388,22 @@ export function rebuildRollupsSql(o: SchemaOptions, fromSec: number): string[] {
   ];
 }
 
+/**
+ * Parts of the raw table below this much uncompressed data are written Compact (all columns in one
+ * file) instead of Wide (a file per column and stream). The writer's blocks (≈ 33 MB) and their
+ * first merges then stay compact: inserting them took ≈ 4 µs less CPU an entry than the default's
+ * (10 MiB) wide parts, 21–23 instead of 26 µs end to end, and their merges less too, for 5 % more
+ * bytes until parts merge past this size into wide ones (bench/RESULTS.md, "Store: ingest").
+ * Queries over compact parts measured no slower.
+ */
+export const COMPACT_PART_MAX_BYTES = 256 * 1024 * 1024;
+
+function compactInsertedParts(o: SchemaOptions): string[] {
+  return [
+    `ALTER TABLE ${o.database}.${dataTable(o, 'entries')}${onCluster(o)} MODIFY SETTING min_bytes_for_wide_part = ${COMPACT_PART_MAX_BYTES}`,
+  ];
+}
+
 /** The migrations table itself is created before any migration runs (see `migrate`). */
 export function migrationsTableSql(o: SchemaOptions): string[] {
   check(o);
@@ -407,7 +423,8 @@ ORDER BY version`,
 
 /**
  * Every migration in order. Statements are idempotent (IF NOT EXISTS, re-adding the same key), so a
- * re-run is harmless. Versions 2 and 3 create the rollups as they first were; 4 alters them.
+ * re-run is harmless. Versions 2 and 3 create the rollups as they first were; 4 alters them; 5
+ * changes a storage setting of the raw table.
  */
 export const migrations: Migration[] = [
   {
@@ -430,6 +447,11 @@ export const migrations: Migration[] = [
     name: 'rollups: name kinds in the key, latency histogram instead of t-digest, rebuilt from the raw table',
     statements: kindsAndHistogram,
     rebuildRollups: true,
+  },
+  {
+    version: 5,
+    name: 'raw entries: the writer\'s parts stored compact',
+    statements: compactInsertedParts,
   },
 ];
 

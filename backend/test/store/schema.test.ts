@@ -1,8 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appliedVersions, migrate, renderSchema } from '../../src/store/index.js';
-import { migrations, rebuildRollupsSql } from '../../src/store/schema.js';
+import { EntryWriter, appliedVersions, migrate, renderSchema } from '../../src/store/index.js';
+import { COMPACT_PART_MAX_BYTES, migrations, rebuildRollupsSql } from '../../src/store/schema.js';
+import { syntheticEntries } from '../../src/entries/synthetic.js';
+import { createLogger } from '../../src/log.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
+
+const HOUR_US = 3600e6;
 
 // The column contract other parts code against (from the project brief), name -> type.
 const LC = 'LowCardinality(String)';
@@ -32,14 +36,14 @@ describe('store schema', () => {
   after(() => t.dispose());
 
   it('migrates an empty store, then re-applies as a no-op', async () => {
-    assert.deepEqual(await migrate(t.store), [1, 2, 3, 4]);
+    assert.deepEqual(await migrate(t.store), [1, 2, 3, 4, 5]);
     assert.deepEqual(await migrate(t.store), []);
-    assert.deepEqual(await appliedVersions(t.store), [1, 2, 3, 4]);
+    assert.deepEqual(await appliedVersions(t.store), [1, 2, 3, 4, 5]);
     const rs = await t.store.client.query({
       query: `SELECT count() AS n FROM ${t.store.database}.schema_migrations`,
       format: 'JSONEachRow',
     });
-    assert.equal(Number((await rs.json<{ n: number }>())[0].n), 4, 'each version recorded once');
+    assert.equal(Number((await rs.json<{ n: number }>())[0].n), 5, 'each version recorded once');
     const tables = await t.store.client.query({
       query: `SELECT name, engine FROM system.tables WHERE database = {db:String} ORDER BY name`,
       query_params: { db: t.store.database },
@@ -86,10 +90,30 @@ describe('store schema', () => {
     }
   });
 
-  it('re-applies migration 4 on a migrated store without error (idempotent statements)', async () => {
-    for (const sql of migrations.find((m) => m.version === 4)!.statements({ database: t.store.database })) {
-      await t.store.client.command({ query: sql });
+  it('re-applies migrations 4 and 5 on a migrated store without error (idempotent statements)', async () => {
+    for (const version of [4, 5]) {
+      for (const sql of migrations.find((m) => m.version === version)!.statements({ database: t.store.database })) {
+        await t.store.client.command({ query: sql });
+      }
     }
+  });
+
+  it('stores a writer block past the engine default for wide parts (10 MiB) as a compact part', async () => {
+    const w = await EntryWriter.create(t.store, { batchSize: 25_000, logger: createLogger('test', 'warn') });
+    // One hour, so the block stays one part.
+    await w.pushAll(syntheticEntries({ count: 25_000, seed: 9, startUs: HOUR_US * Math.floor(Date.now() / 3.6e6 - 2), spanUs: HOUR_US / 2 }));
+    await w.close();
+    const rs = await t.store.client.query({
+      query: `SELECT part_type, rows, data_uncompressed_bytes AS bytes FROM system.parts WHERE database = {db:String} AND table = 'entries' AND active`,
+      query_params: { db: t.store.database },
+      format: 'JSONEachRow',
+    });
+    const parts = await rs.json<{ part_type: string; rows: string; bytes: string }>();
+    assert.equal(parts.length, 1, JSON.stringify(parts));
+    assert.equal(Number(parts[0].rows), 25_000);
+    assert.ok(Number(parts[0].bytes) > 10 * 1024 * 1024, `the block is past the default threshold: ${parts[0].bytes} bytes`);
+    assert.ok(Number(parts[0].bytes) < COMPACT_PART_MAX_BYTES);
+    assert.equal(parts[0].part_type, 'Compact');
   });
 });
 
@@ -119,6 +143,12 @@ describe('cluster rendering', () => {
     assert.match(views[1], /^ALTER TABLE tl\.entries_1m_mv ON CLUSTER prod MODIFY QUERY\n[^]*FROM tl\.entries_local\b/);
     // The t-digest column goes only after both views stopped using it.
     assert.ok(sql.indexOf(views[1]) < sql.findIndex((s) => /DROP COLUMN/.test(s)));
+  });
+
+  it('migration 5 sets the compact-part threshold on the local entries table', () => {
+    assert.deepEqual(migrations.find((m) => m.version === 5)!.statements({ database: 'tl', cluster: 'prod' }), [
+      `ALTER TABLE tl.entries_local ON CLUSTER prod MODIFY SETTING min_bytes_for_wide_part = ${COMPACT_PART_MAX_BYTES}`,
+    ]);
   });
 
   it('renders the rollup rebuild: deletes on the local tables, the insert through the Distributed ones', () => {
