@@ -1,9 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EntryWriter, appliedVersions, migrate, renderSchema } from '../../src/store/index.js';
+import { ENTRY_COLUMNS, appliedVersions, encodeEntriesNative, migrate, renderSchema } from '../../src/store/index.js';
 import { COMPACT_PART_MAX_BYTES, migrations, rebuildRollupsSql } from '../../src/store/schema.js';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
-import { createLogger } from '../../src/log.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 
 const HOUR_US = 3600e6;
@@ -99,10 +98,9 @@ describe('store schema', () => {
   });
 
   it('stores a writer block past the engine default for wide parts (10 MiB) as a compact part', async () => {
-    const w = await EntryWriter.create(t.store, { batchSize: 25_000, logger: createLogger('test', 'warn') });
-    // One hour, so the block stays one part.
-    await w.pushAll(syntheticEntries({ count: 25_000, seed: 9, startUs: HOUR_US * Math.floor(Date.now() / 3.6e6 - 2), spanUs: HOUR_US / 2 }));
-    await w.close();
+    // One block, as the writer sends it, within one hour so that it stays one part.
+    const entries = syntheticEntries({ count: 25_000, seed: 9, startUs: HOUR_US * Math.floor(Date.now() / 3.6e6 - 2), spanUs: HOUR_US / 2 });
+    await t.store.insertNative('entries', ENTRY_COLUMNS, encodeEntriesNative(entries));
     const rs = await t.store.client.query({
       query: `SELECT part_type, rows, data_uncompressed_bytes AS bytes FROM system.parts WHERE database = {db:String} AND table = 'entries' AND active`,
       query_params: { db: t.store.database },
