@@ -68,6 +68,8 @@ try {
   const columns = lines.filter((l) => !l.startsWith('INDEX'));
   const indexes = lines.filter((l) => l.startsWith('INDEX'));
   const [{ statement: view }] = await rows<{ statement: string }>(`SHOW CREATE TABLE ${db}.entries_1m_mv`);
+  // The `views` variant re-points this view's source: it must read the raw table by that name.
+  if (!view.includes(`FROM ${db}.entries\n`)) throw new Error(`the rollup view does not read ${db}.entries: ${view}`);
   const mergeTree = (wide: boolean) =>
     `ENGINE = MergeTree PARTITION BY toStartOfHour(start_time) ORDER BY start_time ` +
     `SETTINGS non_replicated_deduplication_window = 1000, min_bytes_for_wide_part = ${wide ? 0 : 2 ** 40}`;
@@ -92,7 +94,6 @@ try {
     { name: 'real', table: 'entries', create: [], merges: true },
   ].filter((v) => only === null || only.test(v.name));
   for (const v of variants) for (const sql of v.create) await command(sql);
-  if (!view.includes(`FROM ${db}.entries`)) throw new Error(`the rollup view does not read ${db}.entries: ${view}`);
 
   // Warm-up: the engine's first insert of a process costs more than the next ones.
   await command(`CREATE TABLE ${db}.warm_up (\n  ${columns.join(',\n  ')}\n) ENGINE = Null`);
