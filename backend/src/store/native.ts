@@ -407,8 +407,12 @@ export class NativeBatch {
     this.count++;
   }
 
-  /** The batch so far as one Native block (its own memory), leaving this one empty. */
-  take(): { body: Buffer; rows: number } {
+  /**
+   * The batch so far as one Native block, leaving this one empty. The block is written into
+   * `into(bytes)` (a buffer of at least that many bytes: the writer recycles them) or into memory of
+   * its own; `body` is the block, the first bytes of that buffer.
+   */
+  take(into: (bytes: number) => Buffer = Buffer.allocUnsafe): { body: Buffer; rows: number } {
     const head = new Column(64 * ENTRY_COLUMNS.length, new Tally());
     head.varint(ENTRY_COLUMNS.length);
     head.varint(this.count);
@@ -427,7 +431,9 @@ export class NativeBatch {
       headFrom = head.pos;
       for (const part of this.all[i].parts) add(part.buf.subarray(0, part.pos));
     }
-    const body = Buffer.concat(parts, total);
+    const body = into(total).subarray(0, total);
+    let at = 0;
+    for (const part of parts) at += part.copy(body, at);
     for (const c of this.all) c.reset();
     this.tally.bytes = 0;
     const rows = this.count;

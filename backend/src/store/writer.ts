@@ -75,9 +75,34 @@ export interface WriterCounters {
 }
 
 interface Batch {
+  /** The Native block: the first bytes of `memory`. */
   body: Buffer;
+  memory: Buffer;
   rows: number;
   token: string;
+}
+
+/**
+ * The memory of delivered blocks, kept for the next ones. A block is ≈ 33 MB; allocating one a
+ * batch made V8 start a full GC every other batch (external memory pressure), marking the whole
+ * heap each time (bench/RESULTS.md, "Store: ingest"). At most `keep` buffers are kept: the one in
+ * flight and the one sealed behind it, in the steady state.
+ */
+class BlockMemory {
+  private readonly spare: Buffer[] = [];
+  constructor(private readonly keep = 2) {}
+
+  /** A buffer of at least `bytes`: a spare one that fits, else a new one with room to grow. */
+  take = (bytes: number): Buffer => {
+    const i = this.spare.findIndex((b) => b.length >= bytes);
+    if (i >= 0) return this.spare.splice(i, 1)[0];
+    // Blocks of a full batch differ by a few percent: the headroom lets the next ones fit.
+    return Buffer.allocUnsafe(bytes + (bytes >>> 3));
+  };
+
+  give(memory: Buffer): void {
+    if (this.spare.length < this.keep) this.spare.push(memory);
+  }
 }
 
 export class EntryWriter implements EntrySink {
@@ -100,6 +125,7 @@ export class EntryWriter implements EntrySink {
 
   /** The batch being filled, and full batches waiting for delivery. */
   private readonly current: NativeBatch;
+  private readonly blockMemory = new BlockMemory();
   private sealed: Batch[] = [];
   private sealedRows = 0;
   private sealedBytes = 0;
@@ -219,8 +245,9 @@ export class EntryWriter implements EntrySink {
   }
 
   private seal(): void {
-    const { body, rows } = this.current.take();
-    this.sealed.push({ body, rows, token: `${this.instance}-${this.batchSeq++}` });
+    let memory: Buffer | undefined;
+    const { body, rows } = this.current.take((bytes) => (memory = this.blockMemory.take(bytes)));
+    this.sealed.push({ body, memory: memory as Buffer, rows, token: `${this.instance}-${this.batchSeq++}` });
     this.sealedRows += rows;
     this.sealedBytes += body.length;
     clearTimeout(this.flushTimer);
@@ -326,6 +353,8 @@ export class EntryWriter implements EntrySink {
       const batch = this.takeBatch();
       if (batch) {
         await this.deliver(batch);
+        // Inserted or spooled: nothing holds the block any more.
+        this.blockMemory.give(batch.memory);
         this.settle();
         continue;
       }

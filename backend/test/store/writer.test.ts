@@ -131,6 +131,37 @@ describe('EntryWriter', () => {
     assert.deepEqual(await stored(all.map((e) => e.id)), { distinct: 2000, rows: 2000 });
   });
 
+  it('reuses a delivered block\'s memory, and never while the block is queued or in flight', async () => {
+    // Each insert is held while the producer seals the batches behind it; its bytes must be the
+    // ones it had when it was handed over, and later blocks must land in earlier blocks' memory.
+    const releases: Array<() => void> = [];
+    const memories = new Set<ArrayBufferLike>();
+    let reused = 0;
+    const checking: Store = {
+      ...t.store,
+      insertNative: async (table, columns, block, token) => {
+        if (memories.has(block.buffer)) reused++;
+        memories.add(block.buffer);
+        const before = Buffer.from(block);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        assert.ok(block.equals(before), 'a block changed while its insert was in flight');
+        return t.store.insertNative(table, columns, block, token);
+      },
+    };
+    const w = await EntryWriter.create(checking, { batchSize: 200, highWaterEntries: 800, logger: captureLog().logger });
+    const all = entries(3000);
+    const pump = setInterval(() => releases.shift()?.(), 5);
+    try {
+      await w.pushAll(all, 50);
+      await w.close();
+    } finally {
+      clearInterval(pump);
+      for (const r of releases) r();
+    }
+    assert.deepEqual(await stored(all.map((e) => e.id)), { distinct: 3000, rows: 3000 });
+    assert.ok(reused >= 5, `blocks went into recycled memory (${reused} of 15 did)`);
+  });
+
   it('applies back-pressure at the high-water mark and signals when drained', async () => {
     const w = await EntryWriter.create(t.store, { batchSize: 100, highWaterEntries: 400, logger: captureLog().logger });
     const all = entries(1000);
