@@ -64,7 +64,7 @@ class Column implements BlockColumn {
   readonly parts: readonly Column[] = [this];
   constructor(
     size: number,
-    private readonly tally: Tally,
+    readonly tally: Tally,
   ) {
     this.buf = Buffer.allocUnsafe(size);
   }
@@ -200,10 +200,40 @@ class StringArrayColumn extends TwoPartColumn {
     const col = this.second;
     const { text, offsets, count } = h;
     const marks = which === 1 ? h.redacted : null;
-    for (let i = 0, o = h.at + 2 * which; i < count; i++, o += 4) {
+    const first = h.at + 2 * which;
+    // One reservation for the whole list (a length byte and the text of each field), then short
+    // ASCII fields copied without a call each: this loop is the encoder's hottest.
+    let room = 0;
+    for (let i = 0, o = first; i < count; i++, o += 4) room += 1 + offsets[o + 1] - offsets[o];
+    col.reserve(room);
+    let buf = col.buf;
+    let p = col.pos;
+    for (let i = 0, o = first; i < count; i++, o += 4) {
+      const start = offsets[o];
+      const n = offsets[o + 1] - start;
+      if ((marks === null || marks[i] !== 1) && n < 0x80) {
+        let k = 0;
+        for (; k < n; k++) {
+          const c = text.charCodeAt(start + k);
+          if (c >= 0x80) break;
+          buf[p + 1 + k] = c;
+        }
+        if (k === n) {
+          buf[p] = n;
+          p += 1 + n;
+          continue;
+        }
+      }
+      // Redacted, long or not ASCII: the general path (it reserves for itself).
+      col.tally.bytes += p - col.pos;
+      col.pos = p;
       if (marks !== null && marks[i] === 1) col.str(REDACTED);
-      else col.strAt(text, offsets[o], offsets[o + 1]);
+      else col.strAt(text, start, offsets[o + 1]);
+      buf = col.buf;
+      p = col.pos;
     }
+    col.tally.bytes += p - col.pos;
+    col.pos = p;
     this.end += count;
     this.first.u64(this.end);
   }
