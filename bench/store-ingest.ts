@@ -13,12 +13,14 @@
  * - "generated": the synthetic generator in the loop (what `tapline seed` does): its CPU is
  *   printed separately.
  * Each prints entries/s (wall), entries per CPU-second of this process (JS, chDB's threads and its
- * background merges), and the compressed bytes per entry on disk (as inserted, and after merging
- * all parts). The load average is printed at the start and at the end: on a shared machine the
+ * background merges), that CPU split by thread (Linux: the JS thread, then the other threads by
+ * name: V8's and libuv's helpers, the engine's query and merge threads), the full (mark-compact)
+ * GCs, and the compressed bytes per entry on disk (as inserted, and after merging all parts). The load average is printed at the start and at the end: on a shared machine the
  * per-CPU-second figures are the steadier ones.
  */
 import { parseArgs } from 'node:util';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { PerformanceObserver, constants as perfConstants, type NodeGCPerformanceDetail } from 'node:perf_hooks';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Entry } from '../backend/src/entries/entry.js';
@@ -56,6 +58,35 @@ for (const _ of syntheticEntries({ count: genRows, seed: 2 })) generated++;
 const genRate = rate(generated, performance.now() - genT0);
 const genCpuUsPerEntry = (cpuMs(process.cpuUsage(genCpu0)) * 1000) / generated;
 
+/** CPU ms of each thread of this process by name (the JS thread as `js`); empty off Linux. */
+function threadCpuMs(): Map<string, number> {
+  const byName = new Map<string, number>();
+  if (!existsSync('/proc/self/task')) return byName;
+  const tickMs = 10; // USER_HZ = 100 on Linux
+  for (const tid of readdirSync('/proc/self/task')) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const close = stat.lastIndexOf(')');
+    const name = Number(tid) === process.pid ? 'js' : stat.slice(stat.indexOf('(') + 1, close).replace(/[0-9]+$/, '');
+    const fields = stat.slice(close + 2).split(' ');
+    byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * tickMs);
+  }
+  return byName;
+}
+
+let fullGcs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    // A gc entry's detail is a NodeGCPerformanceDetail (the typings leave it off PerformanceEntry).
+    const { detail } = e as unknown as { detail: NodeGCPerformanceDetail };
+    if (detail.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) fullGcs++;
+  }
+}).observe({ entryTypes: ['gc'] });
+
 /** `--rows` entries: the pool's, each with a fresh id and its times moved on by the pool's span. */
 function* fromPool(pool: Entry[], poolSpanUs: number): Generator<Entry> {
   for (let i = 0; i < ROWS; i++) {
@@ -86,12 +117,18 @@ async function run(mode: string): Promise<Record<string, unknown>> {
   try {
     await migrate(store);
     const writer = await EntryWriter.create(store, { batchSize: BATCH, logger: createLogger('bench', 'warn') });
+    const threads0 = threadCpuMs();
+    const fullGcs0 = fullGcs;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await writer.pushAll(entries);
     await writer.close();
     const wallMs = performance.now() - t0;
     const cpu = cpuMs(process.cpuUsage(cpu0));
+    const byThread = [...threadCpuMs()].map(([name, ms]): [string, number] => [name, ((ms - (threads0.get(name) ?? 0)) * 1000) / ROWS]);
+    const cpuUsPerEntryByThread = Object.fromEntries(
+      byThread.filter(([, us]) => us >= 0.05).sort((a, b) => b[1] - a[1]).map(([name, us]) => [name, +us.toFixed(2)]),
+    );
     if (writer.counters.written !== ROWS) throw new Error(`wrote ${writer.counters.written} of ${ROWS}: ${JSON.stringify(writer.counters)}`);
 
     const size = async () => {
@@ -114,6 +151,8 @@ async function run(mode: string): Promise<Record<string, unknown>> {
       seconds: +(wallMs / 1000).toFixed(1),
       perCpuSecond: rate(ROWS, cpu),
       cpuUsPerEntry: +((cpu * 1000) / ROWS).toFixed(1),
+      cpuUsPerEntryByThread,
+      fullGcs: fullGcs - fullGcs0,
       bytesPerEntryAsInserted: inserted,
       bytesPerEntryMerged: await size(),
     };
