@@ -86,7 +86,8 @@ interface Batch {
  * The memory of delivered blocks, kept for the next ones. A block is ≈ 33 MB; allocating one a
  * batch made V8 start a full GC every other batch (external memory pressure), marking the whole
  * heap each time (bench/RESULTS.md, "Store: ingest"). At most `keep` buffers are kept: the one in
- * flight and the one sealed behind it, in the steady state.
+ * flight and the one sealed behind it, in the steady state. Spares far bigger than the blocks of
+ * the moment (after a burst) are let go, so a quiet writer does not hold a burst's memory.
  */
 class BlockMemory {
   private readonly spare: Buffer[] = [];
@@ -94,6 +95,8 @@ class BlockMemory {
 
   /** A buffer of at least `bytes`: a spare one that fits, else a new one with room to grow. */
   take = (bytes: number): Buffer => {
+    const oversized = 4 * bytes + 65536;
+    for (let i = this.spare.length - 1; i >= 0; i--) if (this.spare[i].length > oversized) this.spare.splice(i, 1);
     const i = this.spare.findIndex((b) => b.length >= bytes);
     if (i >= 0) return this.spare.splice(i, 1)[0];
     // Blocks of a full batch differ by a few percent: the headroom lets the next ones fit.

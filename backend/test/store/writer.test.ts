@@ -162,6 +162,29 @@ describe('EntryWriter', () => {
     assert.ok(reused >= 5, `blocks went into recycled memory (${reused} of 15 did)`);
   });
 
+  it('lets a burst\'s block memory go once blocks are small again', async () => {
+    const memoryOf: number[] = [];
+    const recording: Store = {
+      ...t.store,
+      insertNative: (table, columns, block, token) => {
+        memoryOf.push(block.buffer.byteLength);
+        return t.store.insertNative(table, columns, block, token);
+      },
+    };
+    const w = await EntryWriter.create(recording, { batchSize: 2000, logger: captureLog().logger });
+    // A burst of full batches (≈ 1.3 MB blocks), then batches of 10 entries (≈ 7 kB), one at a time.
+    await w.pushAll(entries(8000));
+    await w.flush();
+    const burst = memoryOf.length;
+    for (let i = 0; i < 4; i++) {
+      await w.pushAll(entries(10));
+      await w.flush();
+    }
+    await w.close();
+    assert.ok(Math.min(...memoryOf.slice(0, burst)) > 1_000_000, `burst blocks: ${memoryOf.slice(0, burst).join(', ')} bytes of memory`);
+    assert.deepEqual(memoryOf.slice(burst).filter((bytes) => bytes > 1_000_000), [], `small blocks: ${memoryOf.slice(burst).join(', ')} bytes of memory`);
+  });
+
   it('applies back-pressure at the high-water mark and signals when drained', async () => {
     const w = await EntryWriter.create(t.store, { batchSize: 100, highWaterEntries: 400, logger: captureLog().logger });
     const all = entries(1000);
