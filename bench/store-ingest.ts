@@ -13,10 +13,12 @@
  * - "generated": the synthetic generator in the loop (what `tapline seed` does): its CPU is
  *   printed separately.
  * Each prints entries/s (wall), entries per CPU-second of this process (JS, chDB's threads and its
- * background merges), that CPU split by thread (Linux: the JS thread, then the other threads by
- * name: V8's and libuv's helpers, the engine's query and merge threads), the full (mark-compact)
- * GCs, and the compressed bytes per entry on disk (as inserted, and after merging all parts). The load average is printed at the start and at the end: on a shared machine the
- * per-CPU-second figures are the steadier ones.
+ * background merges), that CPU split by thread (Linux: the JS thread as `js`, the others by name:
+ * `node` is V8's and libuv's helpers, `Unknown` the libuv threads chDB runs queries on,
+ * `MergeMutate` and `ThreadPool` the engine's merges and pools), the full (mark-compact) GCs, and
+ * the compressed bytes per entry on disk (as inserted, and after merging all parts). The load
+ * average is printed at the start and at the end: on a shared machine the per-CPU-second figures
+ * are the steadier ones.
  */
 import { parseArgs } from 'node:util';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
