@@ -14,9 +14,11 @@
  * - `real`: the real `entries` table as migrated, with its indexes and both rollup views.
  *
  * For each: CPU µs an entry of the inserts (the process's CPU: chDB runs in it; merges stopped, so
- * only the insert counts), then of `OPTIMIZE … FINAL` (one merge of every part: what background
- * merges cost a row each time they rewrite it), and the compressed bytes an entry after it. Each
- * variant is measured `--rounds` times, the variants taking turns, after a warm-up insert.
+ * only the insert counts); then merges are started and `OPTIMIZE … FINAL` run: the CPU µs of each
+ * row they wrote (the engine's `MergedRows`: background merges start alongside, so a row may be
+ * merged more than once) and how many rows they wrote an entry; and the compressed bytes an entry
+ * after them. Each variant is measured `--rounds` times, the variants taking turns, after a warm-up
+ * insert.
  */
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -45,6 +47,11 @@ const db = store.database;
 const command = (query: string) => store.client.command({ query });
 async function rows<T>(query: string): Promise<T[]> {
   return (await store.client.query({ query, format: 'JSONEachRow' })).json<T>();
+}
+/** Rows the engine has written in merges since it started (every table). */
+async function mergedRows(): Promise<number> {
+  const [r] = await rows<{ value: string }>(`SELECT value FROM system.events WHERE event = 'MergedRows'`);
+  return Number(r?.value ?? 0);
 }
 const cpuMs = () => {
   const u = process.cpuUsage();
@@ -99,7 +106,7 @@ try {
   await command(`CREATE TABLE ${db}.warm_up (\n  ${columns.join(',\n  ')}\n) ENGINE = Null`);
   await store.insertNative('warm_up', ENTRY_COLUMNS, blocks[0]);
 
-  const figures = new Map<string, { insert: number[]; merge: number[]; bytes: number }>();
+  const figures = new Map<string, { insert: number[]; merge: number[]; rewrites: number[]; bytes: number }>();
   let token = 0;
   for (let round = 0; round < ROUNDS; round++) {
     for (const v of variants) {
@@ -111,13 +118,17 @@ try {
       const c0 = cpuMs();
       for (const b of blocks) await store.insertNative(v.table, ENTRY_COLUMNS, b, `bench-${token++}`);
       const insert = ((cpuMs() - c0) * 1000) / ROWS;
-      const f = figures.get(v.name) ?? { insert: [], merge: [], bytes: 0 };
+      const f = figures.get(v.name) ?? { insert: [], merge: [], rewrites: [], bytes: 0 };
       f.insert.push(+insert.toFixed(2));
       if (v.merges) {
-        await command(`SYSTEM START MERGES ${qualified}`);
+        const merged0 = await mergedRows();
         const c1 = cpuMs();
+        await command(`SYSTEM START MERGES ${qualified}`);
         await command(`OPTIMIZE TABLE ${qualified} FINAL`);
-        f.merge.push(+(((cpuMs() - c1) * 1000) / ROWS).toFixed(2));
+        const cpu = cpuMs() - c1;
+        const merged = (await mergedRows()) - merged0;
+        f.merge.push(+((cpu * 1000) / merged).toFixed(2));
+        f.rewrites.push(+(merged / ROWS).toFixed(2));
         const [size] = await rows<{ bytes: string }>(
           `SELECT sum(data_compressed_bytes) AS bytes FROM system.parts WHERE database = '${db}' AND table = '${v.table}' AND active`,
         );
@@ -131,7 +142,8 @@ try {
     [...figures].map(([name, f]) => ({
       variant: name,
       'insert CPU µs/entry': f.insert.join(', '),
-      'merge CPU µs/entry': f.merge.join(', '),
+      'merge CPU µs/merged row': f.merge.join(', '),
+      'merged rows/entry': f.rewrites.join(', '),
       'compressed bytes/entry': f.bytes || '',
     })),
   );

@@ -392,7 +392,7 @@ export function rebuildRollupsSql(o: SchemaOptions, fromSec: number): string[] {
  * Parts of the raw table below this much uncompressed data are written Compact (all columns in one
  * file) instead of Wide (a file per column and stream). The writer's blocks (≈ 33 MB) and their
  * first merges then stay compact: inserting them took ≈ 4 µs less CPU an entry than the default's
- * (10 MiB) wide parts, 21–23 instead of 26 µs end to end, and their merges less too, for 5 % more
+ * (10 MiB) wide parts, 19–20 instead of 21–26 µs end to end, and their merges less too, for 5 % more
  * bytes until parts merge past this size into wide ones (bench/RESULTS.md, "Store: ingest").
  * Queries over compact parts measured no slower.
  */

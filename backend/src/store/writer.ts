@@ -94,14 +94,14 @@ class BlockMemory {
   constructor(private readonly keep = 2) {}
 
   /** A buffer of at least `bytes`: a spare one that fits, else a new one with room to grow. */
-  take = (bytes: number): Buffer => {
+  take(bytes: number): Buffer {
     const oversized = 4 * bytes + 65536;
     for (let i = this.spare.length - 1; i >= 0; i--) if (this.spare[i].length > oversized) this.spare.splice(i, 1);
     const i = this.spare.findIndex((b) => b.length >= bytes);
     if (i >= 0) return this.spare.splice(i, 1)[0];
     // Blocks of a full batch differ by a few percent: the headroom lets the next ones fit.
     return Buffer.allocUnsafe(bytes + (bytes >>> 3));
-  };
+  }
 
   give(memory: Buffer): void {
     if (this.spare.length < this.keep) this.spare.push(memory);
