@@ -1,4 +1,4 @@
-/** plugin.json against Grafana's JSON Schema for plugin.json (shared/reference). */
+/** plugin.json against Grafana's JSON Schema for plugin.json (vendored: test/fixtures/grafana-plugin.schema.json). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pluginJsonErrors } from '../support/plugin-schema';
