@@ -1,3 +1,5 @@
+import { TaplineError } from '../errors.js';
+
 /** Errors of the packet sources, with a machine-readable code and, for files, the byte offset. */
 export type CaptureErrorCode =
   | 'FILE_OPEN' // the file cannot be opened or read
@@ -7,14 +9,13 @@ export type CaptureErrorCode =
   | 'LIVE_OPEN' // libpcap refused the interface or the filter
   | 'UNSUPPORTED_LINK'; // a link type we cannot decode
 
-export class CaptureError extends Error {
-  readonly code: CaptureErrorCode;
+export class CaptureError extends TaplineError {
+  override readonly code: CaptureErrorCode;
   /** Byte offset in the file where the problem was found, when reading a file. */
   readonly offset: number | undefined;
 
   constructor(code: CaptureErrorCode, message: string, offset?: number) {
     super(offset === undefined ? message : `${message} (at byte ${offset})`);
-    this.name = 'CaptureError';
     this.code = code;
     this.offset = offset;
   }

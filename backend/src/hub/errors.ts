@@ -1,4 +1,5 @@
 /** The hub's error answers: `{"error": {"code", "message", "position"?}}` (docs/api.md). */
+import { TaplineError } from '../errors.js';
 import { FilterError } from '../query/errors.js';
 
 export type ApiErrorCode =
@@ -11,15 +12,14 @@ export type ApiErrorCode =
   | 'store_unavailable'
   | 'internal';
 
-export class ApiError extends Error {
+export class ApiError extends TaplineError {
   constructor(
     readonly status: number,
-    readonly code: ApiErrorCode,
+    override readonly code: ApiErrorCode,
     message: string,
     readonly position?: number,
   ) {
     super(message);
-    this.name = 'ApiError';
   }
 
   toJSON(): { error: { code: ApiErrorCode; message: string; position?: number } } {
@@ -28,8 +28,8 @@ export class ApiError extends Error {
 }
 
 /** Thrown at start-up for a configuration the hub refuses (e.g. no token beyond loopback). */
-export class HubConfigError extends Error {
-  readonly code = 'HUB_CONFIG';
+export class HubConfigError extends TaplineError {
+  override readonly code = 'HUB_CONFIG';
 }
 
 const STORE_DOWN = /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|socket hang up|fetch failed|Connection refused|Timeout error/i;

@@ -1,10 +1,11 @@
+import { TaplineError } from '../errors.js';
+
 /** Errors of the Kubernetes metadata layer, each with a stable code. */
-export class KubeError extends Error {
+export class KubeError extends TaplineError {
   constructor(
-    readonly code: 'kubeconfig_invalid' | 'target_options_invalid' | 'sync_timeout',
+    override readonly code: 'kubeconfig_invalid' | 'target_options_invalid' | 'sync_timeout',
     message: string,
   ) {
     super(message);
-    this.name = 'KubeError';
   }
 }

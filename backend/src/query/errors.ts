@@ -1,6 +1,8 @@
+import { TaplineError } from '../errors.js';
+
 /** A filter that cannot be parsed or type-checked. `column` is 1-based, as in the message. */
-export class FilterError extends Error {
-  readonly code = 'bad_filter';
+export class FilterError extends TaplineError {
+  override readonly code = 'bad_filter';
   constructor(
     message: string,
     readonly column: number,
@@ -8,6 +10,5 @@ export class FilterError extends Error {
     readonly expected?: string[],
   ) {
     super(`${message} at column ${column}`);
-    this.name = 'FilterError';
   }
 }

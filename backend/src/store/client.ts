@@ -12,6 +12,7 @@ import { finished } from 'node:stream/promises';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Connection } from '@clickhouse/client/dist/common/connection.js';
 import { createChdbConnection } from 'chdb/connection';
+import { TaplineError } from '../errors.js';
 
 type NodeConnection = Connection<Readable>;
 
@@ -53,8 +54,8 @@ export interface Store {
 export const DEFAULT_DATABASE = 'tapline';
 
 /** A second process opened an embedded data directory that another process holds. */
-export class StoreLockedError extends Error {
-  readonly code = 'STORE_LOCKED';
+export class StoreLockedError extends TaplineError {
+  override readonly code = 'STORE_LOCKED';
   constructor(
     readonly dataDir: string,
     readonly pid: number | undefined,
@@ -67,13 +68,13 @@ export class StoreLockedError extends Error {
 }
 
 /** The store could not be opened (bad directory, unreachable server, …). */
-export class StoreOpenError extends Error {
-  readonly code = 'STORE_OPEN';
+export class StoreOpenError extends TaplineError {
+  override readonly code = 'STORE_OPEN';
 }
 
 /** An insert named a table or column that is not a plain identifier. */
-export class StoreInsertError extends Error {
-  readonly code = 'STORE_INSERT';
+export class StoreInsertError extends TaplineError {
+  override readonly code = 'STORE_INSERT';
 }
 
 /** PID recorded in a ClickHouse data directory's `status` file (present while it is open). */

@@ -3,6 +3,7 @@
  * open a store: `--data DIR` (embedded, the default `.tapline/data`) or `--url URL` (a server,
  * with `--user`/`--password`, or TAPLINE_CLICKHOUSE_URL/_USER/_PASSWORD), `--database`.
  */
+import { TaplineError } from '../errors.js';
 import type { StoreConfig } from './client.js';
 import { DEFAULT_DATABASE } from './client.js';
 
@@ -16,8 +17,8 @@ export interface StoreCliOptions {
 
 export const DEFAULT_DATA_DIR = '.tapline/data';
 
-export class StoreConfigError extends Error {
-  readonly code = 'STORE_CONFIG';
+export class StoreConfigError extends TaplineError {
+  override readonly code = 'STORE_CONFIG';
 }
 
 export function storeConfigFrom(o: StoreCliOptions, env: NodeJS.ProcessEnv = process.env): StoreConfig {

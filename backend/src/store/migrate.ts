@@ -3,6 +3,7 @@
  * each one in `schema_migrations`. Safe to run at every start and from several processes at once
  * (statements are IF NOT EXISTS; a version recorded twice is read once).
  */
+import { TaplineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from './client.js';
 import { migrations, migrationsTableSql, rebuildRollupsSql, type SchemaOptions } from './schema.js';
@@ -15,8 +16,8 @@ export interface MigrateOptions {
   logger?: Logger;
 }
 
-export class MigrationError extends Error {
-  readonly code = 'MIGRATION';
+export class MigrationError extends TaplineError {
+  override readonly code = 'STORE_MIGRATION';
 }
 
 /** Returns the versions applied by this call (empty when the store was up to date). */

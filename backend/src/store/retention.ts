@@ -9,6 +9,7 @@
  *   partition it drops the oldest parts but never the newest one. `start()` runs it periodically.
  *   Rollups are not touched (they have their own TTL), so stats outlive the raw entries.
  */
+import { TaplineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from './client.js';
 import { DEFAULT_TTL_DAYS, dataTable } from './schema.js';
@@ -48,8 +49,8 @@ function safeName(name: string): string {
   return name;
 }
 
-export class RetentionError extends Error {
-  readonly code = 'RETENTION';
+export class RetentionError extends TaplineError {
+  override readonly code = 'STORE_RETENTION';
 }
 
 export class Retention {

@@ -11,6 +11,7 @@
  */
 import { isIP } from 'node:net';
 import { HeaderList, type Body, type Endpoint, type Entry } from '../entries/entry.js';
+import { TaplineError } from '../errors.js';
 
 /**
  * Insert columns of `NativeBatch`, in block order. `ingested_at` is the entry's `ingestedUs` when
@@ -36,8 +37,8 @@ function bodyColumnNames<S extends 'request' | 'response'>(s: S) {
 }
 
 /** An entry that cannot be stored as it is (the message names the field and the value). */
-export class EntryEncodeError extends Error {
-  readonly code = 'ENTRY_ENCODE';
+export class EntryEncodeError extends TaplineError {
+  override readonly code = 'STORE_ENTRY_ENCODE';
   constructor(
     readonly entryId: string,
     readonly field: string,

@@ -48,6 +48,8 @@
  * writers use the same names in both modes.
  */
 
+import { TaplineError } from '../errors.js';
+
 export interface SchemaOptions {
   /** Database name (an identifier: letters, digits, underscore). */
   database: string;
@@ -120,8 +122,8 @@ export const STATUS_CLASS_SQL = 'toUInt8(least(intDiv(status, 100), 5))';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export class SchemaError extends Error {
-  readonly code = 'SCHEMA';
+export class SchemaError extends TaplineError {
+  override readonly code = 'STORE_SCHEMA';
 }
 
 function check(opts: SchemaOptions): void {
