@@ -13,8 +13,10 @@
  *   const entries = rows.map(rowToEntry);
  *   const one = await findEntry(store, id);
  *
- * Table and column names: see the comment at the top of ./schema.ts. Bound raw-table queries by
- * time: a query over every hourly partition is slow (bench/RESULTS.md).
+ * Table and column names: see the comment at the top of ./schema.ts; the SQL expressions rollups
+ * and raw-table queries share (names, kinds, status classes, error counts, latency buckets) are
+ * in ./rollup-sql.ts. Bound raw-table queries by time: a query over every hourly partition is
+ * slow (bench/RESULTS.md).
  */
 export {
   openStore,
@@ -26,17 +28,18 @@ export {
   type StoreConfig,
 } from './client.js';
 export { migrate, appliedVersions, MigrationError, type MigrateOptions } from './migrate.js';
+export { renderSchema, DEFAULT_TTL_DAYS, SchemaError, type SchemaOptions } from './schema.js';
 export {
-  renderSchema,
   endpointNameSql,
+  endpointKindSql,
   ENDPOINT_KIND,
   durationBucketSql,
   latencyQuantilesSql,
+  LATENCY_BUCKETS_PER_OCTAVE,
   STATUS_CLASS_SQL,
-  DEFAULT_TTL_DAYS,
-  SchemaError,
-  type SchemaOptions,
-} from './schema.js';
+  ERRORS_SQL,
+  CLIENT_ERRORS_SQL,
+} from './rollup-sql.js';
 export {
   ENTRY_COLUMNS,
   ENTRY_SELECT,

@@ -6,7 +6,7 @@
 import { TaplineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from './client.js';
-import { migrations, migrationsTableSql, rebuildRollupsSql, type SchemaOptions } from './schema.js';
+import { migrations, migrationsTableSql, type SchemaOptions } from './schema.js';
 
 export interface MigrateOptions {
   /** Cluster name: render the schema ON CLUSTER with Replicated + Distributed tables. */
@@ -33,7 +33,7 @@ export async function migrate(store: Store, options: MigrateOptions = {}): Promi
       if (m.rebuildRollups) {
         const fromSec = await rebuildStart(store);
         if (fromSec !== undefined) {
-          for (const sql of rebuildRollupsSql(schema, fromSec)) {
+          for (const sql of m.rebuildRollups(schema, fromSec)) {
             await store.client.command({ query: sql, clickhouse_settings: { mutations_sync: '2' } });
           }
           options.logger?.info({ version: m.version, from: new Date(fromSec * 1000).toISOString() }, 'rollups rebuilt from the raw entries');

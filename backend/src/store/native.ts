@@ -9,18 +9,22 @@
  * Block layout (Native format, no block info): varint columns, varint rows, then per column its
  * name, its type and its values. Strings are varint length + bytes; fixed-width values are
  * little-endian; `Array(String)` is the cumulative UInt64 end offset of each row, then every
- * element; IPv6 is the 16 address bytes (IPv4 as IPv4-mapped, `::` for an unknown address).
- * LowCardinality columns are declared as plain String here: the insert converts them.
+ * element; `Map(String, V)` is laid out as `Array(Tuple(String, V))`: the cumulative UInt64 end
+ * offset of each row, then every key, then every value (Float64 little-endian); IPv6 is the 16
+ * address bytes (IPv4 as IPv4-mapped, `::` for an unknown address).
+ * LowCardinality columns (map keys included) are declared as plain String here: the insert
+ * converts them. An entry's typed fields go to `fields_text` (strings) or `fields_number`
+ * (numbers); most protocols fill none (NO_FIELDS), which costs an offset a map.
  * Text fields are stored as the UTF-8 bytes of the JS string (as `Buffer#write` makes them).
  * Header names and values are written from the ranges of the text their HeaderList holds (the
  * captured head), without strings of their own; a redacted value as REDACTED.
  */
 import { isIP } from 'node:net';
-import { REDACTED, type Body, type Endpoint, type Entry, type HeaderList } from '../entries/entry.js';
+import { NO_FIELDS, OUTCOME_NAMES, REDACTED, type Body, type Endpoint, type Entry, type HeaderList, type ProtocolFields } from '../entries/entry.js';
 import { ENTRY_COLUMNS, EntryEncodeError } from './rows.js';
 
 /** The type each insert column has in the block (the table converts String to LowCardinality). */
-const BLOCK_TYPES: Record<(typeof ENTRY_COLUMNS)[number], string> = (() => {
+export const ENTRY_BLOCK_TYPES: Record<(typeof ENTRY_COLUMNS)[number], string> = (() => {
   const types: Record<string, string> = {};
   for (const c of ENTRY_COLUMNS) types[c] = 'String';
   for (const c of ['start_time', 'end_time']) types[c] = "DateTime64(6, 'UTC')";
@@ -29,7 +33,10 @@ const BLOCK_TYPES: Record<(typeof ENTRY_COLUMNS)[number], string> = (() => {
     types[`${s}_port`] = 'UInt16';
   }
   types.status = 'UInt16';
+  types.outcome = 'UInt8';
   types.duration_us = 'UInt64';
+  types.fields_text = 'Map(String, String)';
+  types.fields_number = 'Map(String, Float64)';
   for (const s of ['request', 'response']) {
     types[`${s}_header_names`] = 'Array(String)';
     types[`${s}_header_values`] = 'Array(String)';
@@ -159,6 +166,13 @@ class Column implements BlockColumn {
     this.tally.bytes += len;
   }
 
+  f64(v: number): void {
+    this.reserve(8);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+    this.tally.bytes += 8;
+  }
+
   bytes(b: Buffer): void {
     this.varint(b.length);
     this.raw(b);
@@ -256,6 +270,70 @@ class NullableTimeColumn extends TwoPartColumn {
   }
 }
 
+/** `Map(String, V)`: each row's end offset (UInt64), then every key, then every value. */
+class MapColumn implements BlockColumn {
+  readonly offsets: Column;
+  readonly keys: Column;
+  readonly values: Column;
+  readonly parts: readonly Column[];
+  /** Entries so far (the end offset of the row being written). */
+  end = 0;
+  /** `rows`: initial capacity in rows; `entryBytes`: in keys and in values (they grow as needed). */
+  constructor(rows: number, entryBytes: number, t: Tally) {
+    this.offsets = new Column(8 * rows, t);
+    this.keys = new Column(entryBytes, t);
+    this.values = new Column(entryBytes, t);
+    this.parts = [this.offsets, this.keys, this.values];
+  }
+
+  endRow(): void {
+    this.offsets.u64(this.end);
+  }
+
+  reset(): void {
+    this.offsets.reset();
+    this.keys.reset();
+    this.values.reset();
+    this.end = 0;
+  }
+}
+
+/** An entry's typed fields: text ones in `fields_text`, numbers in `fields_number`. */
+class FieldColumns {
+  readonly text: MapColumn;
+  readonly number: MapColumn;
+  constructor(n: number, t: Tally) {
+    // Sized for entries without fields (most protocols): keys and values grow when fields come.
+    this.text = new MapColumn(n, 256, t);
+    this.number = new MapColumn(n, 256, t);
+  }
+
+  append(f: ProtocolFields): void {
+    if (f !== NO_FIELDS) {
+      const text = this.text;
+      const number = this.number;
+      for (const k in f) {
+        const v = f[k];
+        if (typeof v === 'number') {
+          number.keys.str(k);
+          number.values.f64(v);
+          number.end++;
+        } else {
+          text.keys.str(k);
+          text.values.str(v);
+          text.end++;
+        }
+      }
+    }
+    this.text.endRow();
+    this.number.endRow();
+  }
+
+  columns(): BlockColumn[] {
+    return [this.text, this.number];
+  }
+}
+
 class EndpointColumns {
   readonly ip: Column;
   readonly port: Column;
@@ -332,19 +410,22 @@ export class NativeBatch {
   private readonly agent: Column;
   private readonly protocol: Column;
   private readonly protocolVersion: Column;
+  private readonly transport: Column;
   private readonly startTime: Column;
   private readonly endTime: Column;
   private readonly durationUs: Column;
   private readonly src: EndpointColumns;
   private readonly dst: EndpointColumns;
-  private readonly method: Column;
-  private readonly path: Column;
+  private readonly operation: Column;
+  private readonly target: Column;
   private readonly query: Column;
   private readonly host: Column;
   private readonly status: Column;
   private readonly statusText: Column;
+  private readonly outcome: Column;
   private readonly request: BodyColumns;
   private readonly response: BodyColumns;
+  private readonly fields: FieldColumns;
   private readonly unanswered: Column;
   private readonly incomplete: Column;
   private readonly ingestedAt: NullableTimeColumn;
@@ -363,27 +444,31 @@ export class NativeBatch {
     this.agent = new Column(8 * n, t);
     this.protocol = new Column(8 * n, t);
     this.protocolVersion = new Column(4 * n, t);
+    this.transport = new Column(4 * n, t);
     this.startTime = new Column(8 * n, t);
     this.endTime = new Column(8 * n, t);
     this.durationUs = new Column(8 * n, t);
     this.src = new EndpointColumns(n, t);
     this.dst = new EndpointColumns(n, t);
-    this.method = new Column(8 * n, t);
-    this.path = new Column(32 * n, t);
+    this.operation = new Column(8 * n, t);
+    this.target = new Column(32 * n, t);
     this.query = new Column(16 * n, t);
     this.host = new Column(16 * n, t);
     this.status = new Column(2 * n, t);
     this.statusText = new Column(8 * n, t);
+    this.outcome = new Column(n, t);
     this.request = new BodyColumns(n, t);
     this.response = new BodyColumns(n, t);
+    this.fields = new FieldColumns(n, t);
     this.unanswered = new Column(n, t);
     this.incomplete = new Column(n, t);
     this.ingestedAt = new NullableTimeColumn(n, t);
     this.all = [
-      this.id, this.agent, this.protocol, this.protocolVersion, this.startTime, this.endTime, this.durationUs,
+      this.id, this.agent, this.protocol, this.protocolVersion, this.transport, this.startTime, this.endTime, this.durationUs,
       ...this.src.columns(), ...this.dst.columns(),
-      this.method, this.path, this.query, this.host, this.status, this.statusText,
+      this.operation, this.target, this.query, this.host, this.status, this.statusText, this.outcome,
       ...this.request.columns(), ...this.response.columns(),
+      ...this.fields.columns(),
       this.unanswered, this.incomplete, this.ingestedAt,
     ];
   }
@@ -408,6 +493,8 @@ export class NativeBatch {
     uint(e, 'endUs', e.endUs);
     uint(e, 'durationUs', e.durationUs);
     uint(e, 'status', e.status, 65535);
+    uint(e, 'outcome', e.outcome, MAX_OUTCOME);
+    if (e.fields !== NO_FIELDS) checkFields(e);
     uint(e, 'requestBody.size', e.requestBody.size);
     uint(e, 'requestBody.wireSize', e.requestBody.wireSize);
     uint(e, 'responseBody.size', e.responseBody.size);
@@ -418,19 +505,22 @@ export class NativeBatch {
     this.agent.str(e.agent);
     this.protocol.str(e.protocol);
     this.protocolVersion.str(e.protocolVersion);
+    this.transport.str(e.transport);
     this.startTime.u64(e.startUs);
     this.endTime.u64(e.endUs);
     this.durationUs.u64(e.durationUs);
     this.src.append(e.src, this.srcIp.bytes);
     this.dst.append(e.dst, this.dstIp.bytes);
-    this.method.str(e.method);
-    this.path.str(e.path);
+    this.operation.str(e.operation);
+    this.target.str(e.target);
     this.query.str(e.query);
     this.host.str(e.host);
     this.status.u16(e.status);
     this.statusText.str(e.statusText);
+    this.outcome.u8(e.outcome);
     this.request.append(e.requestHeaders, e.requestBody);
     this.response.append(e.responseHeaders, e.responseBody);
+    this.fields.append(e.fields);
     this.unanswered.u8(e.unanswered ? 1 : 0);
     this.incomplete.u8(e.incomplete ? 1 : 0);
     this.ingestedAt.append(e.ingestedUs);
@@ -456,7 +546,7 @@ export class NativeBatch {
     for (let i = 0; i < ENTRY_COLUMNS.length; i++) {
       const name = ENTRY_COLUMNS[i];
       head.str(name);
-      head.str(BLOCK_TYPES[name]);
+      head.str(ENTRY_BLOCK_TYPES[name]);
       add(head.buf.subarray(headFrom, head.pos));
       headFrom = head.pos;
       for (const part of this.all[i].parts) add(part.buf.subarray(0, part.pos));
@@ -487,6 +577,20 @@ class AddressBytes {
     this.text = null;
     ipBytes(e, field, v, this.bytes);
     this.text = v;
+  }
+}
+
+/** The largest outcome class (entries/entry.ts `Outcome`). */
+const MAX_OUTCOME = OUTCOME_NAMES.length - 1;
+
+/** Every typed field is a string or a finite number (Float64 holds no NaN or infinity we would want). */
+function checkFields(e: Entry): void {
+  const f = e.fields;
+  for (const k in f) {
+    const v: unknown = f[k];
+    if (typeof v === 'number' ? !Number.isFinite(v) : typeof v !== 'string') {
+      throw new EntryEncodeError(e.id, `fields[${JSON.stringify(k)}]`, `must be a string or a finite number, got ${String(v)}`);
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 // Migration 4 on a store that already holds data written under version 3: the rollups get name
 // kinds and latency histograms, rebuilt from the raw table for every hour it still holds whole;
-// older rollup rows keep their counts.
+// older rollup rows keep their counts. The version-3 data is inserted in the columns of the time
+// (v5-rows.ts: today's writer writes migration 6's); the store then migrates to the latest version,
+// and later entries come through today's writer.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EntryWriter, appliedVersions, migrate } from '../../src/store/index.js';
@@ -11,6 +13,7 @@ import { parseFilter } from '../../src/query/parser.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 import { captureLog } from '../../../test/support/log-capture.js';
 import { expectedRollup, readRollup } from './rollup-reference.js';
+import { insertV5 } from './v5-rows.js';
 
 const HOUR_US = 3600e6;
 // Four hours ago, on a whole hour; entries from its half past on, for three hours.
@@ -37,19 +40,19 @@ describe('migration 4 on a store with data', () => {
     all = [...syntheticEntries({ count: 6000, seed: 5, startUs: H0_US + HOUR_US / 2, spanUs: 3 * HOUR_US })].map((e, i) =>
       i % 7 === 0 && e.dst.service === 'cart' ? { ...e, dst: { ...e.dst, service: '' } } : e,
     );
-    await write(all);
+    await insertV5(t.store, all);
     await t.store.client.command({
       query: `ALTER TABLE ${t.store.database}.entries DELETE WHERE start_time < fromUnixTimestamp64Micro(${CUT_US})`,
       clickhouse_settings: { mutations_sync: '2' },
     });
-    assert.deepEqual(await migrate(t.store, { logger: log.logger }), [4, 5]);
+    assert.deepEqual(await migrate(t.store, { logger: log.logger }), [4, 5, 6]);
     later = [...syntheticEntries({ count: 500, seed: 6, startUs: H0_US + 3.5 * HOUR_US, spanUs: HOUR_US / 4 })];
     await write(later);
   });
   after(() => t.dispose());
 
   it('is recorded, and a second run does nothing', async () => {
-    assert.deepEqual(await appliedVersions(t.store), [1, 2, 3, 4, 5]);
+    assert.deepEqual(await appliedVersions(t.store), [1, 2, 3, 4, 5, 6]);
     assert.deepEqual(await migrate(t.store), []);
     assert.ok(log.messages().includes('rollups rebuilt from the raw entries'));
   });

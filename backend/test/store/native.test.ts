@@ -4,7 +4,7 @@ import {
   ENTRY_COLUMNS, ENTRY_SELECT, EntryEncodeError, NativeBatch, encodeEntriesNative, rowToEntry, type EntryRow,
 } from '../../src/store/index.js';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
-import { HeaderList, type Entry } from '../../src/entries/entry.js';
+import { HeaderList, NO_FIELDS, Outcome, type Entry } from '../../src/entries/entry.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 import { Conversation } from '../capture/frames.js';
 import { importFrames } from '../agent/run.js';
@@ -28,26 +28,41 @@ function edgeEntries(): Entry[] {
       requestBody: { bytes: Buffer.alloc(1 << 20, 0xa5), size: MAX, wireSize: MAX, truncated: true, encoding: 'br' },
     },
     {
-      ...base('edge-empty'), agent: '', protocol: '', protocolVersion: '', method: '', path: '', query: '', host: '', statusText: '',
+      ...base('edge-empty'), agent: '', protocol: '', protocolVersion: '', operation: '', target: '', query: '', host: '', statusText: '',
       src: { ip: '', port: 0, pod: '', namespace: '', service: '', workload: '', node: '' },
       dst: { ip: '::', port: 0, pod: '', namespace: '', service: '', workload: '', node: '' },
       requestHeaders: HeaderList.of([]), responseHeaders: HeaderList.of([['', '']]),
       requestBody: { bytes: Buffer.alloc(0), size: 0, wireSize: 0, truncated: false, encoding: '' },
       responseBody: { bytes: Buffer.alloc(0), size: 0, wireSize: 0, truncated: false, encoding: '' },
-      durationUs: 0, status: 0, unanswered: true, incomplete: true,
+      durationUs: 0, status: 0, outcome: Outcome.none, unanswered: true, incomplete: true, fields: {},
     },
     {
-      ...base('edge-lengths'), path: long(127), query: long(128), host: long(16383), statusText: long(16384),
+      ...base('edge-lengths'), target: long(127), query: long(128), host: long(16383), statusText: long(16384),
       requestHeaders: HeaderList.of([['a'.repeat(127), 'b'.repeat(128)], ['c'.repeat(16384), long(200)]]),
       responseBody: { bytes: Buffer.alloc(16384, 0), size: 16384, wireSize: 1, truncated: false, encoding: 'gzip' },
     },
     {
-      ...base('edge-unicode'), agent: 'nœud-ü', method: 'ПОЛУЧИТЬ', path: '/𝄞/✓/\u0000/\uFEFF', query: 'q=日本語',
+      ...base('edge-unicode'), agent: 'nœud-ü', operation: 'ПОЛУЧИТЬ', target: '/𝄞/✓/\u0000/\uFEFF', query: 'q=日本語',
       src: { ...base('').src, ip: '::ffff:10.1.2.3', pod: 'pod-ß', namespace: 'ns-😀' },
       dst: { ...base('').dst, ip: '2001:db8::10.1.2.3' },
       requestHeaders: HeaderList.of([['X-Ü', 'ünïcödé ✓ 𝄞'], ['X-Latin1', String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i))]]),
       responseBody: { bytes: Buffer.from('😀 not valid: \xff\xfe', 'latin1'), size: 17, wireSize: 17, truncated: false, encoding: '' },
     },
+    {
+      // Typed fields of both kinds at their edges, a UDP exchange, a protocol-native status below 100.
+      ...base('edge-fields'), protocol: 'dns', transport: 'udp', operation: 'AAAA', target: 'xn--bcher-kva.example.', status: 3,
+      statusText: 'NXDOMAIN', outcome: Outcome.clientError,
+      fields: {
+        'dns.qname': 'bücher.example.', 'dns.empty': '', 'dns.long': long(300), 'x.ü𝄞': '\u0000✓', '': 'empty key',
+        'dns.rcode': 3, 'dns.zero': 0, 'dns.negative': -42, 'dns.fraction': 0.1, 'dns.big': 2 ** 53 + 2, 'dns.huge': 1.7976931348623157e308,
+        'dns.tiny': 5e-324, 'dns.minus_zero': -0,
+      },
+    },
+    { ...base('edge-text-fields'), fields: { 'kafka.topic': 'orders', 'kafka.key': 'k1' } },
+    { ...base('edge-number-fields'), fields: { 'redis.db': 2 } },
+    ...[Outcome.none, Outcome.ok, Outcome.clientError, Outcome.serverError, Outcome.oneWay].map(
+      (outcome): Entry => ({ ...base(`edge-outcome-${outcome}`), outcome, transport: outcome % 2 === 0 ? 'udp' : 'tcp', fields: NO_FIELDS }),
+    ),
     ...['::', '::1', '1::', 'fe80::1:2', '2001:db8:0:0:1:0:0:1', '::ffff:0:1.2.3.4', '1:2:3:4:5:6:7.8.9.10', '0.0.0.0', '10.0.0.1'].map(
       (ip, i): Entry => ({ ...base(`edge-ip-${i}`), src: { ...base('').src, ip }, dst: { ...base('').dst, ip: ip.includes(':') ? '1.2.3.4' : ip } }),
     ),
@@ -107,6 +122,38 @@ describe('Native block encoding (store/native.ts)', () => {
     for (const r of same) assert.ok(Boolean(r.same), `src_ip of ${r.id} as the engine parses the text`);
   });
 
+  it('stores typed fields in two maps by value type, transport and outcome in their columns, and reads them back', async () => {
+    // The rows the first test wrote, read independently of rowToEntry.
+    const rs = await t.store.client.query({
+      query: `SELECT id, transport, outcome, fields_text, fields_number, toTypeName(fields_text) AS tt, toTypeName(fields_number) AS nt
+              FROM ${t.store.database}.entries WHERE id IN ('edge-fields', 'edge-text-fields', 'edge-number-fields', 'edge-outcome-0', 'edge-outcome-4') ORDER BY id`,
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<{ id: string; transport: string; outcome: number; fields_text: Record<string, string>; fields_number: Record<string, number>; tt: string; nt: string }>();
+    assert.deepEqual(rows.map((r) => [r.id, r.transport, r.outcome, r.tt, r.nt]), [
+      ['edge-fields', 'udp', 2, 'Map(LowCardinality(String), String)', 'Map(LowCardinality(String), Float64)'],
+      ['edge-number-fields', 'tcp', base('').outcome, 'Map(LowCardinality(String), String)', 'Map(LowCardinality(String), Float64)'],
+      ['edge-outcome-0', 'udp', 0, 'Map(LowCardinality(String), String)', 'Map(LowCardinality(String), Float64)'],
+      ['edge-outcome-4', 'udp', 4, 'Map(LowCardinality(String), String)', 'Map(LowCardinality(String), Float64)'],
+      ['edge-text-fields', 'tcp', base('').outcome, 'Map(LowCardinality(String), String)', 'Map(LowCardinality(String), Float64)'],
+    ]);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    assert.deepEqual(byId.get('edge-fields')!.fields_text, { 'dns.qname': 'bücher.example.', 'dns.empty': '', 'dns.long': 'x'.repeat(299) + 'é', 'x.ü𝄞': '\u0000✓', '': 'empty key' });
+    assert.deepEqual(Object.keys(byId.get('edge-fields')!.fields_number), ['dns.rcode', 'dns.zero', 'dns.negative', 'dns.fraction', 'dns.big', 'dns.huge', 'dns.tiny', 'dns.minus_zero']);
+    assert.equal(byId.get('edge-fields')!.fields_number['dns.big'], 2 ** 53 + 2);
+    assert.deepEqual(byId.get('edge-text-fields')!.fields_number, {});
+    assert.deepEqual(byId.get('edge-number-fields')!.fields_text, {});
+    assert.deepEqual([byId.get('edge-outcome-0')!.fields_text, byId.get('edge-outcome-0')!.fields_number], [{}, {}]);
+    // A map lookup as the filter language compiles it, and entries without fields read as the shared NO_FIELDS.
+    const lookup = await t.store.client.query({
+      query: `SELECT id FROM ${t.store.database}.entries WHERE fields_number['dns.rcode'] = 3 AND fields_text['dns.qname'] LIKE 'bü%'`,
+      format: 'JSONEachRow',
+    });
+    assert.deepEqual(await lookup.json(), [{ id: 'edge-fields' }]);
+    const [none] = await readBack(['edge-outcome-1']);
+    assert.equal(none.fields, NO_FIELDS);
+  });
+
   it('stores the headers of captured heads as the strings they stand for (latin1 bytes, folds, trailers, redaction)', async () => {
     const { entries, request, response } = await capturedEntries();
     assert.equal(entries.length, 4);
@@ -138,7 +185,9 @@ describe('Native block encoding (store/native.ts)', () => {
     // String) and ingested_at NULL as in a block of entries without ingestedUs; one thread, so one block.
     const cols = ENTRY_COLUMNS.map((c) => {
       if (c === 'ingested_at') return "CAST(NULL AS Nullable(DateTime64(6, 'UTC'))) AS ingested_at";
-      return /_(pod|namespace|service|workload|node|encoding)$|^(agent|protocol|protocol_version|method|status_text)$/.test(c) ? `CAST(${c} AS String) AS ${c}` : c;
+      if (c === 'fields_text') return 'CAST(fields_text AS Map(String, String)) AS fields_text';
+      if (c === 'fields_number') return 'CAST(fields_number AS Map(String, Float64)) AS fields_number';
+      return /_(pod|namespace|service|workload|node|encoding)$|^(agent|protocol|protocol_version|transport|operation|status_text)$/.test(c) ? `CAST(${c} AS String) AS ${c}` : c;
     });
     const { stream } = await t.store.client.exec({
       query: `SELECT ${cols.join(', ')} FROM ${t.store.database}.entries ORDER BY id SETTINGS max_block_size = 100000, max_threads = 1 FORMAT Native`,
@@ -182,6 +231,10 @@ describe('Native block encoding (store/native.ts)', () => {
       [{ ...base('bad-size'), responseBody: { ...base('').responseBody, size: -1 } }, /responseBody\.size must be an integer/],
       [{ ...base('bad-big'), durationUs: MAX + 1 }, /durationUs must be an integer/],
       [{ ...base('bad-ingested'), ingestedUs: 1.5 }, /ingestedUs must be an integer/],
+      [{ ...base('bad-outcome'), outcome: 5 as Outcome }, /bad-outcome.*outcome must be an integer 0\.\.4, got 5/],
+      [{ ...base('bad-field-nan'), fields: { 'dns.qname': 'a', 'dns.rcode': Number.NaN } }, /bad-field-nan.*fields\["dns\.rcode"\] must be a string or a finite number, got NaN/],
+      [{ ...base('bad-field-inf'), fields: { 'x.n': -Infinity } }, /fields\["x\.n"\] must be a string or a finite number, got -Infinity/],
+      [{ ...base('bad-field-type'), fields: { 'x.b': true } as unknown as Entry['fields'] }, /fields\["x\.b"\] must be a string or a finite number, got true/],
     ];
     for (const [e, message] of bad) {
       assert.throws(() => batch.append(e), (err: unknown) => err instanceof EntryEncodeError && message.test(err.message));

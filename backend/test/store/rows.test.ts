@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore, ENTRY_COLUMNS, ENTRY_SELECT, encodeEntriesNative, entryToRow, rowToEntry, EntryEncodeError, type EntryRow, type Store } from '../../src/store/index.js';
-import { HeaderList, type Entry } from '../../src/entries/entry.js';
+import { HeaderList, NO_FIELDS, Outcome, type Entry } from '../../src/entries/entry.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 import { startClickHouseHttp, type ClickHouseHttpEndpoint } from '../../../test/support/clickhouse-http.js';
 
@@ -12,16 +12,29 @@ const NOW_US = Math.floor(Date.now() / 1000) * 1_000_000 - 60_000_000 + 123_457;
 
 function oddEntry(id: string): Entry {
   return {
-    id, agent: 'node-a\tb', protocol: 'http', protocolVersion: '1.1',
+    id, agent: 'node-a\tb', protocol: 'http', protocolVersion: '1.1', transport: 'tcp',
     startUs: NOW_US, endUs: NOW_US + 100_001, durationUs: 100_001,
     src: { ip: '2001:db8::7', port: 65535, pod: "pod'x", namespace: 'ns\\1', service: '', workload: 'w\nx', node: 'n' },
     dst: { ip: '10.96.12.3', port: 80, pod: 'nginx-1', namespace: 'default', service: 'nginx', workload: 'nginx', node: 'kind-worker' },
-    method: 'GET', path: "/a b/\t'\\\"/ü", query: 'x=1&y=%00', host: 'nginx.default', status: 404, statusText: 'Not Found',
+    operation: 'GET', target: "/a b/\t'\\\"/ü", query: 'x=1&y=%00', host: 'nginx.default', status: 404, statusText: 'Not Found',
+    outcome: Outcome.clientError,
     requestHeaders: HeaderList.of([['Host', 'nginx'], ['X-All', ALL_CHARS], ['x-all', 'second'], ['X-All', ''], ['Emoji', '✓ 𝄞 ü']]),
     responseHeaders: HeaderList.of([['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['X-Bytes', ALL_CHARS.split('').reverse().join('')]]),
     requestBody: { bytes: ALL_BYTES, size: 256, wireSize: 300, truncated: true, encoding: 'gzip' },
     responseBody: { bytes: Buffer.concat([Buffer.from('{"ok":1}\n\\N\t'), Buffer.from([0xff, 0xfe, 0x00, 0x0a, 0x5c, 0x78])]), size: 17, wireSize: 17, truncated: false, encoding: '' },
+    fields: { 'http.odd\t\'key': "va'l\\ue\n", 'http.n': 1.25 },
     unanswered: false, incomplete: true,
+  };
+}
+
+/** A DNS-like exchange over UDP: text and number fields, a native status below 100. */
+function udpEntry(id: string, outcome: Outcome): Entry {
+  return {
+    ...oddEntry(id), protocol: 'dns', protocolVersion: '', transport: 'udp', operation: 'A', target: 'cart.shop.svc.cluster.local.',
+    query: '', host: '', status: outcome === Outcome.clientError ? 3 : 0, statusText: outcome === Outcome.clientError ? 'NXDOMAIN' : '',
+    outcome, unanswered: outcome === Outcome.none, durationUs: outcome === Outcome.none ? 0 : 100_001,
+    requestHeaders: HeaderList.of([]), responseHeaders: HeaderList.of([['A', '10.96.40.20']]),
+    fields: outcome === Outcome.oneWay ? NO_FIELDS : { 'dns.qname': 'cart.shop.svc.cluster.local.', 'dns.qtype': 1, 'dns.rcode': outcome === Outcome.clientError ? 3 : 0, 'dns.ttl': 30.5 },
   };
 }
 
@@ -63,7 +76,7 @@ describe('entries round trip', () => {
     it(`stores and reads back every column and every byte (${path} path)`, async () => {
       const store = path === 'embedded' ? t.store : server;
       const a = oddEntry(`${path}-a`);
-      const b: Entry = { ...oddEntry(`${path}-b`), src: { ...a.src, ip: '' }, status: 0, statusText: '', unanswered: true, durationUs: 0,
+      const b: Entry = { ...oddEntry(`${path}-b`), src: { ...a.src, ip: '' }, status: 0, statusText: '', outcome: Outcome.none, unanswered: true, durationUs: 0, fields: NO_FIELDS,
         requestHeaders: HeaderList.of([]), responseHeaders: HeaderList.of([]), responseBody: { bytes: Buffer.alloc(0), size: 0, wireSize: 0, truncated: false, encoding: '' } };
       await store.insertNative('entries', ENTRY_COLUMNS, encodeEntriesNative([a, b]));
       assert.deepEqual(await readBack(store, [a.id, b.id]), [a, b]);
@@ -75,9 +88,36 @@ describe('entries round trip', () => {
     });
   }
 
+  for (const path of ['embedded', 'server'] as const) {
+    it(`stores transport, each outcome and typed fields (text, numbers, none) and reads them back (${path} path)`, async () => {
+      const store = path === 'embedded' ? t.store : server;
+      const outcomes = [Outcome.none, Outcome.ok, Outcome.clientError, Outcome.serverError, Outcome.oneWay];
+      const entries = outcomes.map((o) => udpEntry(`${path}-udp-${o}`, o));
+      await store.insertNative('entries', ENTRY_COLUMNS, encodeEntriesNative(entries));
+      const back = await readBack(store, entries.map((e) => e.id));
+      assert.deepEqual(back, entries);
+      assert.equal(back[4].fields, NO_FIELDS, 'no fields read back as the shared NO_FIELDS');
+      assert.equal(typeof back[1].fields['dns.qtype'], 'number');
+      // Independently of rowToEntry.
+      const rs = await store.client.query({
+        query: `SELECT outcome, transport, operation, target, fields_number['dns.rcode'] AS rcode, fields_text['dns.qname'] AS qname
+                FROM ${store.database}.entries WHERE id IN {ids:Array(String)} ORDER BY id`,
+        query_params: { ids: entries.map((e) => e.id) },
+        format: 'JSONEachRow',
+      });
+      assert.deepEqual(await rs.json(), outcomes.map((o) => ({
+        outcome: o, transport: 'udp', operation: 'A', target: 'cart.shop.svc.cluster.local.',
+        rcode: o === Outcome.clientError ? 3 : 0, qname: o === Outcome.oneWay ? '' : 'cart.shop.svc.cluster.local.',
+      })));
+    });
+  }
+
   it('entryToRow and rowToEntry are inverse', () => {
     const e = oddEntry('x');
     assert.deepEqual(rowToEntry(entryToRow(e)), e);
+    const row = entryToRow(e);
+    assert.deepEqual([row.fields_text, row.fields_number], [{ 'http.odd\t\'key': "va'l\\ue\n" }, { 'http.n': 1.25 }]);
+    for (const o of [Outcome.none, Outcome.oneWay]) assert.deepEqual(rowToEntry(entryToRow(udpEntry('u', o))), udpEntry('u', o));
   });
 
   it('rejects an entry with a bad field, naming it', () => {
