@@ -3,7 +3,9 @@
  * batch, named `<seq>-<rows>-<token>.native` (the Native block exactly as it would be inserted,
  * plus what replaying needs: order, row count, dedup token). Files survive a restart and are replayed then.
  * When a new batch does not fit, the oldest batches are deleted and counted. Not safe for
- * concurrent use: the writer calls it from its one delivery loop.
+ * concurrent use: the writer calls it from its one delivery loop. A batch spooled by another
+ * version may hold other columns: the writer replays it through spool-blocks.ts, which maps the
+ * columns of earlier versions and refuses what it cannot map (set aside as `*.rejected`).
  */
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

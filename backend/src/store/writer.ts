@@ -19,6 +19,7 @@ import type { Store } from './client.js';
 import { ENTRY_COLUMNS, EntryEncodeError } from './rows.js';
 import { NativeBatch } from './native.js';
 import { Spool } from './spool.js';
+import { replayableBlock } from './spool-blocks.js';
 import { DEFAULT_TTL_DAYS } from './schema.js';
 
 export interface WriterOptions {
@@ -442,7 +443,20 @@ export class EntryWriter implements EntrySink {
   private async replayOldest(): Promise<boolean> {
     const spool = this.spool as Spool;
     const file = spool.oldest() as NonNullable<ReturnType<Spool['oldest']>>;
-    const body = await spool.read(file);
+    // A file spooled by another version may hold other columns (spool-blocks.ts).
+    const block = replayableBlock(await spool.read(file));
+    if (!block.ok) {
+      await spool.quarantine(file);
+      this.counters.rejected += file.rows;
+      this.log.error({ file: file.name, entries: file.rows, reason: block.reason },
+        `spooled batch ${file.name} cannot be stored by this version (${block.reason}): set aside as ${file.name}.rejected`);
+      return true;
+    }
+    if (block.from !== 'current') {
+      this.log.info({ file: file.name, entries: block.rows },
+        `spooled batch ${file.name} was written by a version before schema migration 6: replaying it in the current columns (HTTP outcomes, transport tcp)`);
+    }
+    const body = block.body;
     try {
       await this.insert(body, file.token);
     } catch (err) {
