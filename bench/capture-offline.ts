@@ -25,7 +25,7 @@ import pcap from 'pcap';
 import { importCaptureFile } from '../backend/src/agent/import-file.js';
 import { decodeLink, type L3Position } from '../backend/src/capture/link.js';
 import { readCaptureFile } from '../backend/src/capture/pcap-file.js';
-import { decodeIpTcp, IpResult, newTcpSegment } from '../backend/src/net/ip.js';
+import { decodeIp, IpResult, newSegment } from '../backend/src/net/ip.js';
 import type { Entry, EntrySink } from '../backend/src/entries/entry.js';
 import { NativeBatch } from '../backend/src/store/native.js';
 import { Nginx } from '../backend/test/agent/nginx.js';
@@ -93,10 +93,10 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; c
 async function firstDstPort(path: string): Promise<number> {
   let port = 0;
   const l3: L3Position = { etherType: 0, offset: 0, vlanTags: 0 };
-  const seg = newTcpSegment();
+  const seg = newSegment();
   await readCaptureFile(path, (p) => {
     const end = p.offset + p.caplen;
-    if (port === 0 && decodeLink(p.linkType, p.buf, p.offset, end, l3) && decodeIpTcp(l3.etherType, p.buf, l3.offset, end, p.offset + p.wireLen, seg) === IpResult.Tcp) {
+    if (port === 0 && decodeLink(p.linkType, p.buf, p.offset, end, l3) && decodeIp(l3.etherType, p.buf, l3.offset, end, p.offset + p.wireLen, seg) === IpResult.Tcp) {
       port = seg.dstPort;
     }
   });

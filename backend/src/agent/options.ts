@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import { defaultConnectionLimits } from '../net/connections.js';
+import { defaultFlowLimits } from '../net/flows.js';
 import { defaultDissectorLimits } from '../protocols/dissector.js';
 import type { PipelineOptions } from './pipeline.js';
 import type { SinkChoice } from './sinks.js';
@@ -18,6 +19,7 @@ export interface CommonOptions {
   redactParam: string[];
   unansweredTimeout: number;
   maxConnections: number;
+  maxUdpFlows: number;
 }
 
 export function byteCount(value: string): number {
@@ -47,13 +49,15 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--redact-header <name>', 'also redact this header (repeatable)', collect, [])
     .option('--redact-param <name>', 'also redact this query parameter (repeatable)', collect, [])
     .option('--unanswered-timeout <seconds>', 'emit requests without a response after this long', positiveInt, defaultDissectorLimits.unansweredTimeoutUs / 1e6)
-    .option('--max-connections <n>', 'connections tracked at once (least recently used evicted)', positiveInt, defaultConnectionLimits.maxConnections);
+    .option('--max-connections <n>', 'connections tracked at once (least recently used evicted)', positiveInt, defaultConnectionLimits.maxConnections)
+    .option('--max-udp-flows <n>', 'UDP flows tracked at once (least recently used evicted)', positiveInt, defaultFlowLimits.maxFlows);
 }
 
 export function pipelineOptions(o: CommonOptions): Partial<PipelineOptions> {
   return {
     agentName: o.agentName,
     connections: { ...defaultConnectionLimits, maxConnections: o.maxConnections },
+    flows: { ...defaultFlowLimits, maxFlows: o.maxUdpFlows },
     dissectors: {
       ...defaultDissectorLimits,
       maxBodyBytes: o.maxBody,

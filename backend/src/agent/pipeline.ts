@@ -1,6 +1,7 @@
 /**
- * The agent's pipeline: frames → link decode → IP/TCP decode → connection table (reassembly) →
- * dissectors (pairing) → Entry → redaction → optional enrichment → EntrySink.
+ * The agent's pipeline: frames → link decode → IP/TCP/UDP decode → connection table (TCP
+ * reassembly) or flow table (UDP datagrams) → dissectors (pairing) → Entry → redaction → optional
+ * enrichment → EntrySink.
  *
  * Back-pressure: when the sink says it is full, entries wait in a bounded queue; file sources
  * wait on `pause()` between chunks, live sources cannot wait, so past the queue's bound entries
@@ -11,7 +12,8 @@ import type { RawPacket } from '../capture/packet.js';
 import { emptyEndpoint, type Entry, type EntrySink } from '../entries/entry.js';
 import { ConnectionTable, defaultConnectionLimits, type ConnectionLimits } from '../net/connections.js';
 import { newNetCounters, type NetCounters } from '../net/counters.js';
-import { decodeIpTcp, IpResult, newTcpSegment } from '../net/ip.js';
+import { defaultFlowLimits, FlowTable, type FlowLimits } from '../net/flows.js';
+import { decodeIp, IpResult, newSegment } from '../net/ip.js';
 import type { ConnectionInfo, EndReason } from '../net/stream.js';
 import { defaultDissectorLimits, type DissectorLimits, type Exchange } from '../protocols/dissector.js';
 import { DissectorRegistry } from '../protocols/registry.js';
@@ -22,6 +24,8 @@ export interface PipelineOptions {
   /** Written into every entry's `agent` (node name or hostname). */
   agentName: string;
   connections: ConnectionLimits;
+  /** UDP flows. */
+  flows: FlowLimits;
   dissectors: DissectorLimits;
   redaction: RedactionOptions;
   /** Names endpoints (Kubernetes) in place, between pairing and the sink. */
@@ -33,6 +37,7 @@ export interface PipelineOptions {
 export const defaultPipelineOptions: PipelineOptions = {
   agentName: 'tapline',
   connections: defaultConnectionLimits,
+  flows: defaultFlowLimits,
   dissectors: defaultDissectorLimits,
   redaction: defaultRedaction,
   maxQueuedEntries: 10_000,
@@ -55,11 +60,12 @@ const TICK_US = 1e6;
 export class Pipeline {
   readonly net: NetCounters = newNetCounters();
   private readonly table: ConnectionTable;
+  private readonly flows: FlowTable;
   private readonly registry: DissectorRegistry;
   private readonly redactor: Redactor;
   private readonly opts: PipelineOptions;
   private readonly l3: L3Position = { etherType: 0, offset: 0, vlanTags: 0 };
-  private readonly seg = newTcpSegment();
+  private readonly seg = newSegment();
   private lastTickUs = 0;
   private lastPacketUs = 0;
   private entries = 0;
@@ -76,6 +82,7 @@ export class Pipeline {
     this.redactor = new Redactor(this.opts.redaction);
     this.registry = new DissectorRegistry((x, conn) => this.exchange(x, conn), this.opts.dissectors);
     this.table = new ConnectionTable(this.registry.open, this.net, this.opts.connections);
+    this.flows = new FlowTable(this.registry.openFlow, this.net, this.opts.flows);
   }
 
   /** One captured frame (a PacketHandler). */
@@ -88,16 +95,17 @@ export class Pipeline {
       net.nonIp++;
       return;
     }
-    const r = decodeIpTcp(this.l3.etherType, p.buf, this.l3.offset, end, p.offset + p.wireLen, this.seg);
-    if (r !== IpResult.Tcp) {
-      if (r === IpResult.NotTcp) net.nonTcp++;
+    const r = decodeIp(this.l3.etherType, p.buf, this.l3.offset, end, p.offset + p.wireLen, this.seg);
+    if (r !== IpResult.Tcp && r !== IpResult.Udp) {
+      if (r === IpResult.NotTcpUdp) net.nonTcpUdp++;
       else if (r === IpResult.Fragment) net.fragments++;
       else net.malformed++;
       return;
     }
     const ts = p.tsUs;
     if (ts > this.lastPacketUs) this.lastPacketUs = ts;
-    this.table.segment(this.seg, ts);
+    if (r === IpResult.Tcp) this.table.segment(this.seg, ts);
+    else this.flows.datagram(this.seg, ts);
     if (ts - this.lastTickUs >= TICK_US) this.tick(ts);
   };
 
@@ -105,14 +113,16 @@ export class Pipeline {
   tick(nowUs: number): void {
     this.lastTickUs = nowUs;
     this.table.tick(nowUs);
+    this.flows.tick(nowUs);
   }
 
   /** For file sources: a promise to wait for while the sink is full, else undefined. */
   readonly pause = (): Promise<void> | undefined => this.blocked ?? undefined;
 
-  /** Ends every connection (requests still waiting become unanswered) and hands over the rest. */
+  /** Ends every connection and flow (requests still waiting become unanswered) and hands over the rest. */
   async finish(reason: EndReason = 'shutdown'): Promise<void> {
     this.table.closeAll(reason, this.lastPacketUs);
+    this.flows.closeAll(reason, this.lastPacketUs);
     while (this.blocked) await this.blocked;
   }
 

@@ -7,6 +7,7 @@ export function formatCounters(c: PipelineCounters, capture: InterfaceStats[] = 
     ['packets', c.packets],
     ['bytes', c.bytes],
     ['connections', c.connections],
+    ['UDP flows', c.flows],
     ['entries', c.entries],
   ];
   for (const s of capture) {
@@ -26,7 +27,7 @@ export function formatCounters(c: PipelineCounters, capture: InterfaceStats[] = 
     ['parse errors', parseErrors],
     ['entries dropped (sink full)', c.sinkDrops],
     ['not IP', c.nonIp],
-    ['not TCP', c.nonTcp],
+    ['not TCP or UDP', c.nonTcpUdp],
     ['IP fragments', c.fragments],
     ['malformed', c.malformed],
     ['stray segments', c.strays],
@@ -40,6 +41,10 @@ export function formatCounters(c: PipelineCounters, capture: InterfaceStats[] = 
     ['connections evicted', c.evicted],
     ['connections timed out', c.timedOut],
     ['peak buffered bytes', c.peakBufferedBytes],
+    ['UDP datagrams', c.udpDatagrams],
+    ['UDP payload bytes', c.udpBytes],
+    ['UDP flows evicted', c.flowsEvicted],
+    ['UDP flows timed out', c.flowsTimedOut],
   );
   const width = Math.max(...rows.map(([n]) => n.length));
   return rows.map(([n, v]) => `  ${n.padEnd(width)}  ${v}`).join('\n');

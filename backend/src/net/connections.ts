@@ -8,9 +8,10 @@
  * `maxBufferedBytes` of out-of-order data in all (least recently used flushed first).
  * Time is capture time, so offline imports behave like live capture.
  */
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, ipv4Text, ipv6Text, type TcpSegment } from './ip.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, ipv4Text, ipv6Text, type Segment } from './ip.js';
 import type { NetCounters } from './counters.js';
 import type { ConnectionInfo, Direction, EndReason, StreamConsumer, StreamConsumerFactory } from './stream.js';
+import { newTupleKey, storedKey, tupleKey, TupleMap, type TupleKey } from './tuple.js';
 
 export interface ConnectionLimits {
   maxConnections: number;
@@ -77,9 +78,8 @@ class Connection implements ConnectionInfo {
 }
 
 export class ConnectionTable {
-  /** IPv4 connections: lower endpoint (ip * 65536 + port) → higher endpoint → connection. */
-  private readonly v4 = new Map<number, Map<number, Connection>>();
-  private readonly v6 = new Map<string, Connection>();
+  private readonly conns = new TupleMap<Connection>();
+  private readonly key = newTupleKey();
   private oldest: Connection | null = null;
   private newest: Connection | null = null;
   private nextId = 1;
@@ -91,25 +91,11 @@ export class ConnectionTable {
   ) {}
 
   /** Handles one decoded TCP segment captured at tsUs. */
-  segment(seg: TcpSegment, tsUs: number): void {
-    let conn: Connection | undefined;
-    let srcIsLow: boolean;
-    let lowKey: number | string;
-    let highKey = 0;
-    if (!seg.v6) {
-      const src = seg.src4 * 65536 + seg.srcPort;
-      const dst = seg.dst4 * 65536 + seg.dstPort;
-      srcIsLow = src <= dst;
-      lowKey = srcIsLow ? src : dst;
-      highKey = srcIsLow ? dst : src;
-      conn = this.v4.get(lowKey)?.get(highKey);
-    } else {
-      const src = seg.buf.toString('latin1', seg.src6, seg.src6 + 16) + String.fromCharCode(seg.srcPort >> 8, seg.srcPort & 255);
-      const dst = seg.buf.toString('latin1', seg.dst6, seg.dst6 + 16) + String.fromCharCode(seg.dstPort >> 8, seg.dstPort & 255);
-      srcIsLow = src <= dst;
-      lowKey = srcIsLow ? src + dst : dst + src;
-      conn = this.v6.get(lowKey);
-    }
+  segment(seg: Segment, tsUs: number): void {
+    const k = this.key;
+    tupleKey(seg, k);
+    const srcIsLow = k.srcIsLow;
+    let conn = this.conns.get(k);
     const syn = (seg.flags & TCP_SYN) !== 0;
     if (conn) {
       const dir: Direction = srcIsLow === conn.lowIsDir0 ? 0 : 1;
@@ -129,7 +115,7 @@ export class ConnectionTable {
         this.counters.strays++;
         return;
       }
-      conn = this.create(seg, srcIsLow, lowKey, highKey);
+      conn = this.create(seg, k);
     }
     this.touch(conn, tsUs);
     const dir: Direction = srcIsLow === conn.lowIsDir0 ? 0 : 1;
@@ -167,7 +153,7 @@ export class ConnectionTable {
     }
   }
 
-  private create(seg: TcpSegment, srcIsLow: boolean, lowKey: number | string, highKey: number): Connection {
+  private create(seg: Segment, k: TupleKey): Connection {
     if (this.counters.currentConnections >= this.limits.maxConnections && this.oldest) {
       const victim = this.oldest;
       if (!victim.closed) {
@@ -178,19 +164,15 @@ export class ConnectionTable {
     }
     const srcIp = seg.v6 ? ipv6Text(seg.buf, seg.src6) : ipv4Text(seg.src4);
     const dstIp = seg.v6 ? ipv6Text(seg.buf, seg.dst6) : ipv4Text(seg.dst4);
-    const conn = new Connection(this.nextId++, lowKey, highKey, [srcIp, dstIp], [seg.srcPort, seg.dstPort], srcIsLow);
-    if (typeof lowKey === 'number') {
-      let inner = this.v4.get(lowKey);
-      if (!inner) this.v4.set(lowKey, (inner = new Map()));
-      inner.set(highKey, conn);
-    } else this.v6.set(lowKey, conn);
+    const conn = new Connection(this.nextId++, storedKey(k), k.high, [srcIp, dstIp], [seg.srcPort, seg.dstPort], k.srcIsLow);
+    this.conns.set(k, conn);
     this.counters.connections++;
     this.counters.currentConnections++;
     conn.consumer = this.open(conn);
     return conn;
   }
 
-  private process(conn: Connection, dir: Direction, seg: TcpSegment, tsUs: number): void {
+  private process(conn: Connection, dir: Direction, seg: Segment, tsUs: number): void {
     const half = conn.halves[dir];
     const flags = seg.flags;
     if (flags & TCP_SYN) {
@@ -221,7 +203,7 @@ export class ConnectionTable {
     this.checkFin(conn, dir, tsUs);
   }
 
-  private data(conn: Connection, dir: Direction, seg: TcpSegment, tsUs: number): void {
+  private data(conn: Connection, dir: Direction, seg: Segment, tsUs: number): void {
     const half = conn.halves[dir];
     const rel = seqDiff(seg.seq, half.nextSeq);
     if (rel <= 0) {
@@ -359,13 +341,7 @@ export class ConnectionTable {
   }
 
   private remove(conn: Connection): void {
-    if (typeof conn.key === 'number') {
-      const inner = this.v4.get(conn.key);
-      if (inner?.get(conn.subKey) === conn) {
-        inner.delete(conn.subKey);
-        if (inner.size === 0) this.v4.delete(conn.key);
-      }
-    } else if (this.v6.get(conn.key) === conn) this.v6.delete(conn.key);
+    this.conns.delete(conn.key, conn.subKey, conn);
     this.unlink(conn);
     this.counters.currentConnections--;
   }

@@ -4,8 +4,8 @@ export interface NetCounters {
   bytes: number;
   /** Frames without IPv4/IPv6 (ARP, LLDP, unknown link types). */
   nonIp: number;
-  /** IP packets that are not TCP. */
-  nonTcp: number;
+  /** IP packets neither TCP nor UDP (ICMP, SCTP, ESP…). */
+  nonTcpUdp: number;
   /** IP fragments (skipped). */
   fragments: number;
   /** Headers that cannot be right (too short, bad lengths). */
@@ -30,6 +30,16 @@ export interface NetCounters {
   currentConnections: number;
   currentBufferedBytes: number;
   peakBufferedBytes: number;
+  /** UDP datagrams decoded (whole headers), and their payload bytes on the wire. */
+  udpDatagrams: number;
+  udpBytes: number;
+  /** UDP flows (5-tuples, both ways) opened. */
+  flows: number;
+  /** Flows ended after the idle timeout without a datagram. */
+  flowsTimedOut: number;
+  /** Flows ended because maxFlows was reached (least recently used first). */
+  flowsEvicted: number;
+  currentFlows: number;
 }
 
 export function newNetCounters(): NetCounters {
@@ -37,7 +47,7 @@ export function newNetCounters(): NetCounters {
     packets: 0,
     bytes: 0,
     nonIp: 0,
-    nonTcp: 0,
+    nonTcpUdp: 0,
     fragments: 0,
     malformed: 0,
     strays: 0,
@@ -55,5 +65,11 @@ export function newNetCounters(): NetCounters {
     currentConnections: 0,
     currentBufferedBytes: 0,
     peakBufferedBytes: 0,
+    udpDatagrams: 0,
+    udpBytes: 0,
+    flows: 0,
+    flowsTimedOut: 0,
+    flowsEvicted: 0,
+    currentFlows: 0,
   };
 }

@@ -1,5 +1,5 @@
 /**
- * IPv4/IPv6 and TCP header decoding into one reused TcpSegment (no per-packet allocation).
+ * IPv4/IPv6 and TCP/UDP header decoding into one reused Segment (no per-packet allocation).
  * Checksums are not verified: offloading leaves them wrong on captured outgoing traffic.
  */
 import { ETHERTYPE_IPV4 } from '../capture/link.js';
@@ -9,16 +9,20 @@ export const TCP_SYN = 0x02;
 export const TCP_RST = 0x04;
 export const TCP_ACK = 0x10;
 
-/** What decodeIpTcp found. */
+/** What decodeIp found. */
 export const enum IpResult {
   Tcp,
-  NotTcp,
+  /** A UDP datagram: the segment holds its ports and payload (seq, ack and flags are 0). */
+  Udp,
+  /** An IP packet of another transport (ICMP, SCTP, ESP…). */
+  NotTcpUdp,
   /** An IP fragment: counted and skipped (TCP stacks avoid fragmentation with PMTU discovery). */
   Fragment,
   Malformed,
 }
 
-export interface TcpSegment {
+/** A TCP segment or a UDP datagram, as decodeIp leaves it. */
+export interface Segment {
   v6: boolean;
   /** IPv4 addresses as unsigned 32-bit numbers. */
   src4: number;
@@ -29,17 +33,21 @@ export interface TcpSegment {
   dst6: number;
   srcPort: number;
   dstPort: number;
+  /** TCP only (0 for UDP). */
   seq: number;
   ack: number;
   flags: number;
   /** Captured payload is buf[payloadStart, payloadEnd). */
   payloadStart: number;
   payloadEnd: number;
-  /** Payload length according to the IP header: more than captured when the snap length cut it. */
+  /**
+   * Payload length on the wire (TCP: by the IP header; UDP: by the UDP header): more than
+   * captured when the snap length cut it.
+   */
   segLen: number;
 }
 
-export function newTcpSegment(): TcpSegment {
+export function newSegment(): Segment {
   return {
     v6: false,
     src4: 0,
@@ -59,6 +67,7 @@ export function newTcpSegment(): TcpSegment {
 }
 
 const PROTO_TCP = 6;
+const PROTO_UDP = 17;
 
 // Big-endian reads of bytes whose bounds were checked: Buffer#readUInt16BE/32BE validate their
 // offset again through a wrapped function, once per field of every packet.
@@ -74,7 +83,7 @@ function u32(buf: Buffer, o: number): number {
  * Decodes the IP packet at buf[off, end) (end = end of the captured bytes; `wireEnd` = where the
  * frame ended on the wire, which may lie beyond `end` when the snap length cut it).
  */
-export function decodeIpTcp(etherType: number, buf: Buffer, off: number, end: number, wireEnd: number, seg: TcpSegment): IpResult {
+export function decodeIp(etherType: number, buf: Buffer, off: number, end: number, wireEnd: number, seg: Segment): IpResult {
   let proto: number;
   let l4: number;
   let ipEnd: number; // end of the IP packet on the wire (may exceed the captured end)
@@ -120,7 +129,24 @@ export function decodeIpTcp(etherType: number, buf: Buffer, off: number, end: nu
       } else break;
     }
   }
-  if (proto !== PROTO_TCP) return IpResult.NotTcp;
+  if (proto === PROTO_UDP) {
+    if (end - l4 < 8) return IpResult.Malformed;
+    const udpLen = u16(buf, l4 + 4);
+    // Shorter than its own header, or longer than the IP packet carrying it (a UDP length of 0,
+    // IPv6 jumbograms, falls here too: they do not occur on the links we capture).
+    if (udpLen < 8 || l4 + udpLen > ipEnd) return IpResult.Malformed;
+    seg.srcPort = u16(buf, l4);
+    seg.dstPort = u16(buf, l4 + 2);
+    seg.seq = 0;
+    seg.ack = 0;
+    seg.flags = 0;
+    seg.payloadStart = l4 + 8;
+    // The UDP length may end the datagram before the IP packet does; Ethernet pads short frames.
+    seg.payloadEnd = Math.min(ipEnd, end, l4 + udpLen);
+    seg.segLen = udpLen - 8;
+    return IpResult.Udp;
+  }
+  if (proto !== PROTO_TCP) return IpResult.NotTcpUdp;
   if (end - l4 < 20) return IpResult.Malformed;
   const dataOff = (buf[l4 + 12] >> 4) * 4;
   if (dataOff < 20 || l4 + dataOff > ipEnd || end - l4 < dataOff) return IpResult.Malformed;

@@ -83,7 +83,7 @@ test('random frames of every size are counted as not IP / malformed, never throw
   assert.equal(entries.length, 0);
   const c = result.counters;
   assert.equal(c.packets, 400);
-  assert.equal(c.nonIp + c.malformed + c.nonTcp + c.fragments + c.strays + c.connections > 0, true);
+  assert.equal(c.nonIp + c.malformed + c.nonTcpUdp + c.fragments + c.strays + c.connections + c.udpDatagrams > 0, true);
 });
 
 test('tapline import: a file that is not a capture fails with a clear message and exit code 1', async () => {

@@ -43,29 +43,53 @@ function tcpHeader(t: TcpSpec): Buffer {
   return h;
 }
 
-/** An IPv4 or IPv6 packet (by the address form) carrying one TCP segment. */
-export function ipTcp(t: TcpSpec): Buffer {
-  const payload = typeof t.payload === 'string' ? Buffer.from(t.payload, 'latin1') : (t.payload ?? Buffer.alloc(0));
-  const tcp = Buffer.concat([tcpHeader(t), payload]);
-  if (t.src.includes(':')) {
+/** An IPv4 or IPv6 packet (by the address form) of protocol `proto` carrying `l4`. */
+export function ipPacket(src: string, dst: string, proto: number, l4: Buffer): Buffer {
+  if (src.includes(':')) {
     const ip = Buffer.alloc(40);
     ip[0] = 0x60;
-    ip.writeUInt16BE(tcp.length, 4);
-    ip[6] = 6;
+    ip.writeUInt16BE(l4.length, 4);
+    ip[6] = proto;
     ip[7] = 64;
-    ipv6Bytes(t.src).copy(ip, 8);
-    ipv6Bytes(t.dst).copy(ip, 24);
-    return Buffer.concat([ip, tcp]);
+    ipv6Bytes(src).copy(ip, 8);
+    ipv6Bytes(dst).copy(ip, 24);
+    return Buffer.concat([ip, l4]);
   }
   const ip = Buffer.alloc(20);
   ip[0] = 0x45;
-  ip.writeUInt16BE(20 + tcp.length, 2);
+  ip.writeUInt16BE(20 + l4.length, 2);
   ip.writeUInt16BE(0x4000, 6); // don't fragment
   ip[8] = 64;
-  ip[9] = 6;
-  ipv4Bytes(t.src).copy(ip, 12);
-  ipv4Bytes(t.dst).copy(ip, 16);
-  return Buffer.concat([ip, tcp]);
+  ip[9] = proto;
+  ipv4Bytes(src).copy(ip, 12);
+  ipv4Bytes(dst).copy(ip, 16);
+  return Buffer.concat([ip, l4]);
+}
+
+/** An IPv4 or IPv6 packet (by the address form) carrying one TCP segment. */
+export function ipTcp(t: TcpSpec): Buffer {
+  const payload = typeof t.payload === 'string' ? Buffer.from(t.payload, 'latin1') : (t.payload ?? Buffer.alloc(0));
+  return ipPacket(t.src, t.dst, 6, Buffer.concat([tcpHeader(t), payload]));
+}
+
+export interface UdpSpec {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  payload?: Buffer | string;
+  /** The UDP header's length field, when it should lie (default: 8 + payload length). */
+  udpLength?: number;
+}
+
+/** An IPv4 or IPv6 packet (by the address form) carrying one UDP datagram (checksum 0: none). */
+export function ipUdp(u: UdpSpec): Buffer {
+  const payload = typeof u.payload === 'string' ? Buffer.from(u.payload, 'latin1') : (u.payload ?? Buffer.alloc(0));
+  const h = Buffer.alloc(8);
+  h.writeUInt16BE(u.sport, 0);
+  h.writeUInt16BE(u.dport, 2);
+  h.writeUInt16BE(u.udpLength ?? 8 + payload.length, 4);
+  return ipPacket(u.src, u.dst, 17, Buffer.concat([h, payload]));
 }
 
 function etherTypeOf(ip: Buffer): number {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readCaptureFile } from '../../src/capture/pcap-file.js';
 import { CaptureError } from '../../src/capture/errors.js';
 import { decodeLink, type L3Position, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_NULL, LINKTYPE_RAW } from '../../src/capture/link.js';
-import { decodeIpTcp, IpResult, newTcpSegment } from '../../src/net/ip.js';
+import { decodeIp, IpResult, newSegment } from '../../src/net/ip.js';
 import { bsdNull, ethernet, ipTcp, pcapFile, pcapngFile, sll, sll2, type Frame } from './frames.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapline-capture-'));
@@ -26,10 +26,10 @@ interface Seen {
 async function readAll(path: string): Promise<Seen[]> {
   const out: Seen[] = [];
   const l3: L3Position = { etherType: 0, offset: 0, vlanTags: 0 };
-  const seg = newTcpSegment();
+  const seg = newSegment();
   await readCaptureFile(path, (p) => {
     assert.ok(decodeLink(p.linkType, p.buf, p.offset, p.offset + p.caplen, l3), 'link decode');
-    assert.equal(decodeIpTcp(l3.etherType, p.buf, l3.offset, p.offset + p.caplen, p.offset + p.wireLen, seg), IpResult.Tcp);
+    assert.equal(decodeIp(l3.etherType, p.buf, l3.offset, p.offset + p.caplen, p.offset + p.wireLen, seg), IpResult.Tcp);
     const src = seg.v6 ? p.buf.subarray(seg.src6, seg.src6 + 16).toString('hex') : String(seg.src4 >>> 0);
     out.push({
       tsUs: p.tsUs,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { decodeLink, LINKTYPE_ETHERNET, type L3Position } from '../../src/capture/link.js';
 import { ConnectionTable, defaultConnectionLimits, type ConnectionLimits } from '../../src/net/connections.js';
 import { newNetCounters } from '../../src/net/counters.js';
-import { decodeIpTcp, IpResult, newTcpSegment } from '../../src/net/ip.js';
+import { decodeIp, IpResult, newSegment } from '../../src/net/ip.js';
 import type { ConnectionInfo, Direction, StreamConsumer } from '../../src/net/stream.js';
 import { Conversation, ethernet, ipTcp, type Frame } from '../capture/frames.js';
 
@@ -37,11 +37,11 @@ function run(frames: Frame[], limits: Partial<ConnectionLimits> = {}) {
     return r;
   }, counters, { ...defaultConnectionLimits, ...limits });
   const l3: L3Position = { etherType: 0, offset: 0, vlanTags: 0 };
-  const seg = newTcpSegment();
+  const seg = newSegment();
   for (const f of frames) {
     const end = f.caplen ?? f.data.length;
     assert.ok(decodeLink(LINKTYPE_ETHERNET, f.data, 0, end, l3));
-    assert.equal(decodeIpTcp(l3.etherType, f.data, l3.offset, end, f.data.length, seg), IpResult.Tcp);
+    assert.equal(decodeIp(l3.etherType, f.data, l3.offset, end, f.data.length, seg), IpResult.Tcp);
     table.segment(seg, f.tsUs);
   }
   return { table, counters, conns };
