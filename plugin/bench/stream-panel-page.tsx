@@ -28,9 +28,11 @@ function entry(): EntrySummary {
   const status = [200, 200, 200, 201, 304, 404, 500][i % 7];
   const ep = (ip: string, pod: string, service: string) => ({ ip, port: 80, pod, namespace: 'default', service, workload: pod, node: 'node-1' });
   return {
-    id: `e-${i}`, startUs: Date.now() * 1000 + (i % 1000), durationUs: 300 + (i % 5000), protocol: 'http', protocolVersion: '1.1',
-    method: i % 5 ? 'GET' : 'POST', path: `/api/items/${i % 997}`, query: '', host: 'api.default', status, unanswered: false, incomplete: false,
+    id: `e-${i}`, startUs: Date.now() * 1000 + (i % 1000), durationUs: 300 + (i % 5000), protocol: 'http', protocolVersion: '1.1', transport: 'tcp',
+    operation: i % 5 ? 'GET' : 'POST', target: `/api/items/${i % 997}`, query: '', host: 'api.default', status, statusText: '',
+    outcome: status >= 500 ? 3 : status >= 400 ? 2 : 1, unanswered: false, incomplete: false,
     src: ep(`10.244.${i % 7}.${i % 250}`, `client-${i % 40}`, ''), dst: ep('10.96.0.20', 'api-7c5b8d', 'api'), requestSize: 0, responseSize: 512, agent: 'node-1',
+    fields: {},
   };
 }
 

@@ -25,6 +25,7 @@ import { catalogFrame, entriesFrame, entryFrames, serviceMapFrames, statsFrames 
 import { adHocClause, combineFilters, formatVariableValue, withColumn } from './filter.js';
 import { HubClient, HubError, toHubError } from './hub.js';
 import { describeHealth } from './health.js';
+import { ProtocolRegistry } from './protocols.js';
 import { liveStream } from './stream.js';
 import {
   DEFAULT_CAPACITY,
@@ -35,7 +36,7 @@ import {
   MAX_CAPACITY,
   MAX_LIMIT,
   type CompletionsResponse,
-  type FullEntry,
+  type EntryDetail,
   type HealthResponse,
   type LabelName,
   type TaplineOptions,
@@ -47,8 +48,9 @@ import {
 function labelForField(field: string): LabelName | undefined {
   const last = field.split('.').pop() ?? field;
   if (field === 'protocol') return 'protocol';
-  if (field === 'method' || field === 'request.method') return 'method';
+  if (field === 'operation' || field === 'method' || field === 'request.method') return 'operation';
   if (field === 'status' || field === 'response.status') return 'status';
+  if (field === 'outcome') return 'outcome';
   if (/^(src|dst)\.(namespace|service|pod)$/.test(field)) return last as LabelName;
   return undefined;
 }
@@ -60,6 +62,7 @@ export class DataSource extends DataSourceApi<TaplineQuery, TaplineOptions> {
   readonly hub: HubClient;
   private readonly jsonData: TaplineOptions;
   private fieldTypes?: Promise<Map<string, string>>;
+  private registry?: Promise<ProtocolRegistry>;
 
   constructor(instanceSettings: DataSourceInstanceSettings<TaplineOptions>) {
     super(instanceSettings);
@@ -123,8 +126,8 @@ export class DataSource extends DataSourceApi<TaplineQuery, TaplineOptions> {
     switch (query.queryType ?? 'entries') {
       case 'entries': {
         const limit = clampInt(query.limit ?? this.jsonData.defaultLimit, 1, MAX_LIMIT, DEFAULT_LIMIT);
-        const res = await this.hub.entries({ ...range, filter, limit });
-        const frame = entriesFrame(res.entries, { refId, timeField, links: this.entryLinks() });
+        const [res, protocols] = await Promise.all([this.hub.entries({ ...range, filter, limit }), this.getProtocols()]);
+        const frame = entriesFrame(res.entries, { refId, timeField, links: this.entryLinks(), protocols });
         if (res.nextCursor) {
           frame.meta = {
             ...frame.meta,
@@ -154,7 +157,8 @@ export class DataSource extends DataSourceApi<TaplineQuery, TaplineOptions> {
       case 'entry': {
         const id = getTemplateSrv().replace(query.entryId ?? '', request.scopedVars).trim();
         if (!id) throw new Error('No entry id: set one in the query, or pick a row link in an entries table');
-        return entryFrames(await this.hub.entry(id), { refId, timeField });
+        const [entry, protocols] = await Promise.all([this.hub.entry(id), this.getProtocols()]);
+        return entryFrames(entry, { refId, timeField, protocols });
       }
       case 'stream':
         throw new Error('stream queries are served by streamQuery');
@@ -163,12 +167,13 @@ export class DataSource extends DataSourceApi<TaplineQuery, TaplineOptions> {
 
   private streamQuery(query: TaplineQuery, request: DataQueryRequest<TaplineQuery>): Observable<DataQueryResponse> {
     const key = `tapline-stream-${request.panelId ?? 'explore'}-${query.refId}`;
-    return defer(() => this.buildFilter(query, request.scopedVars, request)).pipe(
-      switchMap((filter) =>
+    return defer(() => Promise.all([this.buildFilter(query, request.scopedVars, request), this.getProtocols()])).pipe(
+      switchMap(([filter, protocols]) =>
         liveStream(this.hub, {
           refId: query.refId,
           key,
           filter,
+          protocols,
           capacity: clampInt(query.capacity ?? this.jsonData.defaultCapacity, 1, MAX_CAPACITY, DEFAULT_CAPACITY),
           timeField: this.jsonData.timeField ?? 'start',
           backfill: rangeMs(request.range),
@@ -199,8 +204,24 @@ export class DataSource extends DataSourceApi<TaplineQuery, TaplineOptions> {
   }
 
   /** One entry in full, for the stream panel's detail drawer. */
-  getEntry(id: string): Promise<FullEntry> {
+  getEntry(id: string): Promise<EntryDetail> {
     return this.hub.entry(id);
+  }
+
+  /**
+   * The hub's protocol registry, fetched once per data source and kept. It never fails: a hub that
+   * cannot answer gives an empty registry (every protocol shown in a neutral colour), asked again
+   * next time; a hub without the endpoint (404, older than the registry) is not asked again.
+   */
+  getProtocols(): Promise<ProtocolRegistry> {
+    this.registry ??= this.hub.protocols().then(
+      (json) => new ProtocolRegistry(json),
+      (err: unknown) => {
+        if (toHubError(err).status !== 404) this.registry = undefined;
+        return new ProtocolRegistry();
+      },
+    );
+    return this.registry;
   }
 
   /** Checks a filter with the hub; `$var`s are replaced first, as they will be when the query runs. */
@@ -215,7 +236,7 @@ export class DataSource extends DataSourceApi<TaplineQuery, TaplineOptions> {
     return this.hub.completions(prefix, field);
   }
 
-  /** Variable queries: a label name (`namespace`, `service`, `pod`, `protocol`, `method`, `status`). */
+  /** Variable queries: a label name (`namespace`, `service`, `pod`, `protocol`, `operation`, `status`, `outcome`; `method` = `operation`). */
   override async metricFindQuery(query: unknown, options?: LegacyMetricFindQueryOptions): Promise<MetricFindValue[]> {
     const raw = typeof query === 'string' ? query : (query as { label?: string } | undefined)?.label ?? '';
     const name = getTemplateSrv().replace(raw, options?.scopedVars).trim();

@@ -1,7 +1,9 @@
 /**
  * Hub answers → Grafana data frames. Pure functions: the DataSource fetches, these shape.
- * Entry field names are the filter language's field names (`src.ip`, `dst.service`, `status`…), so
- * a value clicked in a panel turns straight into a filter clause.
+ * Entry field names are the filter language's field names (`operation`, `target`, `src.ip`,
+ * `dst.service`, `status`, `outcome`…), so a value clicked in a panel turns straight into a filter
+ * clause. Entries of every protocol share the columns; the `protocol` field carries the hub's
+ * registry (abbreviation and colour of each protocol) as value mappings.
  */
 import {
   CircularDataFrame,
@@ -11,12 +13,13 @@ import {
   type DataLink,
   type FieldConfig,
 } from '@grafana/data';
+import { EMPTY_REGISTRY, outcomeMappings, outcomeName, type ProtocolRegistry } from './protocols.js';
 import type {
+  BodyJson,
   CatalogResponse,
+  EndpointJson,
+  EntryDetail,
   EntrySummary,
-  FullEntry,
-  HubBody,
-  HubEndpoint,
   SecondaryStat,
   ServiceMapResponse,
   StatsMetric,
@@ -32,7 +35,7 @@ interface EntryColumn {
   value: (e: EntrySummary, timeField: TimeField) => unknown;
 }
 
-const endpointLabel = (p: HubEndpoint): string =>
+const endpointLabel = (p: EndpointJson): string =>
   p.service || p.pod || p.workload || (p.ip.includes(':') ? `[${p.ip}]:${p.port}` : `${p.ip}:${p.port}`);
 
 const ENDPOINT_KEYS = ['ip', 'port', 'pod', 'namespace', 'service', 'workload', 'node'] as const;
@@ -55,9 +58,15 @@ export const ENTRY_COLUMNS: readonly EntryColumn[] = [
   },
   { name: 'id', type: FieldType.string, value: (e) => e.id },
   { name: 'protocol', type: FieldType.string, value: (e) => e.protocol },
-  { name: 'method', type: FieldType.string, value: (e) => e.method },
-  { name: 'path', type: FieldType.string, value: (e) => e.path },
+  /** HTTP method, DNS query type, Redis command… */
+  { name: 'operation', type: FieldType.string, value: (e) => e.operation },
+  /** HTTP path, DNS name, key… */
+  { name: 'target', type: FieldType.string, value: (e) => e.target },
+  /** The protocol's own status code (HTTP status, DNS RCODE…; 0 = none): a number. */
   { name: 'status', type: FieldType.number, value: (e) => e.status },
+  { name: 'statusText', type: FieldType.string, value: (e) => e.statusText },
+  /** The outcome class by name (`outcome == "server error"`), the same for every protocol. */
+  { name: 'outcome', type: FieldType.string, config: { mappings: outcomeMappings() }, value: (e) => outcomeName(e.outcome) },
   {
     name: 'latency',
     type: FieldType.number,
@@ -71,6 +80,7 @@ export const ENTRY_COLUMNS: readonly EntryColumn[] = [
   { name: 'host', type: FieldType.string, value: (e) => e.host },
   { name: 'query', type: FieldType.string, value: (e) => e.query },
   { name: 'protocol.version', type: FieldType.string, value: (e) => e.protocolVersion },
+  { name: 'transport', type: FieldType.string, value: (e) => e.transport },
   { name: 'request.size', type: FieldType.number, config: { unit: 'bytes' }, value: (e) => e.requestSize },
   { name: 'response.size', type: FieldType.number, config: { unit: 'bytes' }, value: (e) => e.responseSize },
   { name: 'unanswered', type: FieldType.boolean, value: (e) => e.unanswered },
@@ -79,13 +89,24 @@ export const ENTRY_COLUMNS: readonly EntryColumn[] = [
 ];
 
 /** The columns whose cells link to the single-entry view. */
-const LINKED_COLUMNS = new Set(['id', 'path']);
+const LINKED_COLUMNS = new Set(['id', 'target']);
+
+/** A column's config: its own, the registry's badges on `protocol`, the links on the linked ones. */
+function columnConfig(c: EntryColumn, protocols: ProtocolRegistry, links: DataLink[] = []): FieldConfig {
+  const mappings = c.name === 'protocol' ? protocols.mappings() : [];
+  return {
+    ...c.config,
+    ...(mappings.length ? { mappings } : {}),
+    ...(LINKED_COLUMNS.has(c.name) && links.length ? { links } : {}),
+  };
+}
 
 /** Entries as a table frame (newest first, as the hub sends them). */
 export function entriesFrame(
   entries: EntrySummary[],
-  opts: { refId: string; timeField: TimeField; links: DataLink[] },
+  opts: { refId: string; timeField: TimeField; links: DataLink[]; protocols?: ProtocolRegistry },
 ): DataFrame {
+  const protocols = opts.protocols ?? EMPTY_REGISTRY;
   return createDataFrame({
     refId: opts.refId,
     name: 'entries',
@@ -93,19 +114,19 @@ export function entriesFrame(
     fields: ENTRY_COLUMNS.map((c) => ({
       name: c.name,
       type: c.type,
-      config: { ...c.config, ...(LINKED_COLUMNS.has(c.name) && opts.links.length ? { links: opts.links } : {}) },
+      config: columnConfig(c, protocols, opts.links),
       values: entries.map((e) => c.value(e, opts.timeField)),
     })),
   });
 }
 
 /** The live stream's frame: a ring of `capacity` rows, newest first, oldest dropped. */
-export function streamFrame(refId: string, capacity: number): CircularDataFrame {
+export function streamFrame(refId: string, capacity: number, protocols: ProtocolRegistry = EMPTY_REGISTRY): CircularDataFrame {
   const frame = new CircularDataFrame({ append: 'head', capacity });
   frame.refId = refId;
   frame.name = 'stream';
   frame.meta = { preferredVisualisationType: 'table' };
-  for (const c of ENTRY_COLUMNS) frame.addField({ name: c.name, type: c.type, config: c.config ?? {} });
+  for (const c of ENTRY_COLUMNS) frame.addField({ name: c.name, type: c.type, config: columnConfig(c, protocols) });
   return frame;
 }
 
@@ -256,7 +277,7 @@ export function catalogFrame(res: CatalogResponse, refId: string): DataFrame {
 }
 
 /** A body as text for a table cell or a text panel: the text, or `base64:` and the bytes. */
-export function bodyText(b: HubBody): string {
+export function bodyText(b: BodyJson): string {
   if (b.text !== undefined) return b.text;
   if (b.base64 !== undefined && b.base64 !== '') return `base64:${b.base64}`;
   return '';
@@ -265,12 +286,15 @@ export function bodyText(b: HubBody): string {
 const headerLines = (h: Array<[string, string]>): string => h.map(([k, v]) => `${k}: ${v}`).join('\n');
 
 /**
- * One entry in full: `entry` (one row: the summary columns, then status text, end time, headers as
+ * One entry in full: `entry` (one row: the summary columns, then end time, headers as
  * `Name: value` lines, bodies and their sizes) and `headers` (one row per header, for a table).
  */
-export function entryFrames(e: FullEntry, opts: { refId: string; timeField: TimeField }): [DataFrame, DataFrame] {
+export function entryFrames(
+  e: EntryDetail,
+  opts: { refId: string; timeField: TimeField; protocols?: ProtocolRegistry },
+): [DataFrame, DataFrame] {
+  const protocols = opts.protocols ?? EMPTY_REGISTRY;
   const extra: Array<{ name: string; type: FieldType; value: unknown; config?: FieldConfig }> = [
-    { name: 'statusText', type: FieldType.string, value: e.statusText },
     { name: 'end', type: FieldType.time, value: e.endUs / 1000 },
     { name: 'request.headers', type: FieldType.string, value: headerLines(e.requestHeaders) },
     { name: 'request.body', type: FieldType.string, value: bodyText(e.requestBody) },
@@ -289,7 +313,7 @@ export function entryFrames(e: FullEntry, opts: { refId: string; timeField: Time
     refId: opts.refId,
     name: 'entry',
     fields: [
-      ...ENTRY_COLUMNS.map((c) => ({ name: c.name, type: c.type, config: c.config ?? {}, values: [c.value(e, opts.timeField)] })),
+      ...ENTRY_COLUMNS.map((c) => ({ name: c.name, type: c.type, config: columnConfig(c, protocols), values: [c.value(e, opts.timeField)] })),
       ...extra.map((x) => ({ name: x.name, type: x.type, config: x.config ?? {}, values: [x.value] })),
     ],
   });

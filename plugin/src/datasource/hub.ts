@@ -8,11 +8,12 @@ import type {
   CatalogResponse,
   CompletionsResponse,
   EntriesResponse,
-  FullEntry,
+  EntryDetail,
   HealthResponse,
   HubErrorBody,
   LabelName,
   LabelsResponse,
+  ProtocolsJson,
   ServiceMapResponse,
   StatsResponse,
   StreamResponse,
@@ -52,8 +53,13 @@ export class HubClient {
     return this.get('entries', p);
   }
 
-  entry(id: string): Promise<FullEntry> {
+  entry(id: string): Promise<EntryDetail> {
     return this.get(`entries/${encodeURIComponent(id)}`, {});
+  }
+
+  /** The protocol registry: names, badges, fields, outcome classes. */
+  protocols(): Promise<ProtocolsJson> {
+    return this.get('protocols', {});
   }
 
   /** One long-poll round; unsubscribing aborts the request. */

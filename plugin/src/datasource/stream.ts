@@ -7,6 +7,7 @@ import { LoadingState, type DataQueryResponse } from '@grafana/data';
 import { Observable, type Subscription } from 'rxjs';
 import { appendEntries, streamFrame } from './frames.js';
 import { toHubError, type HubClient, type HubError } from './hub.js';
+import type { ProtocolRegistry } from './protocols.js';
 import type { TimeField } from './types.js';
 
 export interface LiveStreamOptions {
@@ -16,6 +17,8 @@ export interface LiveStreamOptions {
   filter: string;
   capacity: number;
   timeField: TimeField;
+  /** The hub's protocols, for the frame's protocol badges (none: every protocol neutral). */
+  protocols?: ProtocolRegistry;
   /** History to show before live rows arrive (entries in this range, newest `capacity`). */
   backfill?: { from: number; to: number };
   /** Long-poll wait; below Grafana's data proxy timeout (30 s by default). */
@@ -35,7 +38,7 @@ export function liveStream(hub: HubClient, o: LiveStreamOptions): Observable<Dat
   const retryMaxMs = o.retryMaxMs ?? 30_000;
 
   return new Observable<DataQueryResponse>((subscriber) => {
-    const frame = streamFrame(o.refId, o.capacity);
+    const frame = streamFrame(o.refId, o.capacity, o.protocols);
     let cursor: string | undefined;
     let failures = 0;
     let closed = false;

@@ -1,9 +1,24 @@
 /**
- * The data source's query and settings models, and the hub's answers as docs/api.md defines them.
- * The hub types are the plugin's own copy of the contract: the plugin ships as a browser bundle and
- * cannot import backend code.
+ * The data source's query and settings models, and the hub's answers (docs/api.md).
+ * The entry shapes (summary, detail, sections, bodies, endpoints, the protocol registry) are the
+ * hub's own TypeBox types from backend/src/hub/shapes.ts, imported as types: `import type` is
+ * erased by the bundler, so the browser bundle holds no backend code (test/build/dist checks it),
+ * and the plugin cannot drift from what the hub sends. The plugin may import types from shapes.ts
+ * only (it depends on nothing but TypeBox): never values, never other backend modules.
+ * The other answers (stats, service map, catalog…) are typed here.
  */
 import type { DataQuery, DataSourceJsonData } from '@grafana/data';
+import type {
+  BodyJson,
+  EndpointJson,
+  EntryDetail,
+  EntrySummary,
+  ProtocolInfo,
+  ProtocolsJson,
+  SectionJson,
+} from '../../../backend/src/hub/shapes.js';
+
+export type { BodyJson, EndpointJson, EntryDetail, EntrySummary, ProtocolInfo, ProtocolsJson, SectionJson };
 
 export const QUERY_TYPES = ['entries', 'stream', 'stats', 'serviceMap', 'catalog', 'entry'] as const;
 export type QueryType = (typeof QUERY_TYPES)[number];
@@ -58,56 +73,7 @@ export interface TaplineSecureOptions {
   token?: string;
 }
 
-// ---- the hub's answers (docs/api.md) ----
-
-export interface HubEndpoint {
-  ip: string;
-  port: number;
-  pod: string;
-  namespace: string;
-  service: string;
-  workload: string;
-  node: string;
-}
-
-export interface EntrySummary {
-  id: string;
-  startUs: number;
-  durationUs: number;
-  protocol: string;
-  protocolVersion: string;
-  method: string;
-  path: string;
-  query: string;
-  host: string;
-  status: number;
-  unanswered: boolean;
-  incomplete: boolean;
-  src: HubEndpoint;
-  dst: HubEndpoint;
-  requestSize: number;
-  responseSize: number;
-  agent: string;
-}
-
-export interface HubBody {
-  text?: string;
-  base64?: string;
-  size: number;
-  wireSize: number;
-  truncated: boolean;
-  encoding: string;
-  contentType: string;
-}
-
-export interface FullEntry extends EntrySummary {
-  statusText: string;
-  requestHeaders: Array<[string, string]>;
-  responseHeaders: Array<[string, string]>;
-  requestBody: HubBody;
-  responseBody: HubBody;
-  endUs: number;
-}
+// ---- the hub's other answers (docs/api.md) ----
 
 export interface EntriesResponse {
   entries: EntrySummary[];
@@ -184,7 +150,8 @@ export interface LabelsResponse {
   values: string[];
 }
 
-export const LABEL_NAMES = ['namespace', 'service', 'pod', 'protocol', 'method', 'status'] as const;
+/** The hub's label names (`method` is the old name of `operation`, kept for saved variables). */
+export const LABEL_NAMES = ['namespace', 'service', 'pod', 'protocol', 'operation', 'method', 'status', 'outcome'] as const;
 export type LabelName = (typeof LABEL_NAMES)[number];
 
 export interface HealthResponse {

@@ -1,5 +1,5 @@
-/** How the drawer shows bodies, and "copy as curl". */
-import type { FullEntry, HubBody } from '../datasource/types.js';
+/** How the drawer shows bodies (any protocol's payloads), and "copy as curl" (HTTP entries). */
+import type { BodyJson, EntryDetail } from '../datasource/types.js';
 
 export type BodyView =
   | { kind: 'empty' }
@@ -10,7 +10,7 @@ export type BodyView =
 const HEX_LIMIT = 4096;
 
 /** Pretty JSON when it parses, text when the hub sent text, a hex dump (first 4 KiB) for binary. */
-export function bodyView(b: HubBody): BodyView {
+export function bodyView(b: BodyJson): BodyView {
   if (b.text !== undefined && b.text !== '') {
     const looksJson = /json/i.test(b.contentType) || /^\s*[[{]/.test(b.text);
     if (looksJson) {
@@ -42,12 +42,17 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Headers curl sets itself or that would make the copy lie about the body. */
 const SKIP = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'accept-encoding']);
 
-/** The request as a curl command line (to the Host it was sent to). */
-export function curlCommand(e: FullEntry): string {
+/** Whether "copy as curl" makes sense: an HTTP entry. */
+export function hasCurl(e: Pick<EntryDetail, 'protocol'>): boolean {
+  return e.protocol === 'http';
+}
+
+/** An HTTP request as a curl command line (to the Host it was sent to). */
+export function curlCommand(e: EntryDetail): string {
   const host = e.host || `${e.dst.ip}:${e.dst.port}`;
-  const url = `http://${host}${e.path}${e.query ? `?${e.query}` : ''}`;
+  const url = `http://${host}${e.target}${e.query ? `?${e.query}` : ''}`;
   const parts = ['curl'];
-  if (e.method && e.method !== 'GET') parts.push('-X', e.method);
+  if (e.operation && e.operation !== 'GET') parts.push('-X', e.operation);
   for (const [k, v] of e.requestHeaders) if (!SKIP.has(k.toLowerCase())) parts.push('-H', shellQuote(`${k}: ${v}`));
   if (e.requestBody.text) parts.push('--data-raw', shellQuote(e.requestBody.text));
   parts.push(shellQuote(url));

@@ -6,6 +6,7 @@
  * 10,000-row stream costs what is visible, not what is kept.
  */
 import type { DataFrame } from '@grafana/data';
+import { badgesFromField, unknownBadge, type ProtocolBadge } from '../datasource/protocols.js';
 import type { Side, StreamRow } from './types.js';
 
 const REQUIRED = ['id', 'time'];
@@ -38,9 +39,16 @@ export function frameSource(frame: DataFrame, max: number, newestFirst: boolean)
   const by = new Map<string, Values>(frame.fields.map((f) => [f.name, f.values as Values]));
   const empty: Values = [];
   const col = (name: string) => by.get(name) ?? empty;
-  const [id, time, protocol, method, path, status, latency, source, destination] = [
-    'id', 'time', 'protocol', 'method', 'path', 'status', 'latency', 'source', 'destination',
+  const [id, time, protocol, operation, target, status, statusText, outcome, latency, source, destination] = [
+    'id', 'time', 'protocol', 'operation', 'target', 'status', 'statusText', 'outcome', 'latency', 'source', 'destination',
   ].map(col);
+  // Each protocol's badge, from the registry the data source put on the frame's protocol field.
+  const badges = badgesFromField(frame.fields.find((f) => f.name === 'protocol'));
+  const badge = (name: string): ProtocolBadge => {
+    let b = badges.get(name);
+    if (!b) badges.set(name, (b = unknownBadge(name)));
+    return b;
+  };
   const sides = (p: 'src' | 'dst') => ['ip', 'port', 'pod', 'namespace', 'service'].map((k) => col(`${p}.${k}`));
   const [src, dst] = [sides('src'), sides('dst')];
   const str = (v: Values, i: number) => String(v[i] ?? '');
@@ -55,10 +63,12 @@ export function frameSource(frame: DataFrame, max: number, newestFirst: boolean)
   const build = (i: number): StreamRow => ({
     id: str(id, i),
     timeMs: Number(time[i] ?? 0),
-    protocol: str(protocol, i),
-    method: str(method, i),
-    path: str(path, i),
+    protocol: badge(str(protocol, i)),
+    operation: str(operation, i),
+    target: str(target, i),
     status: Number(status[i] ?? 0),
+    statusText: str(statusText, i),
+    outcome: str(outcome, i),
     latencyMs: Number(latency[i] ?? 0),
     src: side(src, i, str(source, i)),
     dst: side(dst, i, str(destination, i)),

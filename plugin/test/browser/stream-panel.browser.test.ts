@@ -6,7 +6,7 @@
  * and DataSource code bundled into a page, against a real hub: `tapline up` captures real HTTP
  * requests on loopback. The page's server plays Grafana's data source proxy (the `hub` route).
  * Rows arrive live, pause holds the view while the counter grows, resume shows them, a "+" click
- * narrows the stream, and the drawer shows the 404's body. Screenshots of the live, paused and
+ * narrows the stream, and the drawer shows the 404's sections (from the hub) and body. Screenshots of the live, paused and
  * detail states go to $TAPLINE_SCREENSHOT_DIR (the README's are made with `npm run screenshots`).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -115,7 +115,9 @@ test('live rows, pause with a counter, resume, "+" narrowing the stream, the 404
   for (const p of ['/index.html', '/50x.html', '/error.html']) await curl(p);
   await until(async () => (await rowIds()).length >= 3, 'three live rows');
   expect(await rowPaths()).toEqual(['/error.html', '/50x.html', '/index.html']);
-  expect(await page.getAttribute('[data-entry-id] [data-status-class]', 'data-status-class')).toBe('4xx');
+  // The 404's status in the client-error colour (the 4xx orange), the protocol's badge in HTTP's registry colour.
+  expect(await page.getAttribute('[data-entry-id] [data-outcome]', 'data-outcome')).toBe('client error');
+  expect(await page.$eval('[data-entry-id] [data-protocol]', (e) => [e.textContent, getComputedStyle(e).backgroundColor])).toEqual(['HTTP', 'rgb(32, 92, 192)']);
   if (shots) await page.screenshot({ path: join(shots, 'stream-live.png') });
 
   await page.click('button:has-text("Pause")');
@@ -131,8 +133,8 @@ test('live rows, pause with a counter, resume, "+" narrowing the stream, the 404
   await until(async () => (await rowIds()).length === 5, 'the two new rows after resuming');
   expect((await rowPaths()).slice(0, 2)).toEqual(['/index.html', '/index.html']);
 
-  await page.click('[aria-label="Filter path == /error.html"]');
-  await until(async () => (await page.textContent('[data-testid="filter"]'))?.includes('and path == "/error.html"') ?? false, 'the filter variable to change');
+  await page.click('[aria-label="Filter target == /error.html"]');
+  await until(async () => (await page.textContent('[data-testid="filter"]'))?.includes('and target == "/error.html"') ?? false, 'the filter variable to change');
   await until(async () => {
     const paths = await rowPaths();
     return paths.length > 0 && paths.every((p) => p === '/error.html');
@@ -144,6 +146,8 @@ test('live rows, pause with a counter, resume, "+" narrowing the stream, the 404
 
   await page.click('[data-entry-id] [role="cell"]:nth-child(4)');
   await until(async () => (await page.textContent('body'))?.includes('404 Not Found: /error.html') ?? false, 'the drawer with the 404 body');
-  expect(await page.textContent('body')).toContain('HTTP/1.1 404 Not Found');
+  expect(await page.textContent('body')).toContain('GET /error.html → 404 Not Found');
+  expect(await page.textContent('section[aria-label="Response"]')).toContain('404 Not Found');
+  expect(await page.textContent('section[aria-label="Request"]')).toContain('HTTP/1.1');
   if (shots) await page.screenshot({ path: join(shots, 'stream-detail.png') });
 });

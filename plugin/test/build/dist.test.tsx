@@ -86,6 +86,17 @@ test('module.js is AMD, keeps Grafana’s libraries external, and exports a Data
   expect(screen.getByDisplayValue('http://hub:8787')).toBeInTheDocument();
 });
 
+test('the bundles hold no backend code: the hub’s shapes are imported as types only, and erased', () => {
+  for (const id of ['tapline-traffic-datasource', 'tapline-stream-panel']) {
+    const dir = join(ROOT, 'dist', id);
+    // The source map names every module webpack put in the bundle.
+    const { sources } = JSON.parse(readFileSync(join(dir, 'module.js.map'), 'utf8')) as { sources: string[] };
+    expect(sources.filter((f) => /\/module\.tsx?$/.test(f))).toHaveLength(1);
+    expect([id, sources.filter((f) => /backend\/|@sinclair|typebox/.test(f))]).toEqual([id, []]);
+    expect(readFileSync(join(dir, 'module.js'), 'utf8')).not.toMatch(/TypeBox\.Kind|EntrySummaryShape/);
+  }
+});
+
 test('the panel: dist/tapline-stream-panel/module.js exports a PanelPlugin with its options', () => {
   const dir = join(ROOT, 'dist/tapline-stream-panel');
   for (const f of ['module.js', 'plugin.json', 'img/logo.svg', 'README.md', 'CHANGELOG.md']) expect(existsSync(join(dir, f))).toBe(true);

@@ -2,8 +2,11 @@
  * The DataSource against recorded hub answers (docs/api.md) over real HTTP on loopback: what it
  * asks the hub, and the frames it makes, field by field.
  */
-import { FieldType, LoadingState, type DataFrame, type Field } from '@grafana/data';
+import { FieldType, LoadingState, MappingType, type DataFrame, type Field } from '@grafana/data';
 import { DataSource } from '../../src/datasource/datasource';
+import { entriesFrame } from '../../src/datasource/frames';
+import { ProtocolRegistry } from '../../src/datasource/protocols';
+import type { EntrySummary, ProtocolsJson } from '../../src/datasource/types';
 import { installGrafanaRuntimeStandIns, type StandIns } from '../support/grafana-runtime-standins';
 import { fixture, RecordedHub } from '../support/recorded-hub';
 import { FROM_MS, request, runAll, TO_MS } from '../support/requests';
@@ -31,6 +34,7 @@ beforeEach(async () => {
     .on('GET', '/api/v1/catalog', { body: fixture('catalog') })
     .on('GET', '/api/v1/filter/completions', { body: fixture('completions') })
     .on('GET', '/api/v1/labels/namespace', { body: { values: ['default', 'kube-system'] } })
+    .on('GET', '/api/v1/protocols', { body: fixture('protocols') })
     .on('GET', '/api/v1/health', { body: fixture('health-ok') });
   rt = installGrafanaRuntimeStandIns({ hubUrl: hub.url, token: 's3cret' });
   ds = new DataSource(rt.settings);
@@ -65,10 +69,13 @@ describe('entries', () => {
       '0193a1b2-0002-7000-8000-000000000002',
       '0193a1b2-0001-7000-8000-000000000001',
     ]);
-    expect(values(f, 'method')).toEqual(['GET', 'GET', 'GET']);
-    expect(values(f, 'path')).toEqual(['/error.html', '/50x.html', '/index.html']);
+    expect(values(f, 'operation')).toEqual(['GET', 'GET', 'GET']);
+    expect(values(f, 'target')).toEqual(['/error.html', '/50x.html', '/index.html']);
     expect(field(f, 'status').type).toBe(FieldType.number);
     expect(values(f, 'status')).toEqual([404, 200, 200]);
+    expect(values(f, 'statusText')).toEqual(['Not Found', 'OK', 'OK']);
+    expect(values(f, 'outcome')).toEqual(['client error', 'ok', 'ok']);
+    expect(values(f, 'transport')).toEqual(['tcp', 'tcp', 'tcp']);
     expect(values(f, 'latency')).toEqual([1.5, 0.9, 1.234]);
     expect(field(f, 'latency').config.unit).toBe('ms');
     // Named by Kubernetes where known, by address otherwise.
@@ -95,7 +102,7 @@ describe('entries', () => {
       datasourceName: 'Tapline',
       query: { refId: 'A', queryType: 'entry', entryId: '${__data.fields.id}', datasource: { type: 'tapline-traffic-datasource', uid: 'tapline-test' } },
     });
-    expect(field(res.data[0], 'path').config.links).toEqual(links);
+    expect(field(res.data[0], 'target').config.links).toEqual(links);
 
     rt = installGrafanaRuntimeStandIns({ hubUrl: hub.url, jsonData: { entryDashboardUid: 'tapline-entry', timeField: 'end' } });
     ds = new DataSource(rt.settings);
@@ -104,6 +111,78 @@ describe('entries', () => {
     expect(links.map((l) => l.url)).toEqual(['/d/tapline-entry?var-entry=${__data.fields.id}&${__url_time_range}', '']);
     // timeField 'end': start + duration, in ms.
     expect(values(res.data[0], 'time')).toEqual([1732600002001.5, 1732600001000.9, 1732600000001.234]);
+  });
+});
+
+describe('entries of any protocol', () => {
+  const dns: EntrySummary = {
+    ...fixture<{ entries: EntrySummary[] }>('entries').entries[0],
+    id: 'dns-1', protocol: 'dns', protocolVersion: '', transport: 'udp', operation: 'A', target: 'shop.example', query: '', host: '',
+    status: 3, statusText: 'NXDOMAIN', outcome: 2, fields: { 'dns.rcode': 3, 'dns.qname': 'shop.example' },
+  };
+
+  test('operation, target, status (a number), statusText, outcome by name, transport: the same columns for every protocol', () => {
+    const noAnswer: EntrySummary = { ...dns, id: 'dns-2', status: 0, statusText: '', outcome: 0, unanswered: true };
+    const f = entriesFrame([dns, noAnswer], { refId: 'A', timeField: 'start', links: [] });
+    expect(f.fields.slice(0, 10).map((x) => [x.name, x.type])).toEqual([
+      ['time', FieldType.time], ['id', FieldType.string], ['protocol', FieldType.string],
+      ['operation', FieldType.string], ['target', FieldType.string], ['status', FieldType.number],
+      ['statusText', FieldType.string], ['outcome', FieldType.string], ['latency', FieldType.number], ['source', FieldType.string],
+    ]);
+    expect(values(f, 'operation')).toEqual(['A', 'A']);
+    expect(values(f, 'target')).toEqual(['shop.example', 'shop.example']);
+    expect(values(f, 'status')).toEqual([3, 0]);
+    expect(values(f, 'statusText')).toEqual(['NXDOMAIN', '']);
+    expect(values(f, 'outcome')).toEqual(['client error', 'no response']);
+    expect(values(f, 'transport')).toEqual(['udp', 'udp']);
+    // The outcome's colours are the same for every protocol.
+    expect(field(f, 'outcome').config.mappings).toEqual([
+      {
+        type: MappingType.ValueToText,
+        options: {
+          'no response': { index: 0 },
+          ok: { color: 'green', index: 1 },
+          'client error': { color: 'orange', index: 2 },
+          'server error': { color: 'red', index: 3 },
+          'one-way': { color: 'blue', index: 4 },
+        },
+      },
+    ]);
+  });
+
+  test('the protocol field carries the hub’s registry: abbreviation and colour; no registry, no mappings', () => {
+    const protocols = new ProtocolRegistry(fixture<ProtocolsJson>('protocols'));
+    const f = entriesFrame([dns], { refId: 'A', timeField: 'start', links: [], protocols });
+    expect(field(f, 'protocol').config.mappings).toEqual([{ type: MappingType.ValueToText, options: { http: { text: 'HTTP', color: '#205cc0', index: 0 } } }]);
+    expect(values(f, 'protocol')).toEqual(['dns']); // the value stays the name: filters and links use it
+    expect(field(entriesFrame([dns], { refId: 'A', timeField: 'start', links: [] }), 'protocol').config.mappings).toBeUndefined();
+  });
+
+  test('the registry is fetched once, through the proxy route, and put on entries, stream and entry frames', async () => {
+    const [a] = await runAll(ds, request([{ refId: 'A', queryType: 'entries' }]));
+    const [b] = await runAll(ds, request([{ refId: 'E', queryType: 'entry', entryId: '0193a1b2-0003-7000-8000-000000000003' }]));
+    expect(hub.calls('/api/v1/protocols')).toHaveLength(1);
+    expect(hub.calls('/api/v1/protocols')[0].headers.authorization).toBe('Bearer s3cret');
+    for (const f of [a.data[0], b.data[0]] as DataFrame[]) {
+      expect(field(f, 'protocol').config.mappings?.[0]).toMatchObject({ options: { http: { text: 'HTTP', color: '#205cc0' } } });
+    }
+    expect((await ds.getProtocols()).badge('http')).toEqual({ name: 'http', abbr: 'HTTP', color: '#205cc0', longName: 'Hypertext Transfer Protocol' });
+    expect(hub.calls('/api/v1/protocols')).toHaveLength(1);
+  });
+
+  test('a hub that cannot list its protocols: entries still come, every protocol neutral, asked again next time', async () => {
+    hub.on('GET', '/api/v1/protocols', { status: 500, body: { error: { code: 'internal', message: 'boom' } } });
+    const [res] = await runAll(ds, request([{ refId: 'A', queryType: 'entries' }]));
+    expect(res.state).toBe(LoadingState.Done);
+    expect(field(res.data[0], 'protocol').config.mappings).toBeUndefined();
+    expect((await ds.getProtocols()).badge('http')).toEqual({ name: 'http', abbr: 'HTTP' });
+    expect(hub.calls('/api/v1/protocols')).toHaveLength(2);
+    // An older hub without the endpoint (404) is not asked again.
+    hub.on('GET', '/api/v1/protocols', { status: 404, body: { error: { code: 'not_found', message: 'no route' } } });
+    const old = new DataSource(rt.settings);
+    await old.getProtocols();
+    await old.getProtocols();
+    expect(hub.calls('/api/v1/protocols')).toHaveLength(3);
   });
 });
 

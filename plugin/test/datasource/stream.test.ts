@@ -18,7 +18,7 @@ let sub: Subscription | undefined;
 const packets: DataQueryResponse[] = [];
 
 const history = fixture<EntriesResponse>('entries').entries;
-const live = (n: number): EntrySummary => ({ ...history[0], id: `live-${n}`, path: `/live/${n}`, startUs: 1732600100000000 + n * 1000 });
+const live = (n: number): EntrySummary => ({ ...history[0], id: `live-${n}`, target: `/live/${n}`, startUs: 1732600100000000 + n * 1000 });
 const last = () => packets[packets.length - 1];
 const column = (name: string) => [...((last().data[0] as DataFrame).fields.find((f) => f.name === name)?.values ?? [])];
 
@@ -65,7 +65,7 @@ test('backfills history, then new entries appear at the top; the filter and curs
   expect(last().key).toBe('tapline-stream-3-L');
   // Newest first: the live rows (newest on top), then history newest first.
   expect(column('id')).toEqual(['live-2', 'live-1', ...history.map((e) => e.id)]);
-  expect(column('path').slice(0, 2)).toEqual(['/live/2', '/live/1']);
+  expect(column('target').slice(0, 2)).toEqual(['/live/2', '/live/1']);
 
   const polls = hub.calls('/api/v1/stream');
   const filter = '(dst.service == "nginx") and (status >= 200)';

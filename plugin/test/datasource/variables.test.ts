@@ -91,7 +91,7 @@ describe('variables in filters', () => {
 
   test('metricFindQuery names the labels it knows when given another', async () => {
     await expect(ds.metricFindQuery('nodes')).rejects.toThrow(
-      "Unknown Tapline variable query 'nodes': use one of namespace, service, pod, protocol, method, status",
+      "Unknown Tapline variable query 'nodes': use one of namespace, service, pod, protocol, operation, method, status, outcome",
     );
     expect(hub.requests).toHaveLength(0);
   });
@@ -142,6 +142,15 @@ describe('ad-hoc filters', () => {
     const values = await ds.getTagValues({ key: 'dst.service', filters: [], timeRange: timeRange(FROM_MS, TO_MS) });
     expect(values.map((v) => v.text)).toEqual(['nginx', 'api']);
     expect(await ds.getTagValues({ key: 'latency', filters: [] })).toEqual([]);
+  });
+
+  test('operation (or its old name method) and outcome values come from the hub’s labels of the same names', async () => {
+    hub.on('GET', '/api/v1/labels/operation', { body: { values: ['GET', 'Q'] } }).on('GET', '/api/v1/labels/outcome', { body: { values: ['ok', 'server error'] } });
+    expect((await ds.getTagValues({ key: 'operation', filters: [] })).map((v) => v.text)).toEqual(['GET', 'Q']);
+    expect((await ds.getTagValues({ key: 'method', filters: [] })).map((v) => v.text)).toEqual(['GET', 'Q']);
+    expect((await ds.getTagValues({ key: 'outcome', filters: [] })).map((v) => v.text)).toEqual(['ok', 'server error']);
+    expect((await ds.metricFindQuery('outcome')).map((v) => v.text)).toEqual(['ok', 'server error']);
+    expect(hub.calls('/api/v1/labels/method')).toHaveLength(0);
   });
 });
 

@@ -194,7 +194,7 @@ describe('live stream over `tapline up` capturing loopback', () => {
 
     for (const path of ['/index.html', '/error.html']) await (await nodeFetch(`http://127.0.0.1:${peerPort}${path}`)).text();
 
-    const paths = () => values(packets.at(-1)!.data[0] as DataFrame, 'path');
+    const paths = () => values(packets.at(-1)!.data[0] as DataFrame, 'target');
     await waitFor(() => paths().length >= 2, 'two captured requests in the stream', 30_000);
     const frame = packets.at(-1)!.data[0] as DataFrame;
     expect(packets.at(-1)!.state).toBe(LoadingState.Streaming);

@@ -122,8 +122,8 @@ describe('the walkthrough through the data source', () => {
   const latest = (packets: DataQueryResponse[]) => packets.at(-1)!.data[0] as DataFrame;
   const entryRows = (f: DataFrame) => values(f, 'id').map((_, i) => ({
     id: values(f, 'id')[i] as string,
-    method: values(f, 'method')[i],
-    path: values(f, 'path')[i],
+    method: values(f, 'operation')[i],
+    path: values(f, 'target')[i],
     status: values(f, 'status')[i],
   }));
 
@@ -195,13 +195,13 @@ describe('the walkthrough through the data source', () => {
 
   test('the 404 in full: nginx’s page and headers as curl received them, the request as curl sent it', async () => {
     const [list] = await query({ queryType: 'entries', filter: `${bySource()} and status == 404`, limit: 100 });
-    expect(values(list, 'path')).toEqual(['/error.html']);
+    expect(values(list, 'target')).toEqual(['/error.html']);
     const id = values(list, 'id')[0] as string;
     const [entry, headers] = await query({ queryType: 'entry', entryId: id });
     const got = traffic.sent[2];
     expect(values(entry, 'id')).toEqual([id]);
     expect(values(entry, 'status')).toEqual([got.status]);
-    expect(values(entry, 'path')).toEqual([got.path]);
+    expect(values(entry, 'target')).toEqual([got.path]);
     expect(values(entry, 'response.body')).toEqual([got.body]);
     const rows = values(headers, 'side').map((side, i) => [side, String(values(headers, 'name')[i]).toLowerCase(), values(headers, 'value')[i]]);
     const header = (side: string, name: string) => rows.find(([s, n]) => s === side && n === name)?.[2];

@@ -4,10 +4,11 @@
  */
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { getDefaultTimeRange, LoadingState, type PanelData, type PanelProps } from '@grafana/data';
+import { createTheme, getDefaultTimeRange, LoadingState, type PanelData, type PanelProps } from '@grafana/data';
 import { DataSource } from '../../src/datasource/datasource';
 import { appendEntries, streamFrame } from '../../src/datasource/frames';
-import type { EntriesResponse, EntrySummary } from '../../src/datasource/types';
+import { ProtocolRegistry } from '../../src/datasource/protocols';
+import type { EntriesResponse, EntrySummary, ProtocolsJson } from '../../src/datasource/types';
 import { StreamPanel } from '../../src/panel/components/StreamPanel';
 import { DEFAULT_OPTIONS, type StreamOptions } from '../../src/panel/types';
 import { installGrafanaRuntimeStandIns, installPanelStandIns, type LocationServiceStandIn, type StandIns } from '../support/grafana-runtime-standins';
@@ -21,14 +22,23 @@ const history = fixture<EntriesResponse>('entries').entries; // newest first: 40
 const make = (n: number, patch: Partial<EntrySummary> = {}): EntrySummary => ({
   ...history[1],
   id: `e-${n}`,
-  path: `/p/${n}`,
+  target: `/p/${n}`,
   startUs: 1732600000000000 + n * 1000,
   ...patch,
 });
 
+const theme = createTheme();
+const color = (name: string) => theme.visualization.getColorByName(name);
+/** The hub's registry as recorded (HTTP), plus a protocol of a test's own. */
+const recorded = fixture<ProtocolsJson>('protocols');
+const protocols = new ProtocolRegistry({
+  ...recorded,
+  protocols: [...recorded.protocols, { ...recorded.protocols[0], name: 'tquery', longName: 'Test query protocol', abbr: 'TQ', color: '#16a085', transports: ['udp'], ports: [] }],
+});
+
 /** The frame the Live stream query would have produced after receiving `entries` (oldest first). */
-function streamData(entries: EntrySummary[], state = LoadingState.Streaming): PanelData {
-  const frame = streamFrame('A', 20_000);
+function streamData(entries: EntrySummary[], state = LoadingState.Streaming, registry = protocols): PanelData {
+  const frame = streamFrame('A', 20_000, registry);
   appendEntries(frame, entries, 'start');
   return {
     state,
@@ -64,7 +74,7 @@ const ids = () => dataRows().map((r) => r.getAttribute('data-entry-id'));
 
 beforeEach(async () => {
   hub = await RecordedHub.start();
-  hub.on('GET', '/api/v1/entries/:id', { body: fixture('entry-404') });
+  hub.on('GET', '/api/v1/entries/:id', { body: fixture('entry-404') }).on('GET', '/api/v1/protocols', { body: recorded });
   rt = installGrafanaRuntimeStandIns({ hubUrl: hub.url, variables: { filter: 'http' } });
   location = installPanelStandIns(new DataSource(rt.settings));
 });
@@ -73,15 +83,63 @@ afterEach(async () => {
   await hub.stop();
 });
 
-test('rows newest first, status coloured by class, names shown with the IP on hover', () => {
+test('rows newest first, status coloured by outcome, names shown with the IP on hover', () => {
   render(<StreamPanel {...props(streamData([...history].reverse()))} />);
   expect(screen.getByLabelText('stream state')).toHaveTextContent('● Live');
   expect(ids()).toEqual(history.map((e) => e.id));
   const first = dataRows()[0];
-  expect(within(first).getByText('404')).toHaveAttribute('data-status-class', '4xx');
+  // HTTP looks as it did: a 404 is a client error, in the 4xx orange; 200s are ok, in green.
+  expect(within(first).getByText('404')).toHaveAttribute('data-outcome', 'client error');
+  expect(within(first).getByText('404')).toHaveStyle({ color: color('orange') });
+  expect(within(first).getByText('404')).toHaveAttribute('title', '404 Not Found · client error');
+  expect(within(dataRows()[1]).getByText('200')).toHaveStyle({ color: color('green') });
+  expect(within(first).getByText('HTTP')).toHaveStyle({ backgroundColor: '#205cc0' });
+  expect(within(first).getByText('GET')).toBeInTheDocument();
   expect(within(first).getByText('/error.html')).toBeInTheDocument();
   expect(within(first).getByText('nginx').closest('[title]')).toHaveAttribute('title', '10.96.12.3:80 (default)');
   expect(within(dataRows()[2]).getByText('10.96.12.3:80')).toBeInTheDocument();
+});
+
+test('rows of two protocols: each protocol in its registry colour, each outcome in its colour', () => {
+  const q = (n: number, patch: Partial<EntrySummary>): EntrySummary => ({
+    ...make(n), protocol: 'tquery', transport: 'udp', operation: 'Q', protocolVersion: '1', host: '', query: '', ...patch,
+  });
+  const entries = [
+    make(1, { status: 503, statusText: 'Service Unavailable', outcome: 3 }),
+    q(2, { target: 'a.example', status: 0, statusText: 'OK', outcome: 1 }),
+    q(3, { target: 'nope.example', status: 3, statusText: 'NONAME', outcome: 2 }),
+    q(4, { target: 'lost.example', status: 0, statusText: '', outcome: 0, unanswered: true }),
+    make(5, { protocol: 'smtp', operation: 'MAIL', target: 'a@b', status: 250, statusText: 'OK', outcome: 1 }),
+  ];
+  render(<StreamPanel {...props(streamData(entries), { columns: ['protocol', 'operation', 'target', 'status', 'outcome'] })} />);
+  const row = (id: string) => dataRows().find((r) => r.getAttribute('data-entry-id') === id)!;
+  const cells = (id: string) => within(row(id)).getAllByRole('cell');
+  expect(screen.getAllByRole('columnheader').map((h) => h.textContent)).toEqual(['Protocol', 'Operation', 'Target', 'Status', 'Outcome']);
+
+  expect(within(row('e-1')).getByText('HTTP')).toHaveStyle({ backgroundColor: '#205cc0' });
+  for (const id of ['e-2', 'e-3', 'e-4']) expect(within(row(id)).getByText('TQ')).toHaveStyle({ backgroundColor: '#16a085' });
+  // A protocol the registry does not know: its name, no colour of its own.
+  const smtp = within(row('e-5')).getByText('SMTP');
+  expect(smtp).toHaveAttribute('data-protocol', 'smtp');
+  expect(smtp.style.backgroundColor).toBe('');
+  expect(smtp).toHaveStyle({ color: theme.colors.text.secondary });
+
+  const status = (id: string) => cells(id)[3].querySelector('[data-outcome]') as HTMLElement;
+  expect([1, 2, 3, 4, 5].map((n) => [status(`e-${n}`).textContent, status(`e-${n}`).getAttribute('data-outcome')])).toEqual([
+    ['503', 'server error'],
+    ['OK', 'ok'], // no code: its status text
+    ['3', 'client error'],
+    ['—', 'no response'],
+    ['250', 'ok'],
+  ]);
+  expect(status('e-1')).toHaveStyle({ color: color('red') });
+  expect(status('e-2')).toHaveStyle({ color: color('green') });
+  expect(status('e-3')).toHaveStyle({ color: color('orange') });
+  expect(status('e-3')).toHaveAttribute('title', '3 NONAME · client error');
+  expect(status('e-4')).toHaveStyle({ color: theme.colors.text.secondary });
+  expect(cells('e-3')[4]).toHaveTextContent('client error');
+  expect(cells('e-3')[4].querySelector('[data-outcome]')).toHaveStyle({ color: color('orange') });
+  expect(cells('e-3')[2]).toHaveTextContent('nope.example');
 });
 
 test('a streaming frame grown in place (same object, new packet) shows its new rows', () => {
@@ -136,11 +194,20 @@ test('scrolling away from the top pauses', () => {
 });
 
 test('"+" and "−" add clauses to the filter variable through the URL', async () => {
-  render(<StreamPanel {...props(streamData([...history].reverse()))} />);
+  render(<StreamPanel {...props(streamData([...history].reverse()), { columns: [...DEFAULT_OPTIONS.columns, 'outcome'] })} />);
   const row = dataRows()[0];
   await userEvent.click(within(row).getByRole('button', { name: 'Filter dst.service == nginx' }));
   await userEvent.click(within(row).getByRole('button', { name: 'Filter status != 404' }));
-  expect(location.partials).toEqual([{ 'var-filter': 'http and dst.service == "nginx"' }, { 'var-filter': 'http and status != 404' }]);
+  await userEvent.click(within(row).getByRole('button', { name: 'Filter operation == GET' }));
+  await userEvent.click(within(row).getByRole('button', { name: 'Filter target == /error.html' }));
+  await userEvent.click(within(row).getByRole('button', { name: 'Filter outcome != client error' }));
+  expect(location.partials).toEqual([
+    { 'var-filter': 'http and dst.service == "nginx"' },
+    { 'var-filter': 'http and status != 404' },
+    { 'var-filter': 'http and operation == "GET"' },
+    { 'var-filter': 'http and target == "/error.html"' },
+    { 'var-filter': 'http and outcome != "client error"' },
+  ]);
   // A row's click opens the drawer; the buttons must not.
   expect(screen.queryByText('Loading the entry from the hub…')).not.toBeInTheDocument();
 });
@@ -161,14 +228,25 @@ test('without the filter variable there are no "+" buttons, and the panel says h
 test('clicking a row opens the entry in full, loaded from the hub', async () => {
   render(<StreamPanel {...props(streamData([...history].reverse()), { entryDashboardUid: 'tapline-request' })} />);
   await userEvent.click(within(dataRows()[0]).getByText('/error.html'));
-  expect(await screen.findByText('GET /error.html → 404')).toBeInTheDocument();
+  expect(await screen.findByText('GET /error.html → 404 Not Found')).toBeInTheDocument();
   expect(hub.calls('/api/v1/entries/0193a1b2-0003-7000-8000-000000000003')).toHaveLength(1);
-  const response = screen.getByRole('region', { name: 'Response' });
-  expect(within(response).getByText('HTTP/1.1 404 Not Found')).toBeInTheDocument();
-  expect(within(response).getByText('nginx/1.27.3')).toBeInTheDocument();
-  expect(within(response).getByText(/<h1>404 Not Found<\/h1>/)).toHaveAttribute('data-body-kind', 'text');
-  expect(within(screen.getByRole('region', { name: 'Request' })).getByText('curl/8.5.0')).toBeInTheDocument();
-  expect(screen.getByText(/10\.244\.1\.7:51240 → 10\.96\.12\.3:80/)).toBeInTheDocument();
+  const drawer = screen.getByRole('dialog');
+  // The protocol's badge from the hub's registry, not a hard-coded "HTTP/…".
+  expect(within(drawer).getByText('HTTP', { selector: '[data-protocol]' })).toHaveStyle({ backgroundColor: '#205cc0' });
+  // The hub's sections for HTTP: request line, headers, response status, headers, body.
+  expect(screen.getAllByRole('region').map((r) => r.getAttribute('aria-label'))).toEqual([
+    'Request', 'Request headers', 'Response', 'Response headers', 'Response body', 'Timing', 'Connection', 'Kubernetes',
+  ]);
+  const request = screen.getByRole('region', { name: 'Request' });
+  expect([...request.querySelectorAll('tr')].map((tr) => tr.textContent)).toEqual(['MethodGET', 'Path/error.html', 'Hostnginx.default', 'VersionHTTP/1.1']);
+  expect(within(screen.getByRole('region', { name: 'Response' })).getByText('404 Not Found')).toBeInTheDocument();
+  expect(within(screen.getByRole('region', { name: 'Response headers' })).getByText('nginx/1.27.3')).toBeInTheDocument();
+  const body = screen.getByRole('region', { name: 'Response body' });
+  expect(within(body).getByText(/<h1>404 Not Found<\/h1>/)).toHaveAttribute('data-body-kind', 'text');
+  expect(within(body).getByText('(text/html)')).toBeInTheDocument();
+  expect(within(screen.getByRole('region', { name: 'Request headers' })).getByText('curl/8.5.0')).toBeInTheDocument();
+  expect(screen.getByText(/10\.244\.1\.7:51240 → 10\.96\.12\.3:80 http\/1\.1 over tcp seen by kind-worker/)).toBeInTheDocument();
+  expect(screen.getByRole('button', { name: /Copy as curl/ })).toBeInTheDocument();
   expect(screen.getByRole('link', { name: /Open in the entry dashboard/ })).toHaveAttribute(
     'href',
     '/d/tapline-request?var-entry=0193a1b2-0003-7000-8000-000000000003',

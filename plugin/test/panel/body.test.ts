@@ -1,6 +1,6 @@
 /** Body views and "copy as curl", on entries shaped like the hub's (recorded fixtures). */
-import type { FullEntry } from '../../src/datasource/types';
-import { bodyView, curlCommand } from '../../src/panel/body';
+import type { EntryDetail } from '../../src/datasource/types';
+import { bodyView, curlCommand, hasCurl } from '../../src/panel/body';
 import { fixture } from '../support/recorded-hub';
 
 const body = (patch: object) => ({ size: 0, wireSize: 0, truncated: false, encoding: '', contentType: '', ...patch });
@@ -19,7 +19,7 @@ test('text that only looks like JSON (or was cut) stays text', () => {
 });
 
 test('binary is a hex dump with offsets and printable characters', () => {
-  const v = bodyView(fixture<FullEntry>('entry-binary').requestBody);
+  const v = bodyView(fixture<EntryDetail>('entry-binary').requestBody);
   expect(v).toEqual({ kind: 'hex', shown: 4, text: `00000000  00 01 fe ff${' '.repeat(36)}  ....` });
   const seventeen = btoa('ABCDEFGHIJKLMNOPQ');
   expect(bodyView(body({ base64: seventeen })).kind === 'hex' && (bodyView(body({ base64: seventeen })) as { text: string }).text.split('\n')).toEqual([
@@ -34,11 +34,11 @@ test('no body', () => {
 });
 
 test('copy as curl: method, headers (minus the ones curl sets), body, URL from Host', () => {
-  const e = fixture<FullEntry>('entry-404');
+  const e = fixture<EntryDetail>('entry-404');
   expect(curlCommand(e)).toBe("curl -H 'User-Agent: curl/8.5.0' -H 'Accept: */*' 'http://nginx.default/error.html'");
-  const post: FullEntry = {
+  const post: EntryDetail = {
     ...e,
-    method: 'POST',
+    operation: 'POST',
     query: 'a=1',
     requestHeaders: [['Content-Type', 'application/json'], ['X-Note', "it's"]],
     requestBody: { ...e.requestBody, text: '{"q":"it\'s"}' },
@@ -46,7 +46,13 @@ test('copy as curl: method, headers (minus the ones curl sets), body, URL from H
   expect(curlCommand(post)).toBe(
     `curl -X POST -H 'Content-Type: application/json' -H 'X-Note: it'\\''s' --data-raw '{"q":"it'\\''s"}' 'http://nginx.default/error.html?a=1'`,
   );
-  expect(curlCommand(fixture<FullEntry>('entry-binary'))).toBe(
+  expect(curlCommand(fixture<EntryDetail>('entry-binary'))).toBe(
     "curl -X POST -H 'Content-Type: application/octet-stream' -H 'Content-Encoding: gzip' 'http://api.default/upload' # the binary body (4 bytes) is left out",
   );
+});
+
+test('copy as curl is for HTTP entries only', () => {
+  expect(hasCurl(fixture<EntryDetail>('entry-404'))).toBe(true);
+  expect(hasCurl({ protocol: 'dns' })).toBe(false);
+  expect(hasCurl({ protocol: 'tline' })).toBe(false);
 });

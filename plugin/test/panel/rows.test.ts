@@ -1,6 +1,7 @@
 /** Reading panel rows from frames made by the data source's own frame code. */
 import { appendEntries, entriesFrame, streamFrame } from '../../src/datasource/frames';
-import type { EntriesResponse, EntrySummary } from '../../src/datasource/types';
+import { ProtocolRegistry } from '../../src/datasource/protocols';
+import type { EntriesResponse, EntrySummary, ProtocolsJson } from '../../src/datasource/types';
 import { entryFrame, frameSource, snapshot } from '../../src/panel/rows';
 import { fixture } from '../support/recorded-hub';
 
@@ -30,14 +31,35 @@ test('rows carry the values the list shows', () => {
   expect(r).toEqual({
     id: history[0].id,
     timeMs: 1732600002000,
-    protocol: 'http',
-    method: 'GET',
-    path: '/error.html',
+    // No registry on this frame: the protocol shows by name, in no colour of its own.
+    protocol: { name: 'http', abbr: 'HTTP' },
+    operation: 'GET',
+    target: '/error.html',
     status: 404,
+    statusText: 'Not Found',
+    outcome: 'client error',
     latencyMs: 1.5,
     src: { ip: '10.244.1.7', port: 51240, pod: 'test-pod', namespace: 'default', service: '', label: 'test-pod' },
     dst: { ip: '10.96.12.3', port: 80, pod: 'nginx-7c5b8d-abcde', namespace: 'default', service: 'nginx', label: 'nginx' },
   });
+});
+
+test('rows carry each protocol’s badge from the registry on the frame; an unknown protocol is neutral', () => {
+  const protocols = new ProtocolRegistry(fixture<ProtocolsJson>('protocols'));
+  const dns: EntrySummary = { ...history[0], id: 'dns-1', protocol: 'dns', operation: 'A', target: 'x.example', status: 3, statusText: 'NXDOMAIN', outcome: 2 };
+  for (const frame of [entriesFrame([dns, history[0]], { refId: 'A', timeField: 'start', links: [], protocols }), streamFrame('A', 10, protocols)]) {
+    if (frame.name === 'stream') appendEntries(frame as ReturnType<typeof streamFrame>, [history[0], dns], 'start');
+    const src = frameSource(frame, 10, true);
+    const rows = [src.row(0), src.row(1)].sort((a, b) => a.id.localeCompare(b.id));
+    expect(rows.map((r) => r.protocol)).toEqual([
+      { name: 'http', abbr: 'HTTP', color: '#205cc0' },
+      { name: 'dns', abbr: 'DNS' },
+    ]);
+    expect(rows.map((r) => [r.status, r.statusText, r.outcome])).toEqual([
+      [404, 'Not Found', 'client error'],
+      [3, 'NXDOMAIN', 'client error'],
+    ]);
+  }
 });
 
 test('a snapshot does not change when the ring moves on', () => {

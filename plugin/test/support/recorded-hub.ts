@@ -1,6 +1,7 @@
 /**
  * A loopback HTTP server that answers like the hub with recorded responses (test/fixtures/hub,
- * written from docs/api.md), for the frame-mapping tests that need no live store. It records every
+ * written from docs/api.md in the hub's shapes, test/datasource/shapes checks them; protocols.json
+ * is `GET /api/v1/protocols` of a real `tapline hub`), for the frame-mapping tests that need no live store. It records every
  * request (path, query, body, headers) and how many are still open, so tests can check what the
  * data source asked for and that unsubscribing really closed the connection.
  */

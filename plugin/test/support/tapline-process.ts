@@ -1,14 +1,16 @@
 /**
- * Runs the real `tapline` CLI (backend/src/cli/main.ts through tsx) as a child process for the
- * plugin's end-to-end tests. backend/test/hub/processes.ts does the same for node:test, but it is
- * an ES module (import.meta) that Jest's CommonJS runtime cannot load.
+ * Runs the real `tapline` CLI (backend/src/cli/main.ts through tsx), or another TypeScript program
+ * of the repository (test/support/*-up.ts), as a child process for the plugin's end-to-end tests.
+ * backend/test/hub/processes.ts does the same for node:test, but it is an ES module (import.meta)
+ * that Jest's CommonJS runtime cannot load.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { realFetch } from './node-fetch';
 
-const BACKEND = join(__dirname, '../../../backend');
+const ROOT = join(__dirname, '../../..');
+const BACKEND = join(ROOT, 'backend');
 
 export interface TaplineProcess {
   child: ChildProcess;
@@ -17,8 +19,13 @@ export interface TaplineProcess {
 }
 
 export function tapline(args: string[]): TaplineProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: BACKEND,
+  return tsxProgram('src/cli/main.ts', args, BACKEND);
+}
+
+/** Runs a TypeScript program through tsx; `script` is relative to `cwd` (the repository root by default). */
+export function tsxProgram(script: string, args: string[] = [], cwd = ROOT): TaplineProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd,
     env: { ...process.env, TAPLINE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -39,10 +46,24 @@ export async function taplineRun(args: string[], ms: number): Promise<string> {
   return p.output();
 }
 
-/** SIGINT, then SIGKILL if it lingers. */
-export async function stopProcess(p: TaplineProcess | undefined, ms = 15_000): Promise<void> {
+/** Waits for a line of the process's output that matches `pattern`; fails with the output if it exits or `ms` pass first. */
+export async function waitForLine(p: TaplineProcess, pattern: RegExp, ms: number): Promise<RegExpMatchArray> {
+  const end = Date.now() + ms;
+  for (;;) {
+    for (const line of p.output().split('\n')) {
+      const m = line.match(pattern);
+      if (m) return m;
+    }
+    if (p.child.exitCode !== null) throw new Error(`the process exited (${p.child.exitCode}) before printing ${pattern}:\n${p.output()}`);
+    if (Date.now() > end) throw new Error(`no line matching ${pattern} within ${ms} ms:\n${p.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** SIGINT (or `signal`) to the child's PID, then SIGKILL if it lingers. */
+export async function stopProcess(p: TaplineProcess | undefined, ms = 15_000, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
   if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGINT');
+  p.child.kill(signal);
   const timer = setTimeout(() => p.child.kill('SIGKILL'), ms);
   await p.exited;
   clearTimeout(timer);

@@ -1,17 +1,22 @@
 /**
- * One entry in full, fetched from the data source when a row is clicked: request and response
- * (line, headers, body as JSON, text or hex), timing, the TCP connection, Kubernetes names that
- * narrow the stream, "copy as curl", and a link to the single-entry dashboard.
+ * One entry in full, fetched from the data source when a row is clicked, for any protocol: a title
+ * line (the protocol's badge, operation, target, status), the sections the protocol's descriptor
+ * gives the hub (name/value tables; payloads as JSON, text or hex), timing, the connection,
+ * Kubernetes names that narrow the stream, "copy as curl" for HTTP, and a link to the single-entry
+ * dashboard. A protocol the plugin has never heard of shows as completely as HTTP does.
  */
 import { useEffect, useState, type ReactNode } from 'react';
-import { Alert, ClipboardButton, Drawer, LinkButton, LoadingPlaceholder, Stack } from '@grafana/ui';
-import type { FullEntry, HubBody } from '../../datasource/types.js';
-import { bodyView, curlCommand } from '../body.js';
-import { Filterable, type FilterAction } from './StreamList.js';
+import { Alert, ClipboardButton, Drawer, LinkButton, LoadingPlaceholder, Stack, Text, useTheme2 } from '@grafana/ui';
+import { EMPTY_REGISTRY, outcomeName, type ProtocolRegistry } from '../../datasource/protocols.js';
+import type { BodyJson, EntryDetail, SectionJson } from '../../datasource/types.js';
+import { bodyView, curlCommand, hasCurl } from '../body.js';
+import { Filterable, ProtocolTag, type FilterAction } from './StreamList.js';
 
 /** What the drawer needs from the data source (the Tapline DataSource has it). */
 export interface EntrySource {
-  getEntry(id: string): Promise<FullEntry>;
+  getEntry(id: string): Promise<EntryDetail>;
+  /** The hub's protocol registry, for the badge; without it the protocol shows in a neutral colour. */
+  getProtocols?(): Promise<ProtocolRegistry>;
 }
 
 interface Props {
@@ -24,12 +29,24 @@ interface Props {
 
 const mono = { fontFamily: 'monospace', fontSize: 12, whiteSpace: 'pre-wrap' as const, wordBreak: 'break-all' as const, margin: 0 };
 
-function Headers({ list }: { list: Array<[string, string]> }) {
-  if (!list.length) return <div>No headers</div>;
+/** The status as the title shows it: "404 Not Found", "3 NXDOMAIN", a status text alone, or the outcome. */
+export function statusLine(e: Pick<EntryDetail, 'status' | 'statusText' | 'outcome'>): string {
+  if (e.status) return `${e.status} ${e.statusText}`.trim();
+  return e.statusText || outcomeName(e.outcome);
+}
+
+/** "GET /error.html → 404 Not Found", "A example.com → 3 NXDOMAIN". */
+export function entryTitle(e: Pick<EntryDetail, 'operation' | 'target' | 'status' | 'statusText' | 'outcome'>): string {
+  const what = [e.operation, e.target].filter(Boolean).join(' ');
+  return `${what ? `${what} ` : ''}→ ${statusLine(e)}`;
+}
+
+function NameValues({ rows }: { rows: Array<[string, string]> }) {
+  if (!rows.length) return <div>Nothing</div>;
   return (
     <table style={{ ...mono, borderCollapse: 'collapse' }}>
       <tbody>
-        {list.map(([k, v], i) => (
+        {rows.map(([k, v], i) => (
           <tr key={`${k}-${i}`}>
             <td style={{ paddingRight: 12, verticalAlign: 'top', fontWeight: 500 }}>{k}</td>
             <td>{v}</td>
@@ -40,7 +57,18 @@ function Headers({ list }: { list: Array<[string, string]> }) {
   );
 }
 
-function Body({ body, label }: { body: HubBody; label: string }) {
+function Section({ title, note, children }: { title: string; note?: string; children: ReactNode }) {
+  return (
+    <section aria-label={title} style={{ marginBottom: 16 }}>
+      <h4>
+        {title} {note && <small style={{ fontWeight: 400 }}>({note})</small>}
+      </h4>
+      {children}
+    </section>
+  );
+}
+
+function BodySection({ title, body }: { title: string; body: BodyJson }) {
   const v = bodyView(body);
   const notes = [
     body.encoding && `decoded from ${body.encoding}`,
@@ -49,25 +77,23 @@ function Body({ body, label }: { body: HubBody; label: string }) {
     body.contentType,
   ].filter(Boolean);
   return (
-    <section aria-label={`${label} body`}>
-      <h5 style={{ margin: '8px 0 4px' }}>
-        Body {notes.length > 0 && <small style={{ fontWeight: 400 }}>({notes.join('; ')})</small>}
-      </h5>
-      {v.kind === 'empty' ? <div>No body</div> : <pre data-body-kind={v.kind} style={mono}>{v.text}</pre>}
-    </section>
+    <Section title={title} note={notes.join('; ')}>
+      {v.kind === 'empty' ? <div>Empty</div> : <pre data-body-kind={v.kind} style={mono}>{v.text}</pre>}
+    </Section>
   );
 }
 
-function Section({ title, children }: { title: string; children: ReactNode }) {
+/** One of the protocol's sections, whatever the protocol. */
+function EntrySection({ s }: { s: SectionJson }) {
+  if (s.kind === 'body') return <BodySection title={s.title} body={s.body} />;
   return (
-    <section aria-label={title} style={{ marginBottom: 16 }}>
-      <h4>{title}</h4>
-      {children}
-    </section>
+    <Section title={s.title}>
+      <NameValues rows={s.rows} />
+    </Section>
   );
 }
 
-function K8s({ e, onFilter }: { e: FullEntry; onFilter?: FilterAction }) {
+function K8s({ e, onFilter }: { e: EntryDetail; onFilter?: FilterAction }) {
   const rows: Array<[string, 'src' | 'dst', 'pod' | 'namespace' | 'service' | 'workload' | 'node']> = [];
   for (const p of ['src', 'dst'] as const) for (const k of ['pod', 'namespace', 'service', 'workload', 'node'] as const) rows.push([`${p}.${k}`, p, k]);
   const known = rows.filter(([, p, k]) => e[p][k]);
@@ -91,25 +117,45 @@ function K8s({ e, onFilter }: { e: FullEntry; onFilter?: FilterAction }) {
 }
 
 export function EntryDrawer({ id, source, onClose, onFilter, entryDashboardUid }: Props) {
-  const [entry, setEntry] = useState<FullEntry | undefined>();
+  const theme = useTheme2();
+  const [loaded, setLoaded] = useState<{ entry: EntryDetail; protocols: ProtocolRegistry } | undefined>();
   const [error, setError] = useState<string | undefined>();
 
   useEffect(() => {
     let live = true;
-    setEntry(undefined);
+    setLoaded(undefined);
     setError(undefined);
     source
-      .then((s) => s.getEntry(id))
-      .then((e) => live && setEntry(e))
+      .then((s) =>
+        Promise.all([
+          s.getEntry(id),
+          // The badge is a nicety: an entry without its registry still shows in full.
+          (s.getProtocols?.() ?? Promise.resolve(EMPTY_REGISTRY)).catch(() => EMPTY_REGISTRY),
+        ]),
+      )
+      .then(([entry, protocols]) => live && setLoaded({ entry, protocols }))
       .catch((err: unknown) => live && setError(err instanceof Error ? err.message : String(err)));
     return () => {
       live = false;
     };
   }, [id, source]);
 
-  const title = entry ? `${entry.method} ${entry.path} → ${entry.status || 'no response'}` : 'Entry';
+  const entry = loaded?.entry;
+  const title = (
+    <Stack direction="column" gap={0.5}>
+      <Text element="h3" truncate>
+        {loaded && (
+          <>
+            <ProtocolTag badge={loaded.protocols.badge(loaded.entry.protocol)} theme={theme} />{' '}
+          </>
+        )}
+        <span>{entry ? entryTitle(entry) : 'Entry'}</span>
+      </Text>
+      <div style={{ color: theme.colors.text.secondary }}>{id}</div>
+    </Stack>
+  );
   return (
-    <Drawer title={title} subtitle={id} onClose={onClose} size="md">
+    <Drawer title={title} onClose={onClose} size="md">
       {error && (
         <Alert severity="error" title="Could not load this entry">
           {error}
@@ -119,31 +165,25 @@ export function EntryDrawer({ id, source, onClose, onFilter, entryDashboardUid }
       {entry && (
         <div>
           <Stack direction="row" gap={1}>
-            <ClipboardButton icon="copy" variant="secondary" size="sm" getText={() => curlCommand(entry)}>
-              Copy as curl
-            </ClipboardButton>
+            {hasCurl(entry) && (
+              <ClipboardButton icon="copy" variant="secondary" size="sm" getText={() => curlCommand(entry)}>
+                Copy as curl
+              </ClipboardButton>
+            )}
             {entryDashboardUid && (
               <LinkButton size="sm" variant="secondary" icon="external-link-alt" href={`/d/${encodeURIComponent(entryDashboardUid)}?var-entry=${encodeURIComponent(entry.id)}`}>
                 Open in the entry dashboard
               </LinkButton>
             )}
           </Stack>
-          <Section title="Request">
-            <pre style={mono}>{`${entry.method} ${entry.path}${entry.query ? `?${entry.query}` : ''} HTTP/${entry.protocolVersion}`}</pre>
-            <Headers list={entry.requestHeaders} />
-            <Body body={entry.requestBody} label="Request" />
-          </Section>
-          <Section title="Response">
-            {entry.unanswered ? (
+          {(entry.sections ?? []).map((s, i) => (
+            <EntrySection key={`${s.title}-${i}`} s={s} />
+          ))}
+          {entry.unanswered && (
+            <Section title="No response">
               <div>No response was seen.</div>
-            ) : (
-              <>
-                <pre style={mono}>{`HTTP/${entry.protocolVersion} ${entry.status} ${entry.statusText}`}</pre>
-                <Headers list={entry.responseHeaders} />
-                <Body body={entry.responseBody} label="Response" />
-              </>
-            )}
-          </Section>
+            </Section>
+          )}
           <Section title="Timing">
             <pre style={mono}>
               {`started   ${new Date(entry.startUs / 1000).toISOString()}\nended     ${new Date(entry.endUs / 1000).toISOString()}\nduration  ${(entry.durationUs / 1000).toFixed(3)} ms`}
@@ -151,7 +191,7 @@ export function EntryDrawer({ id, source, onClose, onFilter, entryDashboardUid }
           </Section>
           <Section title="Connection">
             <pre style={mono}>
-              {`${entry.src.ip}:${entry.src.port} → ${entry.dst.ip}:${entry.dst.port}  ${entry.protocol}/${entry.protocolVersion}  seen by ${entry.agent}${entry.incomplete ? '  (incomplete: part of the exchange was not captured)' : ''}`}
+              {`${entry.src.ip}:${entry.src.port} → ${entry.dst.ip}:${entry.dst.port}  ${entry.protocol}${entry.protocolVersion ? `/${entry.protocolVersion}` : ''} over ${entry.transport}  seen by ${entry.agent}${entry.incomplete ? '  (incomplete: part of the exchange was not captured)' : ''}`}
             </pre>
           </Section>
           <Section title="Kubernetes">

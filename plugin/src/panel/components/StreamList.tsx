@@ -1,11 +1,14 @@
 /**
  * The rows, virtualised (react-window): only the visible rows exist in the DOM, so 10,000 rows and
  * hundreds of new ones a second stay smooth. Values that make good filters carry "+" and "−".
+ * Nothing here knows a protocol: the badge comes from the hub's registry (via the frame), the
+ * status colour from the outcome class, which means the same for every protocol.
  */
 import { forwardRef, type CSSProperties, type ReactNode } from 'react';
 import { FixedSizeList, type ListChildComponentProps } from 'react-window';
 import { useTheme2 } from '@grafana/ui';
 import type { GrafanaTheme2 } from '@grafana/data';
+import { OUTCOME_COLORS, type ProtocolBadge } from '../../datasource/protocols.js';
 import type { RowSource } from '../rows.js';
 import { COLUMN_LABELS, type ColumnKey, type StreamRow } from '../types.js';
 
@@ -32,9 +35,10 @@ interface Props {
 const WIDTHS: Record<ColumnKey, number | string> = {
   time: 110,
   protocol: 70,
-  method: 80,
-  path: '1 1 30%',
+  operation: 80,
+  target: '1 1 30%',
   status: 70,
+  outcome: 110,
   latency: 90,
   route: '1 1 40%',
 };
@@ -44,10 +48,45 @@ const cellStyle = (c: ColumnKey): CSSProperties =>
     ? { width: WIDTHS[c], flex: 'none', overflow: 'hidden', whiteSpace: 'nowrap', textOverflow: 'ellipsis', padding: '0 6px' }
     : { flex: WIDTHS[c], minWidth: 0, overflow: 'hidden', whiteSpace: 'nowrap', textOverflow: 'ellipsis', padding: '0 6px' };
 
-export function statusColor(theme: GrafanaTheme2, status: number): string {
-  const c = Math.floor(status / 100);
-  const name = c === 2 ? 'green' : c === 3 ? 'blue' : c === 4 ? 'orange' : c === 5 ? 'red' : 'text';
-  return name === 'text' ? theme.colors.text.secondary : theme.visualization.getColorByName(name);
+/** An outcome's colour, the same for every protocol: ok green, client error orange, server error red, no response grey. */
+export function outcomeColor(theme: GrafanaTheme2, outcome: string): string {
+  const name = OUTCOME_COLORS[outcome];
+  return name ? theme.visualization.getColorByName(name) : theme.colors.text.secondary;
+}
+
+/** Text colour on a badge colour, by theme (computed once: every visible row asks on every update). */
+const contrast = new Map<string, string>();
+function textOn(theme: GrafanaTheme2, bg: string): string {
+  const key = `${theme.name}|${bg}`;
+  let c = contrast.get(key);
+  if (c === undefined) contrast.set(key, (c = theme.colors.getContrastText(bg)));
+  return c;
+}
+
+/** A protocol's badge: its abbreviation on its registry colour; a protocol the registry does not know is neutral. */
+export function ProtocolTag({ badge, theme }: { badge: ProtocolBadge; theme: GrafanaTheme2 }) {
+  const bg = badge.color ? theme.visualization.getColorByName(badge.color) : undefined;
+  const style: CSSProperties = {
+    display: 'inline-block',
+    padding: '0 4px',
+    borderRadius: theme.shape.radius.default,
+    fontSize: 11,
+    fontWeight: 500,
+    lineHeight: '16px',
+    ...(bg
+      ? { background: bg, color: textOn(theme, bg) }
+      : { border: `1px solid ${theme.colors.border.medium}`, color: theme.colors.text.secondary }),
+  };
+  return (
+    <span data-protocol={badge.name} title={badge.longName ? `${badge.longName} (${badge.name})` : badge.name} style={style}>
+      {badge.abbr}
+    </span>
+  );
+}
+
+/** The status as a row shows it: the code, else the status text, else a dash; the rest on hover. */
+export function statusLabel(r: Pick<StreamRow, 'status' | 'statusText'>): string {
+  return r.status ? String(r.status) : r.statusText || '—';
 }
 
 function latencyColor(theme: GrafanaTheme2, ms: number, warn: number, crit: number): string | undefined {
@@ -121,21 +160,32 @@ function Row({ index, style, data }: ListChildComponentProps<ItemData>) {
   const { theme, onFilter } = data;
   const cells: Record<ColumnKey, ReactNode> = {
     time: time(r.timeMs),
-    protocol: r.protocol,
-    method: (
-      <Filterable field="method" value={r.method} onFilter={onFilter}>
-        {r.method}
+    protocol: <ProtocolTag badge={r.protocol} theme={theme} />,
+    operation: (
+      <Filterable field="operation" value={r.operation} onFilter={onFilter}>
+        {r.operation}
       </Filterable>
     ),
-    path: (
-      <Filterable field="path" value={r.path} onFilter={onFilter}>
-        {r.path}
+    target: (
+      <Filterable field="target" value={r.target} onFilter={onFilter}>
+        {r.target}
       </Filterable>
     ),
     status: (
       <Filterable field="status" value={r.status} onFilter={onFilter}>
-        <span data-status-class={`${Math.floor(r.status / 100)}xx`} style={{ color: statusColor(theme, r.status), fontWeight: 500 }}>
-          {r.status || '—'}
+        <span
+          data-outcome={r.outcome}
+          title={[`${r.status || ''} ${r.statusText}`.trim(), r.outcome].filter(Boolean).join(' · ')}
+          style={{ color: outcomeColor(theme, r.outcome), fontWeight: 500 }}
+        >
+          {statusLabel(r)}
+        </span>
+      </Filterable>
+    ),
+    outcome: (
+      <Filterable field="outcome" value={r.outcome} onFilter={onFilter}>
+        <span data-outcome={r.outcome} style={{ color: outcomeColor(theme, r.outcome) }}>
+          {r.outcome}
         </span>
       </Filterable>
     ),

@@ -10,7 +10,7 @@ import { Alert, Button, useTheme2 } from '@grafana/ui';
 import type { FixedSizeList } from 'react-window';
 import { addClause, currentFilter, filterClause, setFilter } from '../filterClick.js';
 import { arraySource, entryFrame, frameSource, snapshot, type RowSource } from '../rows.js';
-import { DEFAULT_OPTIONS, type StreamOptions } from '../types.js';
+import { columnKeys, DEFAULT_OPTIONS, type StreamOptions } from '../types.js';
 import { EntryDrawer, type EntrySource } from './EntryDrawer.js';
 import { ROW_HEIGHT, StreamList } from './StreamList.js';
 
@@ -141,7 +141,7 @@ export function StreamPanel({ data, options, width, height }: PanelProps<StreamO
         <StreamList
           ref={list}
           rows={shown}
-          columns={o.columns}
+          columns={columnKeys(o.columns)}
           width={width}
           height={height - HEADER_HEIGHT}
           latencyWarnMs={o.latencyWarnMs}
