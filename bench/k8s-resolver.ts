@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { emptyBody, emptyEndpoint, HeaderList, type Entry } from '../backend/src/entries/entry.js';
+import { emptyBody, emptyEndpoint, HeaderList, NO_FIELDS, Outcome, type Entry } from '../backend/src/entries/entry.js';
 import { KubeEnricher } from '../backend/src/k8s/enricher.js';
 import { createKubeMetadata } from '../backend/src/k8s/metadata.js';
 import { IpResolver } from '../backend/src/k8s/resolver.js';
@@ -106,11 +106,11 @@ function entries(n: number): Entry[] {
     const kind = i % 20;
     const dst = kind < 9 ? svcIp(i % SERVICE_COUNT) : kind < 18 ? podIp((i * 7) % POD_COUNT) : `203.0.113.${i & 255}`;
     out.push({
-      id: String(i), agent: 'bench', protocol: 'http', protocolVersion: '1.1',
+      id: String(i), agent: 'bench', protocol: 'http', protocolVersion: '1.1', transport: 'tcp',
       startUs: Date.now() * 1000, endUs: 0, durationUs: 0,
       src: emptyEndpoint(podIp(i % POD_COUNT), 40000 + (i & 1023)),
       dst: emptyEndpoint(dst, kind < 9 ? 80 : 8080),
-      method: 'GET', path: '/', query: '', host: '', status: 200, statusText: 'OK',
+      operation: 'GET', target: '/', query: '', host: '', status: 200, statusText: 'OK', outcome: Outcome.ok, fields: NO_FIELDS,
       requestHeaders: HeaderList.of([]), responseHeaders: HeaderList.of([]), requestBody: emptyBody(), responseBody: emptyBody(),
       unanswered: false, incomplete: false,
     });

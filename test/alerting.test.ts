@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import yaml from 'js-yaml';
 import { tempStore, type TempStore } from './support/temp-store.js';
 import { EntryWriter } from '../backend/src/store/index.js';
-import { emptyBody, emptyEndpoint, HeaderList, type Entry } from '../backend/src/entries/entry.js';
+import { emptyBody, emptyEndpoint, HeaderList, NO_FIELDS, type Entry } from '../backend/src/entries/entry.js';
+import { httpOutcome } from '../backend/src/protocols/http/dissector.js';
 
 interface RuleQuery {
   refId: string;
@@ -75,10 +76,10 @@ describe('provisioned 5xx spike rule', () => {
       const startUs = nowUs - agoSeconds * 1_000_000;
       const dst = { ...emptyEndpoint('10.0.0.2', 80), service, namespace: 'shop' };
       return {
-        id: randomUUID(), agent: 'test', protocol: 'http', protocolVersion: '1.1',
+        id: randomUUID(), agent: 'test', protocol: 'http', protocolVersion: '1.1', transport: 'tcp',
         startUs, endUs: startUs + 1000, durationUs: 1000,
         src: emptyEndpoint('10.0.0.1', 40000), dst,
-        method: 'GET', path: '/', query: '', host: service, status, statusText: '',
+        operation: 'GET', target: '/', query: '', host: service, status, statusText: '', outcome: httpOutcome({ unanswered: false, status }), fields: NO_FIELDS,
         requestHeaders: HeaderList.of([]), responseHeaders: HeaderList.of([]), requestBody: emptyBody(), responseBody: emptyBody(),
         unanswered: false, incomplete: false,
       };

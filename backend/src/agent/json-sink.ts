@@ -3,18 +3,8 @@
  * when valid UTF-8, else `base64`). For `--json` and for tests.
  */
 import type { Writable } from 'node:stream';
-import type { Body, Entry, EntrySink } from '../entries/entry.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-export interface JsonBody {
-  text?: string;
-  base64?: string;
-  size: number;
-  wireSize: number;
-  truncated: boolean;
-  encoding: string;
-}
+import type { Entry, EntrySink } from '../entries/entry.js';
+import { bodyToJson, type JsonBody } from '../entries/json.js';
 
 export type JsonEntry = Omit<Entry, 'requestHeaders' | 'responseHeaders' | 'requestBody' | 'responseBody'> & {
   requestHeaders: Array<[name: string, value: string]>;
@@ -22,15 +12,6 @@ export type JsonEntry = Omit<Entry, 'requestHeaders' | 'responseHeaders' | 'requ
   requestBody: JsonBody;
   responseBody: JsonBody;
 };
-
-export function bodyToJson(b: Body): JsonBody {
-  const base = { size: b.size, wireSize: b.wireSize, truncated: b.truncated, encoding: b.encoding };
-  try {
-    return { text: utf8.decode(b.bytes), ...base };
-  } catch {
-    return { base64: b.bytes.toString('base64'), ...base };
-  }
-}
 
 export function entryToJson(e: Entry): JsonEntry {
   return {

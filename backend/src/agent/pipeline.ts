@@ -15,8 +15,8 @@ import { newNetCounters, type NetCounters } from '../net/counters.js';
 import { defaultFlowLimits, FlowTable, type FlowLimits } from '../net/flows.js';
 import { decodeIp, IpResult, newSegment } from '../net/ip.js';
 import type { ConnectionInfo, EndReason } from '../net/stream.js';
-import { defaultDissectorLimits, type DissectorLimits, type Exchange } from '../protocols/dissector.js';
-import { DissectorRegistry } from '../protocols/registry.js';
+import { defaultDissectorLimits, type Dissector, type DissectorLimits, type Exchange } from '../protocols/dissector.js';
+import { Dissectors, protocols } from '../protocols/registry.js';
 import { uuidv7 } from './ids.js';
 import { defaultRedaction, Redactor, type RedactionOptions } from './redact.js';
 
@@ -32,6 +32,8 @@ export interface PipelineOptions {
   enrich?: (entry: Entry) => void;
   /** Entries held while the sink is full; beyond, entries are dropped (counted). */
   maxQueuedEntries: number;
+  /** The protocols to detect (default: every registered one, protocols/registry.ts). */
+  protocols?: readonly Dissector[];
 }
 
 export const defaultPipelineOptions: PipelineOptions = {
@@ -51,7 +53,7 @@ export interface PipelineCounters extends NetCounters {
   enrichErrors: number;
   unknownConnections: number;
   /** Per protocol: connections, exchanges, parse errors, orphan responses, unanswered. */
-  protocols: DissectorRegistry['protocolCounters'];
+  protocols: Dissectors['protocolCounters'];
 }
 
 /** How often (capture time) idle connections and unanswered requests are looked at. */
@@ -61,7 +63,7 @@ export class Pipeline {
   readonly net: NetCounters = newNetCounters();
   private readonly table: ConnectionTable;
   private readonly flows: FlowTable;
-  private readonly registry: DissectorRegistry;
+  private readonly registry: Dissectors;
   private readonly redactor: Redactor;
   private readonly opts: PipelineOptions;
   private readonly l3: L3Position = { etherType: 0, offset: 0, vlanTags: 0 };
@@ -80,7 +82,7 @@ export class Pipeline {
   ) {
     this.opts = { ...defaultPipelineOptions, ...options };
     this.redactor = new Redactor(this.opts.redaction);
-    this.registry = new DissectorRegistry((x, conn) => this.exchange(x, conn), this.opts.dissectors);
+    this.registry = new Dissectors((x, conn, d) => this.exchange(x, conn, d), this.opts.dissectors, this.opts.protocols ?? protocols.all());
     this.table = new ConnectionTable(this.registry.open, this.net, this.opts.connections);
     this.flows = new FlowTable(this.registry.openFlow, this.net, this.opts.flows);
   }
@@ -137,32 +139,35 @@ export class Pipeline {
     };
   }
 
-  private exchange(x: Exchange, conn: ConnectionInfo): void {
+  private exchange(x: Exchange, conn: ConnectionInfo, dissector: Dissector): void {
     const c = x.clientDir;
     const entry: Entry = {
       id: uuidv7(x.startUs / 1000),
       agent: this.opts.agentName,
       protocol: x.protocol,
       protocolVersion: x.protocolVersion,
+      transport: conn.transport,
       startUs: x.startUs,
       endUs: x.endUs,
       durationUs: x.durationUs,
       src: emptyEndpoint(conn.ip[c], conn.port[c]),
       dst: emptyEndpoint(conn.ip[1 - c], conn.port[1 - c]),
-      method: x.method,
-      path: x.path,
+      operation: x.operation,
+      target: x.target,
       query: x.query,
       host: x.host,
       status: x.status,
       statusText: x.statusText,
+      outcome: dissector.outcome(x),
       requestHeaders: x.requestHeaders,
       responseHeaders: x.responseHeaders,
       requestBody: x.requestBody,
       responseBody: x.responseBody,
+      fields: x.fields,
       unanswered: x.unanswered,
       incomplete: x.incomplete,
     };
-    this.redactor.redact(entry);
+    this.redactor.redact(entry, dissector);
     if (this.opts.enrich) {
       try {
         this.opts.enrich(entry);

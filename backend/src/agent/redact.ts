@@ -1,11 +1,14 @@
 /**
- * Secrets never leave the agent: values of credential headers are marked redacted (every reader of
- * the entry, the store's encoder included, sees REDACTED instead) and same-named query parameters
- * replaced, before an entry is handed on. On by default.
+ * Secrets never leave the agent: values of credential attributes (HTTP headers, gRPC metadata…)
+ * are marked redacted (every reader of the entry, the store's encoder included, sees REDACTED
+ * instead), then the entry's protocol redacts what is secret in it (its descriptor's `redact`:
+ * HTTP's query parameters, Redis AUTH, database passwords…), before an entry is handed on. On by
+ * default.
  */
-import { REDACTED, type Entry, type HeaderList } from '../entries/entry.js';
+import type { Entry, HeaderList } from '../entries/entry.js';
+import type { Dissector } from '../protocols/dissector.js';
 
-/** Header names (lowercase) whose values are always secrets. */
+/** Attribute names (lowercase) whose values are always secrets, in every protocol. */
 export const defaultRedactedHeaders: readonly string[] = [
   'authorization',
   'proxy-authorization',
@@ -29,26 +32,11 @@ export const defaultRedactedHeaders: readonly string[] = [
   'x-hub-signature-256',
 ];
 
-/** Query parameters (lowercase) that carry credentials by convention. */
-export const defaultRedactedQueryParams: readonly string[] = [
-  'access_token',
-  'refresh_token',
-  'id_token',
-  'token',
-  'api_key',
-  'apikey',
-  'password',
-  'client_secret',
-  'x-amz-signature',
-  'sig',
-  'signature',
-];
-
 export interface RedactionOptions {
   enabled: boolean;
-  /** Extra header names to redact (any case). */
+  /** Extra attribute (header) names to redact (any case). */
   headers: readonly string[];
-  /** Extra query parameter names to redact (any case). */
+  /** Extra parameter names to redact (any case): HTTP query parameters, and what each protocol's redaction reads. */
   queryParams: readonly string[];
 }
 
@@ -60,20 +48,21 @@ export class Redactor {
    * letters, without a lowercased copy or a hash of every name.
    */
   private readonly headersByLength: Array<string[] | undefined> = [];
-  private readonly params: Set<string>;
+  /** The user's extra names (lowercase), for the protocols' own redaction. */
+  private readonly extraNames: ReadonlySet<string>;
 
   constructor(private readonly opts: RedactionOptions = defaultRedaction) {
     const headers = new Set([...defaultRedactedHeaders, ...opts.headers.map((h) => h.toLowerCase())]);
     for (const h of headers) (this.headersByLength[h.length] ??= []).push(h);
-    this.params = new Set([...defaultRedactedQueryParams, ...opts.queryParams.map((h) => h.toLowerCase())]);
+    this.extraNames = new Set([...opts.headers, ...opts.queryParams].map((h) => h.toLowerCase()));
   }
 
-  /** Redacts in place. */
-  redact(entry: Entry): void {
+  /** Redacts in place: the shared attribute names, then what `dissector` says is secret. */
+  redact(entry: Entry, dissector: Dissector): void {
     if (!this.opts.enabled) return;
     this.redactHeaders(entry.requestHeaders);
     this.redactHeaders(entry.responseHeaders);
-    if (entry.query !== '') entry.query = this.redactQuery(entry.query);
+    dissector.redact?.(entry, this.extraNames);
   }
 
   private redactHeaders(list: HeaderList): void {
@@ -87,23 +76,5 @@ export class Redactor {
         }
       }
     }
-  }
-
-  private redactQuery(query: string): string {
-    let changed = false;
-    const parts = query.split('&').map((part) => {
-      const eq = part.indexOf('=');
-      const name = eq < 0 ? part : part.slice(0, eq);
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name);
-      } catch {
-        // a malformed escape: compare the raw name
-      }
-      if (eq < 0 || !this.params.has(decoded.toLowerCase())) return part;
-      changed = true;
-      return `${name}=${REDACTED}`;
-    });
-    return changed ? parts.join('&') : query;
   }
 }

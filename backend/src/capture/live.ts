@@ -23,7 +23,7 @@ export interface LiveOptions {
 }
 
 export const defaultLiveOptions: Omit<LiveOptions, 'interfaces'> = {
-  filter: 'tcp',
+  filter: 'tcp or udp',
   bufferSize: 64 << 20,
   snapLength: 262144,
   bufferTimeoutMs: 10,

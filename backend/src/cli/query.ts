@@ -104,14 +104,14 @@ export function formatTable(entries: EntrySummary[]): string {
   const rows = entries.map((e) => [
     new Date(e.startUs / 1000).toISOString().replace('T', ' ').slice(0, 23),
     e.protocol,
-    e.method,
+    e.operation,
     e.unanswered ? '-' : String(e.status),
     e.unanswered ? '-' : `${(e.durationUs / 1000).toFixed(1)}ms`,
     endpoint(e.src),
     endpoint(e.dst),
-    e.path + (e.query ? `?${e.query}` : ''),
+    e.target + (e.query ? `?${e.query}` : ''),
   ]);
-  const header = ['TIME (UTC)', 'PROTO', 'METHOD', 'STATUS', 'LATENCY', 'SOURCE', 'DESTINATION', 'PATH'];
+  const header = ['TIME (UTC)', 'PROTO', 'OPERATION', 'STATUS', 'LATENCY', 'SOURCE', 'DESTINATION', 'TARGET'];
   const widths = header.map((h, i) => Math.min(48, Math.max(h.length, ...rows.map((r) => r[i].length))));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === cells.length - 1 ? c : c.slice(0, widths[i]).padEnd(widths[i]))).join('  ').trimEnd() + '\n';

@@ -42,7 +42,7 @@ export function registerUp(program: Command): void {
       // npm runs scripts in the workspace folder; INIT_CWD is where `npm start` was typed.
       .option('--data <dir>', 'embedded store directory', join(process.env.INIT_CWD ?? '.', DEFAULT_DATA_DIR))
       .option('-i, --interface <name>', 'capture on this interface (repeatable); default: on a cluster node (--node-name), the targeted pods\' interfaces, else lo', collect)
-      .option('--bpf <filter>', 'capture filter (pcap-filter); the hub\'s own port is always left out', 'tcp')
+      .option('--bpf <filter>', 'capture filter (pcap-filter); the hub\'s own port is always left out', 'tcp or udp')
       .option('--no-capture', 'store and hub only (no packet capture)')
       .option('--agent-name <name>', 'name written into every entry', hostname()),
   ))).action(async (o: UpOptions) => {

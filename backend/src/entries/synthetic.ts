@@ -4,7 +4,8 @@
  * 404s and 5xx bursts, lognormal latencies per service, small JSON/HTML bodies and usual headers.
  * A seeded PRNG makes every run with the same options produce the same entries.
  */
-import type { Body, Endpoint, Entry } from './entry.js';
+import { httpOutcome } from '../protocols/http/dissector.js';
+import { NO_FIELDS, type Body, type Endpoint, type Entry } from './entry.js';
 import { HeaderList } from './headers.js';
 
 export interface SyntheticOptions {
@@ -243,21 +244,24 @@ export function* syntheticEntries(options: SyntheticOptions): Generator<Entry> {
       agent: node === NODES[0] ? agent : `${agent}-2`,
       protocol: 'http',
       protocolVersion: '1.1',
+      transport: 'tcp',
       startUs: start,
       endUs: start + durationUs,
       durationUs,
       src,
       dst,
-      method: route.method,
-      path: route.path,
+      operation: route.method,
+      target: route.path,
       query: route.query ?? '',
       host,
       status: unanswered ? 0 : status,
       statusText: unanswered ? '' : STATUS_TEXT[status],
+      outcome: httpOutcome({ unanswered, status }),
       requestHeaders: HeaderList.of(requestHeaders),
       responseHeaders: HeaderList.of(responseHeaders),
       requestBody: reqBody,
       responseBody: resBody,
+      fields: NO_FIELDS,
       unanswered,
       incomplete,
     };

@@ -8,9 +8,10 @@
  */
 import type { Expr } from '../query/ast.js';
 import { compileExpr } from '../query/compile.js';
-import { PROTOCOL_KEYWORDS, lookupField, type FieldDef } from '../query/fields.js';
+import { isProtocolKeyword, lookupField, type FieldDef } from '../query/fields.js';
 import {
-  ENDPOINT_KIND,
+  CLIENT_ERRORS_SQL,
+  ERRORS_SQL,
   STATUS_CLASS_SQL,
   durationBucketSql,
   endpointNameSql,
@@ -33,13 +34,16 @@ export interface AggregateSource {
   dstNamespace: string;
   dstName: string;
   protocol: string;
-  /** 0 = no response, 1..5 = 1xx..5xx. */
+  /** 0 = no response, 1..5 = 1xx..5xx, 6 = below 100, 7 = 600 and above (store/rollup-sql.ts). */
   statusClass: string;
+  /** The outcome class (entries/entry.ts `Outcome`). */
+  outcome: string;
   requests: string;
   /** Requests where `cond` holds (cond over the dimension expressions above). */
   requestsIf(cond: string): string;
-  /** 5xx and unanswered. */
+  /** Server errors and no response (HTTP: 5xx and unanswered). */
   errors: string;
+  /** Client errors (HTTP: 4xx). */
   errors4xx: string;
   answered: string;
   durationSumUs: string;
@@ -47,22 +51,7 @@ export interface AggregateSource {
   quantilesUs(levels: readonly number[]): string;
 }
 
-/**
- * Rollup columns a filter may use, with the SQL they stand for in `entries_1m`. A side's service is
- * its name when the name is a service, else '' (as in the raw table). Workload and pod cannot be
- * told: the name hides them when there is a service.
- */
-const serviceOf = (side: 'src' | 'dst') => `if(${side}_kind = ${ENDPOINT_KIND.service}, ${side}_name, '')`;
-const ROLLUP_FIELDS: Record<string, string> = {
-  protocol: 'protocol',
-  'src.namespace': 'src_namespace',
-  'dst.namespace': 'dst_namespace',
-  'src.service': serviceOf('src'),
-  'dst.service': serviceOf('dst'),
-  'response.status': 'status_class * 100',
-};
-
-/** True when the filter can be answered exactly from the rollup. */
+/** True when the filter can be answered exactly from the rollup (every field it reads has `rollup` SQL). */
 export function rollupCanAnswer(e: Expr): boolean {
   switch (e.kind) {
     case 'and':
@@ -73,12 +62,12 @@ export function rollupCanAnswer(e: Expr): boolean {
     case 'const':
       return true;
     case 'bare':
-      return e.field.key === undefined && PROTOCOL_KEYWORDS.includes(e.field.path);
+      return e.field.key === undefined && isProtocolKeyword(e.field.path);
     case 'compare':
     case 'in':
     case 'method': {
       const def = lookupField(e.field.path);
-      if (!def || !(def.name in ROLLUP_FIELDS)) return false;
+      if (def?.rollup === undefined) return false;
       if (def.type !== 'status') return true;
       // Only whole classes (== 5xx, >= 4xx) survive the rollup's status_class.
       return e.kind === 'compare' && e.value.kind === 'statusClass';
@@ -88,7 +77,7 @@ export function rollupCanAnswer(e: Expr): boolean {
 
 const rollupField = (path: string): FieldDef | undefined => {
   const def = lookupField(path);
-  return def && def.name in ROLLUP_FIELDS ? { ...def, sql: ROLLUP_FIELDS[def.name] } : undefined;
+  return def?.rollup === undefined ? undefined : { ...def, sql: def.rollup };
 };
 
 const ROLLUPS = [
@@ -126,6 +115,7 @@ export function aggregateSource(
       dstName: 'dst_name',
       protocol: 'protocol',
       statusClass: 'status_class',
+      outcome: 'outcome',
       requests: 'sum(requests)',
       requestsIf: (cond) => `sumIf(requests, ${cond})`,
       errors: 'sum(errors)',
@@ -150,10 +140,11 @@ export function aggregateSource(
     dstName: endpointNameSql('dst'),
     protocol: 'protocol',
     statusClass: STATUS_CLASS_SQL,
+    outcome: 'outcome',
     requests: 'count()',
     requestsIf: (cond) => `countIf(${cond})`,
-    errors: 'countIf(status >= 500 OR unanswered)',
-    errors4xx: 'countIf(status >= 400 AND status < 500)',
+    errors: ERRORS_SQL,
+    errors4xx: CLIENT_ERRORS_SQL,
     answered: 'countIf(NOT unanswered)',
     durationSumUs: 'sumIf(duration_us, NOT unanswered)',
     quantilesUs: (levels) =>

@@ -1,36 +1,31 @@
 /** Values seen for a label (Grafana variables) and for a filter field (completions). */
+import { lookupField } from '../query/fields.js';
 import type { Store } from '../store/index.js';
 import { ApiError } from './errors.js';
 import { rangeSql, type TimeRange } from './params.js';
 import { queryRows, type QueryLimits } from './run.js';
 
-export const LABELS = ['namespace', 'service', 'pod', 'protocol', 'method', 'status'] as const;
+export const LABELS = ['namespace', 'service', 'pod', 'protocol', 'operation', 'method', 'status', 'outcome'] as const;
 export type LabelName = (typeof LABELS)[number];
 export const MAX_VALUES = 1000;
 
-/** Columns each label reads (both sides of a connection where there are two). */
-const LABEL_COLUMNS: Record<LabelName, string[]> = {
-  namespace: ['src_namespace', 'dst_namespace'],
-  service: ['src_service', 'dst_service'],
-  pod: ['src_pod', 'dst_pod'],
+/** The field a label reads; `namespace`, `service` and `pod` read both sides of a connection. */
+const LABEL_FIELDS: Record<LabelName, string[]> = {
+  namespace: ['src.namespace', 'dst.namespace'],
+  service: ['src.service', 'dst.service'],
+  pod: ['src.pod', 'dst.pod'],
   protocol: ['protocol'],
-  method: ['method'],
-  status: ['toString(status)'],
+  operation: ['operation'],
+  // The name Grafana variables had before operations were protocol-neutral.
+  method: ['operation'],
+  status: ['response.status'],
+  outcome: ['outcome'],
 };
 
-/** Filter fields whose values completions can offer, and the column each reads. */
-export const FIELD_VALUE_COLUMNS: Record<string, string> = {
-  protocol: 'protocol',
-  agent: 'agent',
-  'request.method': 'method',
-  'request.host': 'host',
-  'response.status': 'toString(status)',
-  ...Object.fromEntries(
-    (['src', 'dst'] as const).flatMap((side) =>
-      ['pod', 'namespace', 'service', 'workload', 'node'].map((n) => [`${side}.${n}`, `${side}_${n}`]),
-    ),
-  ),
-};
+/** The SQL whose values completions offer for a filter field (its `values`), if it has one. */
+export function fieldValuesSql(field: string): string | undefined {
+  return lookupField(field)?.values;
+}
 
 export async function distinctValues(store: Store, limits: QueryLimits, columns: string[], range: TimeRange, max = MAX_VALUES): Promise<string[]> {
   const r = rangeSql(range);
@@ -48,5 +43,5 @@ export function labelColumns(name: string): string[] {
   if (!(LABELS as readonly string[]).includes(name)) {
     throw new ApiError(404, 'not_found', `no label ${JSON.stringify(name)}; labels: ${LABELS.join(', ')}`);
   }
-  return LABEL_COLUMNS[name as LabelName];
+  return LABEL_FIELDS[name as LabelName].map((f) => lookupField(f)!.values!);
 }

@@ -11,16 +11,18 @@ import { compileExpr } from '../query/compile.js';
 import { compileMatcher } from '../query/match.js';
 import { completionContext } from '../query/completions.js';
 import { FilterError } from '../query/errors.js';
+import { lookupField } from '../query/fields.js';
 import type { Store } from '../store/index.js';
 import { bearerCheck, checkListenConfig } from './auth.js';
 import { decodeCursor, encodeCursor, type Position } from './cursor.js';
 import { EntryLookup, checkLimit, listEntries, MAX_LIMIT } from './entries.js';
 import { ApiError, toApiError } from './errors.js';
-import { FIELD_VALUE_COLUMNS, distinctValues, labelColumns } from './labels.js';
+import { distinctValues, fieldValuesSql, labelColumns } from './labels.js';
 import { HandOffFeed, StoreFeed, type HandOffWriter, type LiveFeed, type LiveFilter, type LiveOptions } from './live.js';
 import { createMetrics, type IngestCounters } from './metrics.js';
 import { MAX_FILTER_LENGTH, RangeQuery, compileUserFilter, parseUserFilter, timeRange } from './params.js';
 import type { QueryLimits } from './run.js';
+import { protocolsJson } from './protocols.js';
 import { parseQuantiles, stats } from './stats.js';
 import { catalog, serviceMap } from './topology.js';
 
@@ -287,12 +289,13 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   app.get<{ Querystring: Static<typeof CompletionsQuery> }>('/api/v1/filter/completions', { schema: { querystring: CompletionsQuery } }, async (req) => {
     const ctx = req.query.field ? { fields: [], operators: [], valuesOf: req.query.field } : completionContext(req.query.prefix ?? '');
     let values: string[] = [];
-    const column = ctx.valuesOf ? FIELD_VALUE_COLUMNS[ctx.valuesOf] : undefined;
+    const column = ctx.valuesOf ? fieldValuesSql(ctx.valuesOf) : undefined;
     if (column) {
       // The last hour up to the next whole second: completions asked in the same second share a query.
       const seen = await distinctValues(store, limits, [column], timeRange({}, Math.ceil(Date.now() / 1000) * 1000), 100);
       // Values as they would be typed: numbers bare, text quoted.
-      values = seen.map((v) => (ctx.valuesOf === 'response.status' ? v : JSON.stringify(v)));
+      const type = lookupField(ctx.valuesOf!)!.type;
+      values = seen.map((v) => (type === 'string' || type === 'ip' ? JSON.stringify(v) : v));
     }
     return { fields: ctx.fields, operators: ctx.operators, values };
   });
@@ -302,6 +305,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     { schema: { querystring: LabelQuery } },
     async (req) => ({ values: await distinctValues(store, limits, labelColumns(req.params.name), timeRange(req.query)) }),
   );
+
+  app.get('/api/v1/protocols', async () => protocolsJson());
 
   app.get('/api/v1/health', async (_req, reply) => {
     const storeHealth: { reachable: boolean; message?: string; entries?: number } = { reachable: false };

@@ -1,10 +1,17 @@
 /**
- * Entries as the API shows them: the summary (lists, live stream) and the full entry (one entry),
- * both built from the store's own row mapping (store/rows.ts), so there is one reading of a row.
+ * Entries as the API shows them (shapes.ts): the summary (lists, live stream) and the full entry
+ * (one entry, with its protocol's sections), both built from the store's own row mapping
+ * (store/rows.ts), so there is one reading of a row.
  */
-import { bodyToJson, type JsonBody } from '../agent/json-sink.js';
-import type { Body, Endpoint, Entry } from '../entries/entry.js';
+import type { Body, Entry, HeaderList } from '../entries/entry.js';
+import { bodyToJson } from '../entries/json.js';
+import type { Section } from '../protocols/dissector.js';
+import { protocols } from '../protocols/registry.js';
+import { table, side } from '../protocols/represent.js';
 import { ENTRY_SELECT, rowToEntry, type EntryRow } from '../store/index.js';
+import type { BodyJson, EntryDetail, EntrySummary, SectionJson } from './shapes.js';
+
+export type { EntrySummary, EntryDetail } from './shapes.js';
 
 /**
  * `ENTRY_SELECT` without the heavy columns (headers, bodies): a list row still reads as an
@@ -20,26 +27,6 @@ export const SUMMARY_SELECT = ENTRY_SELECT.split(', ')
   })
   .join(', ');
 
-export interface EntrySummary {
-  id: string;
-  startUs: number;
-  durationUs: number;
-  protocol: string;
-  protocolVersion: string;
-  method: string;
-  path: string;
-  query: string;
-  host: string;
-  status: number;
-  unanswered: boolean;
-  incomplete: boolean;
-  src: Endpoint;
-  dst: Endpoint;
-  requestSize: number;
-  responseSize: number;
-  agent: string;
-}
-
 export function summaryOf(e: Entry): EntrySummary {
   return {
     id: e.id,
@@ -47,11 +34,14 @@ export function summaryOf(e: Entry): EntrySummary {
     durationUs: e.durationUs,
     protocol: e.protocol,
     protocolVersion: e.protocolVersion,
-    method: e.method,
-    path: e.path,
+    transport: e.transport,
+    operation: e.operation,
+    target: e.target,
     query: e.query,
     host: e.host,
     status: e.status,
+    statusText: e.statusText,
+    outcome: e.outcome,
     unanswered: e.unanswered,
     incomplete: e.incomplete,
     src: { ...e.src },
@@ -59,6 +49,7 @@ export function summaryOf(e: Entry): EntrySummary {
     requestSize: e.requestBody.size,
     responseSize: e.responseBody.size,
     agent: e.agent,
+    fields: e.fields,
   };
 }
 
@@ -66,23 +57,46 @@ export function summaryFromRow(row: EntryRow): EntrySummary {
   return summaryOf(rowToEntry(row));
 }
 
-export interface BodyJson extends JsonBody {
-  contentType: string;
-}
-
-function bodyJson(b: Body, headers: Entry['requestHeaders']): BodyJson {
-  const contentType = headers.get('content-type') ?? '';
+function bodyJson(b: Body, contentType: string): BodyJson {
   return { ...bodyToJson(b), contentType };
 }
 
-export function detailOf(e: Entry) {
+const contentType = (h: HeaderList) => h.get('content-type') ?? '';
+
+/**
+ * Sections of an entry whose protocol this process does not know (written by a newer agent, or a
+ * protocol registered elsewhere): the summary, attributes, payloads and fields as they are.
+ */
+function genericSections(e: Entry): Section[] {
+  return [
+    table('Summary', [
+      ['Operation', e.operation],
+      ['Target', e.target],
+      ['Status', `${e.status || ''} ${e.statusText}`.trim()],
+    ]),
+    ...side(e, 'request', { attributes: 'Request attributes', payload: 'Request payload' }),
+    ...side(e, 'response', { attributes: 'Response attributes', payload: 'Response payload' }),
+    table('Fields', Object.entries(e.fields)),
+  ];
+}
+
+export function sectionsOf(e: Entry): Section[] {
+  const d = protocols.get(e.protocol);
+  return (d ? d.represent(e) : genericSections(e)).filter((s) => s.kind === 'body' || s.rows.length > 0);
+}
+
+export function sectionToJson(s: Section): SectionJson {
+  return s.kind === 'table' ? s : { kind: 'body', title: s.title, body: bodyJson(s.body, s.contentType) };
+}
+
+export function detailOf(e: Entry): EntryDetail {
   return {
     ...summaryOf(e),
     endUs: e.endUs,
-    statusText: e.statusText,
     requestHeaders: e.requestHeaders.toPairs(),
     responseHeaders: e.responseHeaders.toPairs(),
-    requestBody: bodyJson(e.requestBody, e.requestHeaders),
-    responseBody: bodyJson(e.responseBody, e.responseHeaders),
+    requestBody: bodyJson(e.requestBody, contentType(e.requestHeaders)),
+    responseBody: bodyJson(e.responseBody, contentType(e.responseHeaders)),
+    sections: sectionsOf(e).map(sectionToJson),
   };
 }

@@ -56,6 +56,7 @@ class HalfStream {
 }
 
 class Connection implements ConnectionInfo {
+  readonly transport = 'tcp';
   clientDir: Direction | undefined = undefined;
   midStream = false;
   closed = false;

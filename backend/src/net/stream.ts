@@ -1,4 +1,5 @@
 /** What the connection table hands a connection's bytes to (a protocol dissector, in practice). */
+import type { Transport } from '../entries/entry.js';
 
 /** 0: the direction of the first packet seen on the connection; 1: the reverse. */
 export type Direction = 0 | 1;
@@ -8,6 +9,8 @@ export type EndReason = 'fin' | 'rst' | 'timeout' | 'evicted' | 'shutdown';
 export interface ConnectionInfo {
   /** Sequential id, unique within one table. */
   readonly id: number;
+  /** TCP connections come from the connection table, UDP flows from the flow table. */
+  readonly transport: Transport;
   /** Address and port that sent the packets of direction 0, and the peer's. */
   readonly ip: readonly [string, string];
   readonly port: readonly [number, number];

@@ -1,14 +1,21 @@
 /**
- * The Dissector interface: one module per protocol (protocols/<name>/), found by content, not by
- * port. A dissector looks at the first bytes of a connection's directions (`detect`); once it
- * claims the connection it gets both reassembled byte streams (`open`) and emits paired exchanges.
- * Adding a protocol means adding a folder and one line in registry.ts: nothing else changes.
+ * The Dissector: one protocol, described and parsed. A protocol is a folder (protocols/<name>/)
+ * exporting one `Dissector` and one line in registry.ts; everything else (the filter language and
+ * its completions, label values, the store's typed fields, the hub's /api/v1/protocols, the
+ * plugin's colours and drawer, `tapline query`) reads the descriptor, never the protocol's code.
+ *
+ * A dissector is found by content, not by port: ports are hints that order the candidates. A
+ * stream dissector looks at the first bytes of a TCP connection's directions (`detect`); once it
+ * claims the connection it gets both reassembled byte streams (`open`). A datagram dissector does
+ * the same with the datagrams of a UDP flow. Either emits exchanges, which the agent turns into
+ * entries (ids, endpoints, outcome, redaction, names).
  */
-import type { Entry } from '../entries/entry.js';
-import type { ConnectionInfo, Direction, StreamConsumer } from '../net/stream.js';
+import type { Body, Entry, Outcome, Transport } from '../entries/entry.js';
+import type { ConnectionInfo, Direction, EndReason, StreamConsumer } from '../net/stream.js';
+import type { FieldType } from '../query/field-type.js';
 
-/** One request/response pair as a dissector sees it; the agent adds id, agent and endpoints. */
-export type Exchange = Omit<Entry, 'id' | 'agent' | 'src' | 'dst'> & {
+/** One exchange as a dissector sees it; the agent adds id, agent, endpoints, transport and outcome. */
+export type Exchange = Omit<Entry, 'id' | 'agent' | 'src' | 'dst' | 'transport' | 'outcome'> & {
   /** The direction of the connection that is the client (becomes the entry's `src`). */
   clientDir: Direction;
 };
@@ -33,6 +40,7 @@ export const defaultDissectorLimits: DissectorLimits = {
 
 /** Protocol-level counters, kept per protocol by the registry. */
 export interface ProtocolCounters {
+  /** Connections (TCP) or flows (UDP) claimed. */
   connections: number;
   exchanges: number;
   /** Bytes or messages that could not be parsed (then skipped until the protocol resynchronises). */
@@ -51,6 +59,12 @@ export interface DissectorContext {
   readonly limits: DissectorLimits;
   readonly counters: ProtocolCounters;
   emit(exchange: Exchange): void;
+  /**
+   * Hands the rest of the connection to another protocol's stream dissector (HTTP/1.1 Upgrade →
+   * h2c or WebSocket, CONNECT → whatever the tunnel carries): the caller forwards every later byte
+   * to the consumer returned. Null when no registered protocol has that name.
+   */
+  handOff(protocol: string, clientDir: Direction): StreamConsumer | null;
 }
 
 /** What `detect` concluded about the bytes one direction sent first. */
@@ -64,10 +78,89 @@ export const enum Detection {
   FromServer,
 }
 
-export interface Dissector {
-  /** Lowercase protocol keyword, the Entry's `protocol`. */
-  readonly protocol: string;
-  detect(buf: Buffer, start: number, end: number): Detection;
+export interface StreamDissector {
+  /** `buf[start, end)`: the first bytes a direction of `conn` sent (more on a `More`). */
+  detect(buf: Buffer, start: number, end: number, conn: ConnectionInfo): Detection;
   /** Takes over a connection; `clientDir` is where the client is, as detection (or the handshake) found. */
   open(ctx: DissectorContext, clientDir: Direction): StreamConsumer;
+}
+
+/** What the flow table hands a UDP flow's datagrams to. */
+export interface DatagramConsumer {
+  /** One datagram's payload buf[start, end) of direction `dir`, captured at tsUs. Copy what you keep. */
+  datagram(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void;
+  /** The flow is gone (idle timeout, eviction, shutdown); no call follows. */
+  end(reason: EndReason, tsUs: number): void;
+  /** Periodic clock (capture time). */
+  tick(nowUs: number): void;
+}
+
+export interface DatagramDissector {
+  /** `buf[start, end)`: a datagram of `flow` (the first of its direction, or a later one on `No`). */
+  detect(buf: Buffer, start: number, end: number, flow: ConnectionInfo): Detection;
+  open(ctx: DissectorContext, clientDir: Direction): DatagramConsumer;
+}
+
+/**
+ * A filter field the protocol declares: one definition for the filter language (type, SQL),
+ * the live stream's in-memory matcher (`get`), completions and label values. By default a field
+ * lives in the entry's typed fields (`Entry.fields[name]`), stored in the `fields_text` or
+ * `fields_number` map by its type; a field over other columns gives `sql` and `get`.
+ */
+export interface ProtocolField {
+  /** Dotted and prefixed by the protocol: `dns.rcode`. */
+  name: string;
+  type: FieldType;
+  doc: string;
+  aliases?: readonly string[];
+  /** SQL over `entries`; only with `get`. */
+  sql?: string;
+  get?: (e: Pick<Entry, 'fields' | 'operation' | 'target' | 'status' | 'statusText' | 'query' | 'host'>) => string | number | boolean;
+  /** Offer the field's values as completions and label values (low-cardinality text). */
+  labels?: boolean;
+}
+
+/** How an entry is shown to a person: sections of name/value tables and bodies. */
+export type Section =
+  | { kind: 'table'; title: string; rows: Array<[name: string, value: string]> }
+  | { kind: 'body'; title: string; body: Body; contentType: string };
+
+/** What one outcome class means for this protocol, in its own terms (for docs and the legend). */
+export type OutcomeDoc = Partial<Record<keyof typeof import('../entries/entry.js').Outcome, string>>;
+
+export interface Dissector {
+  /** Lowercase protocol keyword, the Entry's `protocol` and a filter keyword (`dns and …`). */
+  readonly protocol: string;
+  /** Long name: 'Hypertext Transfer Protocol'. */
+  readonly longName: string;
+  /** Short label for badges: 'HTTP'. */
+  readonly abbr: string;
+  /** Badge and series colour (CSS hex). */
+  readonly color: string;
+  /** Well-known server ports: tried first by detection, never required. */
+  readonly ports: readonly number[];
+  readonly fields: readonly ProtocolField[];
+  /** What each outcome class means here (for /api/v1/protocols and the docs). */
+  readonly outcomes: OutcomeDoc;
+  /** What this protocol keeps secret by default (redacted at capture), in words, for the docs. */
+  readonly secrets: readonly string[];
+  readonly stream?: StreamDissector;
+  readonly datagram?: DatagramDissector;
+  /** The outcome class of an exchange from the protocol's own codes. */
+  outcome(x: Exchange): Outcome;
+  /**
+   * Protocol-specific redaction, in place, after the shared one (attribute values whose name is a
+   * credential header). Runs only when redaction is on; `extraNames` are the user's additions.
+   */
+  redact?(entry: Entry, extraNames: ReadonlySet<string>): void;
+  /** Sections for a person, from a stored entry (summary fields, attributes, payloads). */
+  represent(entry: Entry): Section[];
+}
+
+/** The transports a dissector handles. */
+export function transportsOf(d: Dissector): Transport[] {
+  const t: Transport[] = [];
+  if (d.stream) t.push('tcp');
+  if (d.datagram) t.push('udp');
+  return t;
 }

@@ -1,13 +1,18 @@
 /**
- * The protocols Tapline understands, and content detection: every new connection is offered to
- * each dissector until one recognises the first bytes of either direction. A protocol is added by
- * writing protocols/<name>/ and listing its dissector here.
+ * The protocols Tapline understands, and content detection. A protocol is added by writing
+ * protocols/<name>/ and listing its dissector in `builtinDissectors`: the filter language, the
+ * store's typed fields, the hub and the plugin all read the descriptors from `protocols`.
+ *
+ * Detection: every new TCP connection (UDP flow) is offered to each stream (datagram) dissector,
+ * those whose ports match first, until one recognises the first bytes of either direction.
  */
+import { TaplineError } from '../errors.js';
 import type { ConnectionInfo, Direction, EndReason, StreamConsumer, StreamConsumerFactory } from '../net/stream.js';
 import {
   defaultDissectorLimits,
   Detection,
   newProtocolCounters,
+  type DatagramConsumer,
   type Dissector,
   type DissectorContext,
   type DissectorLimits,
@@ -18,49 +23,161 @@ import { httpDissector } from './http/dissector.js';
 
 export const builtinDissectors: readonly Dissector[] = [httpDissector];
 
+/** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
+const PROTOCOL_NAME = /^[a-z][a-z0-9-]*$/;
+
+export class ProtocolRegistryError extends TaplineError {
+  readonly code = 'PROTOCOL_REGISTRY';
+}
+
+/**
+ * The set of protocols of this process. `version` changes on each registration, so derived tables
+ * (the filter fields) know when to rebuild.
+ */
+export class ProtocolRegistry {
+  private readonly list: Dissector[] = [];
+  private readonly byName = new Map<string, Dissector>();
+  version = 0;
+
+  constructor(dissectors: readonly Dissector[]) {
+    for (const d of dissectors) this.register(d);
+  }
+
+  /** Adds a protocol (a test's own, or a plug-in's). Its name and field names must be new. */
+  register(d: Dissector): void {
+    if (!PROTOCOL_NAME.test(d.protocol)) throw new ProtocolRegistryError(`protocol name ${JSON.stringify(d.protocol)} is not a lowercase keyword`);
+    if (this.byName.has(d.protocol)) throw new ProtocolRegistryError(`protocol ${JSON.stringify(d.protocol)} is registered already`);
+    if (!d.stream && !d.datagram) throw new ProtocolRegistryError(`protocol ${d.protocol} has neither a stream nor a datagram dissector`);
+    for (const f of d.fields) {
+      if (!f.name.startsWith(`${d.protocol}.`)) {
+        throw new ProtocolRegistryError(`field ${JSON.stringify(f.name)} of ${d.protocol} must start with "${d.protocol}."`);
+      }
+      if ((f.sql === undefined) !== (f.get === undefined)) throw new ProtocolRegistryError(`field ${f.name}: give both sql and get, or neither`);
+    }
+    this.list.push(d);
+    this.byName.set(d.protocol, d);
+    this.version++;
+  }
+
+  /** Removes a protocol registered by `register` (tests clean up after themselves). */
+  unregister(name: string): void {
+    const d = this.byName.get(name);
+    if (!d) return;
+    this.byName.delete(name);
+    this.list.splice(this.list.indexOf(d), 1);
+    this.version++;
+  }
+
+  all(): readonly Dissector[] {
+    return this.list;
+  }
+
+  get(name: string): Dissector | undefined {
+    return this.byName.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+}
+
+/** The protocols of this process: the built-in ones, and whatever `register` adds. */
+export const protocols = new ProtocolRegistry(builtinDissectors);
+
 /** Bytes of a direction kept while detection needs more. */
 const PROBE_BYTES = 64;
-/** Data chunks offered to detection before a connection is given up as unknown. */
+/** Data chunks (datagrams) offered to detection before a connection (flow) is given up as unknown. */
 const PROBE_CHUNKS = 32;
 
 export interface DetectionCounters {
   /** Connections no dissector recognised. */
   unknownConnections: number;
+  /** UDP flows no dissector recognised. */
+  unknownFlows: number;
 }
 
-export type ExchangeHandler = (exchange: Exchange, conn: ConnectionInfo) => void;
+export type ExchangeHandler = (exchange: Exchange, conn: ConnectionInfo, dissector: Dissector) => void;
 
-export class DissectorRegistry {
+/** Candidates for a connection: those whose ports match either end first, then the rest, in order. */
+function candidates(all: readonly Dissector[], conn: ConnectionInfo): Dissector[] {
+  const hinted: Dissector[] = [];
+  const rest: Dissector[] = [];
+  for (const d of all) (d.ports.includes(conn.port[0]) || d.ports.includes(conn.port[1]) ? hinted : rest).push(d);
+  return hinted.length === 0 ? rest : [...hinted, ...rest];
+}
+
+/** One pipeline's dissectors at work: detection, counters per protocol, hand-off. */
+export class Dissectors {
   readonly protocolCounters: Record<string, ProtocolCounters> = {};
-  readonly detection: DetectionCounters = { unknownConnections: 0 };
+  readonly detection: DetectionCounters = { unknownConnections: 0, unknownFlows: 0 };
+  private readonly streamDissectors: readonly Dissector[];
+  private readonly datagramDissectors: readonly Dissector[];
 
   constructor(
     private readonly onExchange: ExchangeHandler,
     readonly limits: DissectorLimits = defaultDissectorLimits,
-    readonly dissectors: readonly Dissector[] = builtinDissectors,
+    readonly dissectors: readonly Dissector[] = protocols.all(),
   ) {
     for (const d of dissectors) this.protocolCounters[d.protocol] = newProtocolCounters();
+    this.streamDissectors = dissectors.filter((d) => d.stream);
+    this.datagramDissectors = dissectors.filter((d) => d.datagram);
   }
 
   /** The connection table's consumer factory. */
-  readonly open: StreamConsumerFactory = (conn) => new Detecting(this, conn);
+  readonly open: StreamConsumerFactory = (conn) => new DetectingStream(this, conn, candidates(this.streamDissectors, conn));
 
-  /** Hands the connection to a dissector. */
-  claim(d: Dissector, conn: ConnectionInfo, clientDir: Direction): StreamConsumer {
+  /** The UDP flow table's consumer factory. */
+  readonly openFlow = (flow: ConnectionInfo): DatagramConsumer => new DetectingFlow(this, flow, candidates(this.datagramDissectors, flow));
+
+  private context(d: Dissector, conn: ConnectionInfo): DissectorContext {
     const counters = this.protocolCounters[d.protocol];
     counters.connections++;
-    const ctx: DissectorContext = {
+    return {
       conn,
       limits: this.limits,
       counters,
-      emit: (x) => this.onExchange(x, conn),
+      emit: (x) => this.onExchange(x, conn, d),
+      handOff: (name, clientDir) => {
+        const next = this.dissectors.find((n) => n.protocol === name && n.stream);
+        return next ? this.claimStream(next, conn, clientDir) : null;
+      },
     };
-    return d.open(ctx, clientDir);
+  }
+
+  /** Hands a connection to a stream dissector. */
+  claimStream(d: Dissector, conn: ConnectionInfo, clientDir: Direction): StreamConsumer {
+    return d.stream!.open(this.context(d, conn), clientDir);
+  }
+
+  /** Hands a flow to a datagram dissector. */
+  claimFlow(d: Dissector, flow: ConnectionInfo, clientDir: Direction): DatagramConsumer {
+    return d.datagram!.open(this.context(d, flow), clientDir);
   }
 }
 
+/** Runs detection over a direction's first bytes: the dissector that claims them and the client's direction. */
+function detect(
+  list: readonly Dissector[],
+  kind: 'stream' | 'datagram',
+  buf: Buffer,
+  start: number,
+  end: number,
+  conn: ConnectionInfo,
+  dir: Direction,
+): { claim: Dissector; clientDir: Direction } | 'more' | null {
+  let more = false;
+  for (const d of list) {
+    const r = d[kind]!.detect(buf, start, end, conn);
+    if (r === Detection.FromClient || r === Detection.FromServer) {
+      return { claim: d, clientDir: (r === Detection.FromClient ? dir : 1 - dir) as Direction };
+    }
+    if (r === Detection.More) more = true;
+  }
+  return more ? 'more' : null;
+}
+
 /** A connection's consumer until a dissector claims it; then it forwards everything. */
-class Detecting implements StreamConsumer {
+class DetectingStream implements StreamConsumer {
   private inner: StreamConsumer | null = null;
   private unknown = false;
   private readonly probe: [Buffer | null, Buffer | null] = [null, null];
@@ -68,8 +185,9 @@ class Detecting implements StreamConsumer {
   private chunks = 0;
 
   constructor(
-    private readonly registry: DissectorRegistry,
+    private readonly dissectors: Dissectors,
     private readonly conn: ConnectionInfo,
+    private readonly list: readonly Dissector[],
   ) {}
 
   data(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void {
@@ -84,23 +202,18 @@ class Detecting implements StreamConsumer {
       s = 0;
       e = b.length;
     } else this.probeTs[dir] = tsUs;
-    let more = false;
-    for (const d of this.registry.dissectors) {
-      const r = d.detect(b, s, e);
-      if (r === Detection.FromClient || r === Detection.FromServer) {
-        const clientDir = (r === Detection.FromClient ? dir : 1 - dir) as Direction;
-        this.inner = this.registry.claim(d, this.conn, clientDir);
-        this.probe[dir] = null;
-        if (held) {
-          // The held bytes first, with their own capture time, then this chunk whole.
-          this.inner.data(dir, held, 0, held.length, this.probeTs[dir]);
-        }
-        this.inner.data(dir, buf, start, end, tsUs);
-        return;
+    const found = detect(this.list, 'stream', b, s, e, this.conn, dir);
+    if (found !== null && found !== 'more') {
+      this.inner = this.dissectors.claimStream(found.claim, this.conn, found.clientDir);
+      this.probe[dir] = null;
+      if (held) {
+        // The held bytes first, with their own capture time, then this chunk whole.
+        this.inner.data(dir, held, 0, held.length, this.probeTs[dir]);
       }
-      if (r === Detection.More) more = true;
+      this.inner.data(dir, buf, start, end, tsUs);
+      return;
     }
-    if (more && e - s < PROBE_BYTES) {
+    if (found === 'more' && e - s < PROBE_BYTES) {
       this.probe[dir] = Buffer.from(b.subarray(s, e));
       return;
     }
@@ -119,7 +232,7 @@ class Detecting implements StreamConsumer {
   }
 
   end(reason: EndReason, tsUs: number): void {
-    if (!this.inner && !this.unknown && this.chunks > 0) this.registry.detection.unknownConnections++;
+    if (!this.inner && !this.unknown && this.chunks > 0) this.dissectors.detection.unknownConnections++;
     this.inner?.end(reason, tsUs);
   }
 
@@ -129,6 +242,43 @@ class Detecting implements StreamConsumer {
 
   private giveUp(): void {
     this.unknown = true;
-    this.registry.detection.unknownConnections++;
+    this.dissectors.detection.unknownConnections++;
+  }
+}
+
+/** A UDP flow's consumer until a dissector claims one of its datagrams (each datagram is whole). */
+class DetectingFlow implements DatagramConsumer {
+  private inner: DatagramConsumer | null = null;
+  private unknown = false;
+  private datagrams = 0;
+
+  constructor(
+    private readonly dissectors: Dissectors,
+    private readonly flow: ConnectionInfo,
+    private readonly list: readonly Dissector[],
+  ) {}
+
+  datagram(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void {
+    if (this.inner) return this.inner.datagram(dir, buf, start, end, tsUs);
+    if (this.unknown) return;
+    const found = detect(this.list, 'datagram', buf, start, end, this.flow, dir);
+    if (found !== null && found !== 'more') {
+      this.inner = this.dissectors.claimFlow(found.claim, this.flow, found.clientDir);
+      this.inner.datagram(dir, buf, start, end, tsUs);
+      return;
+    }
+    if (++this.datagrams >= PROBE_CHUNKS) {
+      this.unknown = true;
+      this.dissectors.detection.unknownFlows++;
+    }
+  }
+
+  end(reason: EndReason, tsUs: number): void {
+    if (!this.inner && !this.unknown && this.datagrams > 0) this.dissectors.detection.unknownFlows++;
+    this.inner?.end(reason, tsUs);
+  }
+
+  tick(nowUs: number): void {
+    this.inner?.tick(nowUs);
   }
 }

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import type { CompareOp, Expr, FieldRef, MethodName, Value } from './ast.js';
 import { FilterError } from './errors.js';
-import { FIELDS, OPERATORS_BY_TYPE, PROTOCOL_KEYWORDS, lookupField, type FieldDef, type FieldType } from './fields.js';
+import { OPERATORS_BY_TYPE, allFields, isProtocolKeyword, lookupField, type FieldDef, type FieldType } from './fields.js';
 import { parseFilter } from './parser.js';
 
 export interface CompiledFilter {
@@ -97,18 +97,18 @@ class Compiler {
         throw new FilterError(`${ref.path} needs a name in brackets, like ${ref.path}["user-agent"]`, ref.column);
       }
       const hint = suggest(ref.path);
-      throw new FilterError(`unknown field '${ref.path.replace('[]', `[${JSON.stringify(ref.key)}]`)}'${hint ? ` (did you mean '${hint}'?)` : ''}`, ref.column);
+      throw new FilterError(`unknown field '${shown(ref)}'${hint ? ` (did you mean '${hint}'?)` : ''}`, ref.column);
     }
     const sql = typeof def.sql === 'string' ? def.sql : def.sql(this.param('String', (ref.key ?? '').toLowerCase()));
     return { def, sql };
   }
 
   private bare(ref: FieldRef, nextColumn: number): string {
-    if (ref.key === undefined && PROTOCOL_KEYWORDS.includes(ref.path)) return `protocol = ${this.param('String', ref.path)}`;
+    if (ref.key === undefined && isProtocolKeyword(ref.path)) return `protocol = ${this.param('String', ref.path)}`;
     const { def, sql } = this.resolve(ref);
     if (def.type === 'bool') return sql;
     throw new FilterError(
-      `expected an operator after '${ref.path.replace('[]', `[${JSON.stringify(ref.key)}]`)}' (${OPERATORS_BY_TYPE[def.type].join(' ')})`,
+      `expected an operator after '${shown(ref)}' (${OPERATORS_BY_TYPE[def.type].join(' ')})`,
       nextColumn,
       [...OPERATORS_BY_TYPE[def.type]],
     );
@@ -118,10 +118,10 @@ class Compiler {
     const { def, sql } = this.resolve(ref);
     const t = def.type;
     if (!OPERATORS_BY_TYPE[t].includes(op)) {
-      throw new FilterError(`'${op}' does not apply to ${def.name} (${TYPE_NAMES[t]}); use ${OPERATORS_BY_TYPE[t].join(' ')}`, opColumn);
+      throw new FilterError(`'${op}' does not apply to ${shown(ref)} (${TYPE_NAMES[t]}); use ${OPERATORS_BY_TYPE[t].join(' ')}`, opColumn);
     }
     const mismatch = (): never => {
-      throw new FilterError(`${def.name} is ${TYPE_NAMES[t]}: expected ${EXAMPLES[t]}`, v.column);
+      throw new FilterError(`${shown(ref)} is ${TYPE_NAMES[t]}: expected ${EXAMPLES[t]}`, v.column);
     };
     if (op === '=~' || op === '!~') {
       if (v.kind !== 'string') return mismatch();
@@ -204,7 +204,7 @@ class Compiler {
   private method(ref: FieldRef, method: MethodName, arg: Value): string {
     const { def, sql } = this.resolve(ref);
     if (def.type !== 'string' && def.type !== 'ip') {
-      throw new FilterError(`.${method}() applies to text fields, and ${def.name} is ${TYPE_NAMES[def.type]}`, ref.column);
+      throw new FilterError(`.${method}() applies to text fields, and ${shown(ref)} is ${TYPE_NAMES[def.type]}`, ref.column);
     }
     if (arg.kind !== 'string') throw new FilterError(`.${method}() expects a "quoted string"`, arg.column);
     // IPs are matched in their usual text form (10.0.0.1, not ::ffff:10.0.0.1).
@@ -236,10 +236,15 @@ function checkRegex(v: Value & { kind: 'string' }): string {
   return v.value;
 }
 
+/** A field as the user typed it (an alias stays an alias): `request.headers["x"]`. */
+function shown(ref: FieldRef): string {
+  return ref.path.replace('[]', `[${JSON.stringify(ref.key)}]`);
+}
+
 function suggest(path: string): string | undefined {
   let best: string | undefined;
   let bestDist = 3;
-  for (const f of FIELDS) {
+  for (const f of allFields()) {
     for (const n of [f.name, ...f.aliases]) {
       const d = editDistance(path.toLowerCase(), n.toLowerCase());
       if (d < bestDist) {

@@ -3,7 +3,7 @@
  * operators (after a field), or values of a field (after an operator). The hub adds the values.
  */
 import { FilterError } from './errors.js';
-import { FIELDS, OPERATORS_BY_TYPE, PROTOCOL_KEYWORDS, lookupField, type FieldType } from './fields.js';
+import { OPERATORS_BY_TYPE, allFields, lookupField, protocolKeywords, type FieldType } from './fields.js';
 import { tokenize, type Token } from './lexer.js';
 
 export interface CompletionContext {
@@ -14,10 +14,21 @@ export interface CompletionContext {
   valuesOf?: string;
 }
 
-const ALL_FIELDS = [
-  ...FIELDS.flatMap((f) => [f.name, ...f.aliases].map((name) => ({ name: name.replace('[]', '["…"]'), type: f.type, doc: f.doc }))),
-  ...PROTOCOL_KEYWORDS.map((name) => ({ name, type: 'protocol' as const, doc: `protocol == "${name}"` })),
-];
+type Completion = CompletionContext['fields'][number];
+
+let cached: { fields: readonly unknown[]; list: Completion[] } | null = null;
+
+/** Every field name and protocol keyword, for the protocols registered now. */
+function completableFields(): Completion[] {
+  const fields = allFields();
+  if (cached?.fields === fields) return cached.list;
+  const list: Completion[] = [
+    ...fields.flatMap((f) => [f.name, ...f.aliases].map((name) => ({ name: name.replace('[]', '["…"]'), type: f.type, doc: f.doc }))),
+    ...protocolKeywords().map((name) => ({ name, type: 'protocol' as const, doc: `protocol == "${name}"` })),
+  ];
+  cached = { fields, list };
+  return list;
+}
 const CONNECTIVES = ['and', 'or', 'not'];
 
 export function completionContext(prefix: string): CompletionContext {
@@ -26,7 +37,7 @@ export function completionContext(prefix: string): CompletionContext {
     tokens = tokenize(prefix).slice(0, -1); // without eof
   } catch (err) {
     // An unterminated string or similar: nothing sensible to add but fields.
-    if (err instanceof FilterError) return { fields: ALL_FIELDS, operators: [] };
+    if (err instanceof FilterError) return { fields: completableFields(), operators: [] };
     throw err;
   }
   const endsWithSpace = /\s$/.test(prefix) || prefix === '';
@@ -38,7 +49,7 @@ export function completionContext(prefix: string): CompletionContext {
   if (tail.length > 0 && !endsWithSpace) {
     // Typing a name: offer names that continue it.
     const lower = path.toLowerCase();
-    return { fields: ALL_FIELDS.filter((f) => f.name.toLowerCase().startsWith(lower)), operators: [] };
+    return { fields: completableFields().filter((f) => f.name.toLowerCase().startsWith(lower)), operators: [] };
   }
   if (tail.length > 0 && !CONNECTIVES.includes(path.toLowerCase())) {
     const def = lookupField(path);
@@ -54,7 +65,7 @@ export function completionContext(prefix: string): CompletionContext {
   if (last && (last.kind === 'string' || last.kind === 'number' || last.kind === ')' || last.kind === 'duration' || last.kind === 'size')) {
     return { fields: [], operators: ['and', 'or'] };
   }
-  return { fields: ALL_FIELDS, operators: ['not', '('] };
+  return { fields: completableFields(), operators: ['not', '('] };
 }
 
 /** Index where the dotted name ending just before `end` starts (`dst.na` in `http and dst.na`). */

@@ -8,50 +8,14 @@
  * Type errors are the compiler's: compile a filter before asking for its matcher.
  */
 import { BlockList, isIP } from 'node:net';
-import type { Entry } from '../entries/entry.js';
 import type { CompareOp, Expr, FieldRef, MethodName, Value } from './ast.js';
-import { PROTOCOL_KEYWORDS, lookupField, type FieldType } from './fields.js';
+import { isProtocolKeyword, lookupField, type FieldGetter, type FieldType, type MatchSubject } from './fields.js';
 
-/**
- * What a matcher reads: an entry's summary (hub/summary.ts's EntrySummary), with IPs as the store
- * gives them back (store/rows.ts `ipFromStore`: IPv4 dotted, IPv6 RFC 5952, '' for `::`).
- */
-export type MatchSubject = Pick<
-  Entry,
-  'id' | 'agent' | 'protocol' | 'protocolVersion' | 'startUs' | 'durationUs' | 'method' | 'path' | 'query' | 'host' | 'status' | 'unanswered' | 'incomplete' | 'src' | 'dst'
-> & { requestSize: number; responseSize: number };
+export type { MatchSubject } from './fields.js';
 
 export type EntryMatcher = (e: MatchSubject) => boolean;
 
-type Get = (e: MatchSubject) => string | number | boolean;
-
-/** Summary readers by field name (the field table's canonical names). */
-const GETTERS: ReadonlyMap<string, Get> = new Map<string, Get>([
-  ['protocol', (e) => e.protocol],
-  ['protocol.version', (e) => e.protocolVersion],
-  ['agent', (e) => e.agent],
-  ['id', (e) => e.id],
-  ['timestamp', (e) => e.startUs],
-  ['latency', (e) => e.durationUs],
-  ...(['src', 'dst'] as const).flatMap((side): Array<[string, Get]> => [
-    [`${side}.ip`, (e) => e[side].ip],
-    [`${side}.port`, (e) => e[side].port],
-    [`${side}.pod`, (e) => e[side].pod],
-    [`${side}.namespace`, (e) => e[side].namespace],
-    [`${side}.service`, (e) => e[side].service],
-    [`${side}.workload`, (e) => e[side].workload],
-    [`${side}.node`, (e) => e[side].node],
-  ]),
-  ['request.method', (e) => e.method],
-  ['request.path', (e) => e.path],
-  ['request.query', (e) => e.query],
-  ['request.host', (e) => e.host],
-  ['request.size', (e) => e.requestSize],
-  ['response.size', (e) => e.responseSize],
-  ['response.status', (e) => e.status],
-  ['unanswered', (e) => e.unanswered],
-  ['incomplete', (e) => e.incomplete],
-]);
+type Get = FieldGetter;
 
 /** Thrown inside the builder when a part of the filter cannot be evaluated in memory. */
 class NotInMemory extends Error {}
@@ -85,7 +49,7 @@ function build(e: Expr): EntryMatcher {
     case 'const':
       return e.value ? () => true : () => false;
     case 'bare': {
-      if (e.field.key === undefined && PROTOCOL_KEYWORDS.includes(e.field.path)) {
+      if (e.field.key === undefined && isProtocolKeyword(e.field.path)) {
         const p = e.field.path;
         return (s) => s.protocol === p;
       }
@@ -106,9 +70,8 @@ function build(e: Expr): EntryMatcher {
 
 function field(ref: FieldRef): { type: FieldType; get: Get } {
   const def = lookupField(ref.path);
-  const get = def && GETTERS.get(def.name);
-  if (!def || !get) throw new NotInMemory();
-  return { type: def.type, get };
+  if (!def?.get) throw new NotInMemory();
+  return { type: def.type, get: def.get };
 }
 
 function ordered(op: CompareOp, a: number, b: number): boolean {

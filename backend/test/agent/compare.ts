@@ -38,7 +38,7 @@ export async function analyse(file: string, ports: number[]): Promise<Captured> 
 }
 
 function uri(e: Entry): string {
-  return e.query === '' && !e.path.endsWith('?') ? e.path : `${e.path}?${e.query}`;
+  return e.query === '' && !e.target.endsWith('?') ? e.target : `${e.target}?${e.query}`;
 }
 
 /**
@@ -60,12 +60,12 @@ export function assertSameAsTshark(c: Captured, expectedCount?: number): void {
       const e = a[i];
       const t = b[i];
       if (!t) {
-        problems.push(`client port ${port}: entry ${e.method} ${uri(e)} ${e.status} has no tshark transaction`);
+        problems.push(`client port ${port}: entry ${e.operation} ${uri(e)} ${e.status} has no tshark transaction`);
       } else if (!e) {
         problems.push(`client port ${port}: tshark frame ${Math.floor(t.requestFrame)} (${t.method} ${t.uri} → ${t.status}, response frame ${t.responseFrame}) has no entry`);
-      } else if (e.method !== t.method || uri(e) !== t.uri || e.status !== t.status) {
+      } else if (e.operation !== t.method || uri(e) !== t.uri || e.status !== t.status) {
         problems.push(
-          `client port ${port}: tshark frames ${Math.floor(t.requestFrame)}/${t.responseFrame} say ${t.method} ${t.uri} → ${t.status}, entry says ${e.method} ${uri(e)} → ${e.status}`,
+          `client port ${port}: tshark frames ${Math.floor(t.requestFrame)}/${t.responseFrame} say ${t.method} ${t.uri} → ${t.status}, entry says ${e.operation} ${uri(e)} → ${e.status}`,
         );
       }
     }

@@ -65,7 +65,7 @@ test('a lost segment: the entry keeps its status, is marked incomplete, body cut
   c.close();
   const frames = c.frames.filter((f) => f !== res[2]);
   const { entries, result } = await importFrames(frames);
-  assert.deepEqual(entries.map((e) => [e.path, e.status, e.incomplete]), [['/lossy', 200, true], ['/after', 200, false]]);
+  assert.deepEqual(entries.map((e) => [e.target, e.status, e.incomplete]), [['/lossy', 200, true], ['/after', 200, false]]);
   assert.equal(entries[0].responseBody.truncated, true);
   assert.equal(entries[0].responseBody.wireSize, body.length);
   assert.equal(text(entries[1].responseBody), body);
@@ -79,13 +79,13 @@ test('capture starting mid-connection: the partial exchange is skipped, the next
   // Start inside the first response's body (its head is not seen).
   const start = c.frames.indexOf(res[2]);
   const { entries, result } = await importFrames(c.frames.slice(start));
-  assert.deepEqual(entries.map((e) => [e.path, e.status, text(e.responseBody) === body]), [['/second', 200, true], ['/third', 200, true]]);
+  assert.deepEqual(entries.map((e) => [e.target, e.status, text(e.responseBody) === body]), [['/second', 200, true], ['/third', 200, true]]);
   assert.equal(entries[0].src.ip, client.ip, 'the client is found from the request line');
   assert.equal(result.counters.midStream, 1);
   // Starting between a request and its response: an orphan response, counted.
   const reqIdx = c.frames.findIndex((f) => f.data.includes('GET /second'));
   const r2 = await importFrames(c.frames.slice(reqIdx + 1));
-  assert.deepEqual(r2.entries.map((e) => e.path), ['/third']);
+  assert.deepEqual(r2.entries.map((e) => e.target), ['/third']);
   assert.equal(r2.result.counters.protocols.http.orphanResponses, 1);
 });
 
@@ -94,7 +94,7 @@ test('a snap length that cuts bodies: heads and statuses survive, bodies are cut
   exchange('/next', c);
   for (const f of c.frames) f.caplen = Math.min(f.data.length, 14 + 40 + 300);
   const { entries } = await importFrames(c.frames);
-  assert.deepEqual(entries.map((e) => [e.path, e.status]), [['/snapped', 200], ['/next', 200]]);
+  assert.deepEqual(entries.map((e) => [e.target, e.status]), [['/snapped', 200], ['/next', 200]]);
   for (const e of entries) {
     assert.equal(e.incomplete, true);
     assert.equal(e.responseBody.truncated, true);
@@ -122,15 +122,15 @@ test('IPv6, VLAN-tagged Ethernet, Linux SLL and SLL2: the same entries, as tshar
   const v6 = exchange('/v6', new Conversation(v6client, v6server).handshake());
   v6.c.close();
   const r6 = await compareWithTshark(v6.c.frames);
-  assert.deepEqual(r6.entries.map((e) => [e.src.ip, e.dst.ip, e.path, e.status]), [['fd00:1::5', 'fd00:1::9', '/v6', 200]]);
+  assert.deepEqual(r6.entries.map((e) => [e.src.ip, e.dst.ip, e.target, e.status]), [['fd00:1::5', 'fd00:1::9', '/v6', 200]]);
 
   const vlan = exchange('/vlan', new Conversation(client, server, undefined, (ip) => ethernet(ip, [100])).handshake());
   const rv = await compareWithTshark(vlan.c.frames);
-  assert.deepEqual(rv.entries.map((e) => [e.path, e.status]), [['/vlan', 200]]);
+  assert.deepEqual(rv.entries.map((e) => [e.target, e.status]), [['/vlan', 200]]);
 
   for (const [linkType, wrap] of [[LINKTYPE_LINUX_SLL, sll], [LINKTYPE_LINUX_SLL2, sll2]] as const) {
     const x = exchange('/cooked', new Conversation(client, server, undefined, wrap).handshake());
     const rx = await compareWithTshark(x.c.frames, linkType);
-    assert.deepEqual(rx.entries.map((e) => [e.path, text(e.responseBody) === body]), [['/cooked', true]], `link type ${linkType}`);
+    assert.deepEqual(rx.entries.map((e) => [e.target, text(e.responseBody) === body]), [['/cooked', true]], `link type ${linkType}`);
   }
 });

@@ -27,11 +27,11 @@ test('random bytes on an HTTP connection, then a real exchange on another: one e
   good.send('GET /ok HTTP/1.1\r\n\r\n');
   good.reply('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
   const { entries, result } = await importFrames([...junk.frames, ...good.frames]);
-  const ok = entries.filter((e) => e.path === '/ok');
+  const ok = entries.filter((e) => e.target === '/ok');
   assert.equal(ok.length, 1);
   assert.equal(ok[0].status, 200);
   // The junk connection's request is real and never answered by an HTTP response.
-  assert.ok(entries.every((e) => e.path === '/ok' || e.status === 0));
+  assert.ok(entries.every((e) => e.target === '/ok' || e.status === 0));
   assert.ok(result.counters.protocols.http.parseErrors > 0);
 });
 
@@ -64,7 +64,7 @@ test('property: any bytes in any segmentation never throw, and buffers stay with
         });
         assert.ok(result.counters.peakBufferedBytes <= 4000 + 2000);
         for (const e of entries) {
-          assert.equal(typeof e.method, 'string');
+          assert.equal(typeof e.operation, 'string');
           assert.ok(e.responseBody.bytes.length <= 64 * 1024);
           assert.ok(e.durationUs >= 0);
         }

@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
 import { JsonLinesSink } from '../../src/agent/json-sink.js';
-import { emptyBody, emptyEndpoint, HeaderList, type Entry } from '../../src/entries/entry.js';
+import { emptyBody, emptyEndpoint, HeaderList, NO_FIELDS, Outcome, type Entry } from '../../src/entries/entry.js';
 
 function entry(i: number, body: Buffer): Entry {
   return {
-    id: `id-${i}`, agent: 'a', protocol: 'http', protocolVersion: '1.1', startUs: i, endUs: i + 1, durationUs: 1,
-    src: emptyEndpoint('10.0.0.1', 1), dst: emptyEndpoint('10.0.0.2', 80), method: 'GET', path: `/p/${i}`, query: '',
-    host: 'h', status: 200, statusText: 'OK', requestHeaders: HeaderList.of([['Host', 'h']]), responseHeaders: HeaderList.of([]),
+    id: `id-${i}`, agent: 'a', protocol: 'http', protocolVersion: '1.1', transport: 'tcp', startUs: i, endUs: i + 1, durationUs: 1,
+    src: emptyEndpoint('10.0.0.1', 1), dst: emptyEndpoint('10.0.0.2', 80), operation: 'GET', target: `/p/${i}`, query: '',
+    host: 'h', status: 200, statusText: 'OK', outcome: Outcome.ok, fields: NO_FIELDS, requestHeaders: HeaderList.of([['Host', 'h']]), responseHeaders: HeaderList.of([]),
     requestBody: emptyBody(), responseBody: { bytes: body, wireSize: body.length, size: body.length, truncated: false, encoding: '' },
     unanswered: false, incomplete: false,
   };
@@ -24,7 +24,7 @@ test('bodies are text when UTF-8, base64 otherwise; lines arrive in order after 
   sink.push(entry(2, Buffer.from([0xff, 0x00, 0xfe])));
   await sink.close();
   const lines = text.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.path), ['/p/1', '/p/2']);
+  assert.deepEqual(lines.map((l) => l.target), ['/p/1', '/p/2']);
   assert.equal(lines[0].responseBody.text, 'héllo');
   assert.equal(lines[1].responseBody.base64, Buffer.from([0xff, 0x00, 0xfe]).toString('base64'));
   assert.equal(lines[1].responseBody.text, undefined);

@@ -45,7 +45,7 @@ test('entries name the pods of their addresses (from the Kubernetes API)', async
     await waitFor('the entry', () => agent.entries.length >= 1);
     assert.equal(await agent.stop('SIGINT'), 0, agent.err);
     const [e] = agent.entries;
-    assert.equal(e.path, '/named');
+    assert.equal(e.target, '/named');
     assert.deepEqual([e.src.pod, e.src.namespace, e.src.node], ['client-pod', 'default', 'node-a']);
     assert.deepEqual([e.dst.pod, e.dst.namespace, e.dst.node], ['web-7f9c-xk2p', 'shop', 'node-b']);
   } finally {
@@ -79,9 +79,9 @@ test('without -i the agent taps the targeted pods and follows a new one', async 
     api.add(kube.pod('default', 'web-b', '127.0.0.4', { node: 'node-a' }));
     await waitFor('the new targets', () => /2 pods targeted: capturing on .*127\.0\.0\.4/.test(agent.err));
     await get('127.0.0.4', '/second');
-    await waitFor('the second entry', () => agent.entries.some((e) => e.path === '/second'));
+    await waitFor('the second entry', () => agent.entries.some((e) => e.target === '/second'));
     assert.equal(await agent.stop('SIGTERM'), 0, agent.err);
-    assert.deepEqual(agent.entries.map((e) => [e.path, e.dst.pod]), [['/first', 'web-a'], ['/second', 'web-b']]);
+    assert.deepEqual(agent.entries.map((e) => [e.target, e.dst.pod]), [['/first', 'web-a'], ['/second', 'web-b']]);
   } finally {
     servers.forEach((s) => s.close());
     await api.stop();

@@ -52,6 +52,6 @@ export class AgentProcess {
 /** Counts each path: every one must appear exactly once. */
 export function pathCounts(entries: JsonEntry[]): Map<string, number> {
   const m = new Map<string, number>();
-  for (const e of entries) m.set(e.path, (m.get(e.path) ?? 0) + 1);
+  for (const e of entries) m.set(e.target, (m.get(e.target) ?? 0) + 1);
   return m;
 }

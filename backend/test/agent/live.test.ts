@@ -68,8 +68,8 @@ test('loopback under load: every completed request exactly once, clean SIGINT', 
     assert.deepEqual(missing, [], 'requests not seen exactly once');
     assert.equal(agent.entries.length, completed.length, 'no extra entries');
     for (const e of agent.entries) {
-      assert.equal(e.status, e.path.endsWith('/404') ? 404 : 200);
-      assert.equal(e.responseBody.text, `answer for ${e.path}`);
+      assert.equal(e.status, e.target.endsWith('/404') ? 404 : 200);
+      assert.equal(e.responseBody.text, `answer for ${e.target}`);
       assert.equal(e.src.ip, '127.0.0.1');
       assert.equal(e.dst.port, port);
       assert.equal(e.agent, 'test-agent');
@@ -98,7 +98,7 @@ test('SIGTERM flushes requests still waiting for an answer as unanswered', async
     const code = await agent.stop('SIGTERM');
     req.destroy();
     assert.equal(code, 0, agent.err);
-    assert.deepEqual(agent.entries.map((e) => [e.path, e.unanswered, e.status]), [['/pending', true, 0]]);
+    assert.deepEqual(agent.entries.map((e) => [e.target, e.unanswered, e.status]), [['/pending', true, 0]]);
   } finally {
     server.closeAllConnections();
     server.close();

@@ -89,8 +89,8 @@ test('two namespace hosts across a bridge: every completed request exactly once'
       assert.equal(e.src.ip, clientIp);
       assert.equal(e.dst.ip, serverIp);
       assert.equal(e.dst.port, 8080);
-      assert.equal(e.status, e.path.endsWith('/500') ? 500 : 200);
-      assert.equal(e.responseBody.text, `from b ${e.path}`);
+      assert.equal(e.status, e.target.endsWith('/500') ? 500 : 200);
+      assert.equal(e.responseBody.text, `from b ${e.target}`);
     }
   } finally {
     server.kill('SIGTERM');

@@ -36,7 +36,7 @@ test('import into the embedded store: entries read back with their fields, secre
   try {
     const rs = await store.client.query({ query: `SELECT ${ENTRY_SELECT} FROM ${store.database}.entries ORDER BY start_time`, format: 'JSONEachRow' });
     const entries = (await rs.json<EntryRow>()).map(rowToEntry);
-    assert.deepEqual(entries.map((e) => [e.method, e.path, e.query, e.status, e.host, e.agent]), [
+    assert.deepEqual(entries.map((e) => [e.operation, e.target, e.query, e.status, e.host, e.agent]), [
       ['GET', '/index.html', 'x=1', 200, 'nginx.default', 'importer'],
       ['GET', '/error.html', '', 404, 'nginx.default', 'importer'],
     ]);

@@ -37,7 +37,7 @@ test('nginx: 200, 404, conditional 304, HEAD, range 206, gzip, keep-alive', asyn
     await run('curl', ['-s', '-o', '/dev/null', '--compressed', `${base}/index.html`]);
   });
   assertSameAsTshark(c, 8);
-  const statuses = c.entries.map((e) => [e.method, `${e.path}${e.query ? `?${e.query}` : ''}`, e.status]);
+  const statuses = c.entries.map((e) => [e.operation, `${e.target}${e.query ? `?${e.query}` : ''}`, e.status]);
   assert.deepEqual(statuses, [
     ['GET', '/index.html', 200],
     ['GET', '/50x.html', 200],

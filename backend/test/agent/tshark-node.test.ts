@@ -68,13 +68,13 @@ test('curl: one request per connection and several on one, bodies, gzip, chunked
     await run('curl', ['-s', '-o', '/dev/null', `${base}/big`]);
   });
   assertSameAsTshark(c, 8);
-  const by = (p: string) => c.entries.find((e) => e.path === p)!;
+  const by = (p: string) => c.entries.find((e) => e.target === p)!;
   assert.equal(text(by('/gzip').responseBody), 'compressed answer '.repeat(100));
   assert.equal(by('/gzip').responseBody.encoding, 'gzip');
   assert.equal(text(by('/chunked').responseBody), 'first,second');
   assert.equal(text(by('/echo').requestBody), 'payload=1');
   assert.equal(text(by('/echo').responseBody), 'echo:payload=1');
-  assert.equal(by('/head').method, 'HEAD');
+  assert.equal(by('/head').operation, 'HEAD');
   assert.equal(by('/big').responseBody.size, bigBody.length);
   assert.equal(by('/big').responseBody.truncated, true); // 64 KiB default limit
   assert.equal(hdr(by('/first').requestHeaders, 'user-agent')?.startsWith('curl/'), true);
@@ -89,7 +89,7 @@ test('curl: one request per connection and several on one, bodies, gzip, chunked
   const ng = tempFile('curl.pcapng');
   await run('editcap', ['-F', 'pcapng', c.file, ng]);
   const c2 = await analyse(ng, [port]);
-  assert.deepEqual(c2.entries.map((e) => [e.startUs, e.endUs, e.method, e.path, e.status]), c.entries.map((e) => [e.startUs, e.endUs, e.method, e.path, e.status]));
+  assert.deepEqual(c2.entries.map((e) => [e.startUs, e.endUs, e.operation, e.target, e.status]), c.entries.map((e) => [e.startUs, e.endUs, e.operation, e.target, e.status]));
 });
 
 test('Node http keep-alive agent: 60 requests over 3 sockets', async () => {
@@ -113,7 +113,7 @@ test('Node http keep-alive agent: 60 requests over 3 sockets', async () => {
     agent.destroy();
   });
   assertSameAsTshark(c, 60);
-  assert.deepEqual(new Set(c.entries.map((e) => `${e.path}${e.query ? `?${e.query}` : ''}`)), new Set(paths));
+  assert.deepEqual(new Set(c.entries.map((e) => `${e.target}${e.query ? `?${e.query}` : ''}`)), new Set(paths));
   assert.ok(new Set(c.entries.map((e) => e.src.port)).size <= 3);
 });
 
@@ -130,7 +130,7 @@ test('raw pipelined requests on one socket, answered in order', async () => {
     assert.equal(got.match(/HTTP\/1\.1 /g)?.length, 7);
   });
   assertSameAsTshark(c, 7);
-  assert.deepEqual(c.entries.map((e) => [e.path, e.status]), [
+  assert.deepEqual(c.entries.map((e) => [e.target, e.status]), [
     ['/p1', 200], ['/missing', 404], ['/p3', 200], ['/p4', 200], ['/p5', 200], ['/echo', 200], ['/last', 200],
   ]);
   assert.equal(text(c.entries[5].responseBody), 'echo:abc');
@@ -142,7 +142,7 @@ test('the `any` device (Linux SLL2) and SLL v1 captures give the same entries', 
     const c = await captureTraffic('any', [port], async () => {
       await run('curl', ['-s', '-o', '/dev/null', '-o', '/dev/null', `${base}/any1`, `${base}/missing`]);
     }, 'any', extra);
-    assert.deepEqual(c.entries.map((e) => [e.path, e.status]), [['/any1', 200], ['/missing', 404]], `${extra.join(' ')}: ${c.tshark.length} in tshark`);
+    assert.deepEqual(c.entries.map((e) => [e.target, e.status]), [['/any1', 200], ['/missing', 404]], `${extra.join(' ')}: ${c.tshark.length} in tshark`);
     assertSameAsTshark(c, 2);
   }
 });

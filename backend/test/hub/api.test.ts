@@ -65,7 +65,7 @@ describe('entries', () => {
       assert.ok(e, s.id);
       assert.deepEqual(s, {
         id: e.id, startUs: e.startUs, durationUs: e.durationUs, protocol: e.protocol, protocolVersion: e.protocolVersion,
-        method: e.method, path: e.path, query: e.query, host: e.host, status: e.status, unanswered: e.unanswered,
+        method: e.operation, path: e.target, query: e.query, host: e.host, status: e.status, unanswered: e.unanswered,
         incomplete: e.incomplete, src: e.src, dst: e.dst, requestSize: e.requestBody.size, responseSize: e.responseBody.size,
         agent: e.agent,
       });
@@ -99,7 +99,7 @@ describe('entries', () => {
     for (const e of odd) {
       const { status, body } = await getJson(`${url}/api/v1/entries/${e.id}`);
       assert.equal(status, 200, e.id);
-      assert.equal(body.path, e.path);
+      assert.equal(body.path, e.target);
       assert.equal(body.startUs, e.startUs);
     }
   });

@@ -36,7 +36,7 @@ test('tapline query prints matching entries newest first (JSON lines and a table
   const table = await taplineRun(['query', '--data', join(dir, 'data'), '--since', '2h', '--limit', '3', 'status == 404']);
   assert.equal(table.code, 0, table.stderr);
   const lines = table.stdout.trimEnd().split('\n');
-  assert.match(lines[0], /^TIME \(UTC\)\s+PROTO\s+METHOD\s+STATUS\s+LATENCY\s+SOURCE\s+DESTINATION\s+PATH$/);
+  assert.match(lines[0], /^TIME \(UTC\)\s+PROTO\s+OPERATION\s+STATUS\s+LATENCY\s+SOURCE\s+DESTINATION\s+TARGET$/);
   assert.equal(lines.length, 4);
   for (const l of lines.slice(1)) assert.match(l, /\bhttp\s+\w+\s+404\s/);
 });

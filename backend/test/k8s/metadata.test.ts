@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import { emptyBody, emptyEndpoint, HeaderList, type Entry } from '../../src/entries/entry.js';
+import { emptyBody, emptyEndpoint, HeaderList, NO_FIELDS, Outcome, type Entry } from '../../src/entries/entry.js';
 import { createLogger } from '../../src/log.js';
 import { createKubeMetadata, type KubeMetadata, type KubeMetadataOptions } from '../../src/k8s/metadata.js';
 import { FakeKubeApi, kube } from '../../../test/support/fake-kube-api.js';
@@ -60,17 +60,20 @@ function entry(srcIp: string, srcPort: number, dstIp: string, dstPort: number, s
     agent: 'test',
     protocol: 'http',
     protocolVersion: '1.1',
+    transport: 'tcp',
     startUs,
     endUs: startUs,
     durationUs: 0,
     src: emptyEndpoint(srcIp, srcPort),
     dst: emptyEndpoint(dstIp, dstPort),
-    method: 'GET',
-    path: '/',
+    operation: 'GET',
+    target: '/',
     query: '',
     host: '',
     status: 200,
     statusText: 'OK',
+    outcome: Outcome.ok,
+    fields: NO_FIELDS,
     requestHeaders: HeaderList.of([]),
     responseHeaders: HeaderList.of([]),
     requestBody: emptyBody(),

@@ -135,7 +135,7 @@ test('captured requests between two netns pods carry pod, namespace, service, wo
     throw new Error(`${err.message}; pipeline counters: ${JSON.stringify(pipeline.counters())}; capture: ${JSON.stringify(capture?.stats())}`);
   });
 
-  const byPath = new Map(sink.entries.map((e) => [e.path, e]));
+  const byPath = new Map(sink.entries.map((e) => [e.target, e]));
   const ok = byPath.get('/index.html');
   const missing = byPath.get('/error.html');
   assert.ok(ok && missing, `entries for both paths: ${[...byPath.keys()]}`);

@@ -28,7 +28,7 @@ test('keep-alive: three exchanges on one connection, in order, with methods, pat
   c.close();
   const { entries } = await importFrames(c.frames);
   assert.deepEqual(
-    entries.map((e) => [e.method, e.path, e.query, e.status, e.statusText, e.protocolVersion, text(e.requestBody), text(e.responseBody)]),
+    entries.map((e) => [e.operation, e.target, e.query, e.status, e.statusText, e.protocolVersion, text(e.requestBody), text(e.responseBody)]),
     [
       ['GET', '/a', 'x=1&y=2', 200, 'OK', '1.1', '', 'abc'],
       ['POST', '/b', '', 201, 'Created', '1.1', 'hello', ''],
@@ -60,7 +60,7 @@ test('pipelining: requests in one segment, responses in one segment, paired in o
       'garbage-after',
   );
   const { entries } = await importFrames(c.frames);
-  assert.deepEqual(entries.map((e) => [e.method, e.path, e.status, text(e.responseBody)]), [
+  assert.deepEqual(entries.map((e) => [e.operation, e.target, e.status, text(e.responseBody)]), [
     ['GET', '/1', 200, '1'],
     ['GET', '/2', 500, '2'],
     ['HEAD', '/3', 200, ''],
@@ -142,7 +142,7 @@ test('interim 100 Continue is skipped; 204 and 304 have no body; HTTP/1.0 body e
   c.reply('HTTP/1.0 200 OK\r\n\r\nuntil the very end');
   c.close();
   const { entries, result } = await importFrames(c.frames);
-  assert.deepEqual(entries.map((e) => [e.path, e.status, text(e.requestBody), text(e.responseBody), e.incomplete]), [
+  assert.deepEqual(entries.map((e) => [e.target, e.status, text(e.requestBody), text(e.responseBody), e.incomplete]), [
     ['/e', 204, 'data', '', false],
     ['/cached', 304, '', '', false],
     ['/old', 200, '', 'until the very end', false],
@@ -158,7 +158,7 @@ test('101 Switching Protocols ends HTTP on the connection: WebSocket frames are 
   c.reply(Buffer.from([0x81, 0x02, 0x68, 0x69]));
   c.close();
   const { entries, result } = await importFrames(c.frames);
-  assert.deepEqual(entries.map((e) => [e.path, e.status]), [['/ws', 101]]);
+  assert.deepEqual(entries.map((e) => [e.target, e.status]), [['/ws', 101]]);
   assert.equal(result.counters.protocols.http.parseErrors, 0);
 });
 
@@ -169,7 +169,7 @@ test('a refused upgrade leaves the connection speaking HTTP', async () => {
   c.send('GET /next HTTP/1.1\r\n\r\n');
   c.reply('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
   const { entries } = await importFrames(c.frames);
-  assert.deepEqual(entries.map((e) => [e.path, e.status]), [['/ws', 400], ['/next', 200]]);
+  assert.deepEqual(entries.map((e) => [e.target, e.status]), [['/ws', 400], ['/next', 200]]);
 });
 
 test('requests without responses: at connection end, and after the unanswered timeout', async () => {
@@ -177,7 +177,7 @@ test('requests without responses: at connection end, and after the unanswered ti
   c.send('GET /never HTTP/1.1\r\n\r\n');
   c.close();
   const a = await importFrames(c.frames);
-  assert.deepEqual(a.entries.map((e) => [e.path, e.unanswered, e.status, e.durationUs]), [['/never', true, 0, 0]]);
+  assert.deepEqual(a.entries.map((e) => [e.target, e.unanswered, e.status, e.durationUs]), [['/never', true, 0, 0]]);
   assert.equal(a.entries[0].endUs, c.frames[3].tsUs);
 
   const d = conv();
@@ -227,7 +227,7 @@ test('HTTP on any port is found by content; a non-HTTP connection is counted as 
   const other = new Conversation({ ip: client.ip, port: 51001 }, { ip: server.ip, port: 80 }).handshake();
   for (let i = 0; i < 40; i++) other.send(Buffer.from([0, 1, 2, 3, i]));
   const { entries, result } = await importFrames([...c.frames, ...other.frames]);
-  assert.deepEqual(entries.map((e) => [e.method, e.path]), [['OPTIONS', '*']]);
+  assert.deepEqual(entries.map((e) => [e.operation, e.target]), [['OPTIONS', '*']]);
   assert.equal(result.counters.unknownConnections, 1);
 });
 
@@ -246,7 +246,7 @@ test('heads: names and values trimmed as sent, bare LF line ends, framing header
   assert.deepEqual(entries[0].requestHeaders.toPairs(), [['Host', 'svc'], ['X-Pad', 'v a l'], ['X-Empty', ''], ['X-Name', 'n']]);
   assert.equal(entries[0].host, 'svc');
   assert.deepEqual([entries[0].status, entries[0].statusText, text(entries[0].responseBody)], [200, '', 'ok']);
-  assert.deepEqual([entries[1].path, entries[1].host, entries[1].protocolVersion], ['/lf', 'lf', '1.0']);
+  assert.deepEqual([entries[1].target, entries[1].host, entries[1].protocolVersion], ['/lf', 'lf', '1.0']);
   assert.deepEqual([entries[1].status, entries[1].statusText], [204, '']);
   assert.deepEqual([entries[2].status, entries[2].statusText, text(entries[2].responseBody)], [404, 'Not  Found here', 'abc']);
   assert.equal(entries.length, 3);
@@ -276,7 +276,7 @@ test('heads: malformed request and status lines are parse errors, and the next g
     c.close();
     const { entries, result } = await importFrames(c.frames);
     assert.ok(result.counters.protocols.http.parseErrors >= 1, `${bad}: a parse error`);
-    const paths = entries.map((e) => `${e.path} ${e.status}`);
+    const paths = entries.map((e) => `${e.target} ${e.status}`);
     assert.deepEqual(paths, requests ? ['/first 200', '/ok 200'] : ['/ok 200'], bad);
   }
 });
@@ -293,7 +293,7 @@ test('heads of very different sizes on one connection, each whole in one segment
   c.send('GET /4 HTTP/1.1\r\nHost: d\r\n\r\n', 9000);
   c.reply('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nd', 9000);
   const { entries } = await importFrames(c.frames);
-  assert.deepEqual(entries.map((e) => [e.path, e.host, e.status, text(e.responseBody)]), [
+  assert.deepEqual(entries.map((e) => [e.target, e.host, e.status, text(e.responseBody)]), [
     ['/1', 'a', 200, 'a'],
     ['/2', 'b', 200, 'bb'],
     ['/3', 'c', 204, ''],
@@ -304,4 +304,36 @@ test('heads of very different sizes on one connection, each whole in one segment
   assert.equal(hdr(entries[1].responseHeaders, 'x-big'), big);
   assert.equal(hdr(entries[2].requestHeaders, 'x-big'), big);
   assert.ok(entries.every((e) => !e.incomplete));
+});
+
+test('an accepted Upgrade hands the connection to the protocol it names; a refused one stays HTTP', async () => {
+  // `tline` (a protocol of the tests' own) as the upgrade target, registered for this pipeline only.
+  const { tlineDissector } = await import('../../../test/support/line-protocols.js');
+  const { protocols } = await import('../../src/protocols/registry.js');
+  const c = conv();
+  c.send('GET /switch HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: tline\r\n\r\n');
+  // The client speaks the new protocol before the 101 arrives: held, then handed over.
+  c.send('REQ GET early\r\n');
+  c.reply('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: tline\r\n\r\nRES 200 first\r\n');
+  c.send('REQ GET later\r\n');
+  c.reply('RES 404 none\r\n');
+  c.close();
+  const refused = new Conversation({ ip: client.ip, port: client.port + 1 }, server).handshake();
+  refused.send('GET /no HTTP/1.1\r\nHost: h\r\nUpgrade: tline\r\n\r\n');
+  refused.reply('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  refused.send('GET /next HTTP/1.1\r\nHost: h\r\n\r\n');
+  refused.reply('HTTP/1.1 204 No Content\r\n\r\n');
+  refused.close();
+  const { entries } = await importFrames([...c.frames, ...refused.frames], { protocols: [...protocols.all(), tlineDissector] });
+  assert.deepEqual(
+    entries.map((e) => [e.protocol, e.operation, e.target, e.status]),
+    [
+      ['http', 'GET', '/switch', 101],
+      ['tline', 'GET', 'early', 200],
+      ['tline', 'GET', 'later', 404],
+      ['http', 'GET', '/no', 200],
+      ['http', 'GET', '/next', 204],
+    ],
+  );
+  assert.ok(entries.filter((e) => e.protocol === 'tline').every((e) => e.src.ip === client.ip && e.dst.port === server.port));
 });

@@ -1,7 +1,7 @@
 // Random well-typed filter ASTs (fast-check), shared by the engine test and the in-memory matcher test.
 import fc from 'fast-check';
 import type { CompareOp, Expr, FieldRef, Value } from '../../src/query/ast.js';
-import { FIELDS, PROTOCOL_KEYWORDS, type FieldDef } from '../../src/query/fields.js';
+import { allFields, protocolKeywords, type FieldDef } from '../../src/query/fields.js';
 
 /** Strings that try to break out of a literal. */
 export const hostile = [
@@ -29,13 +29,13 @@ export interface SeenValues {
 const at = (column = 1) => ({ column });
 const ORDER: CompareOp[] = ['==', '!=', '<', '<=', '>', '>='];
 
-/** Random well-typed filters over every field of the field table. */
+/** Random well-typed filters over every field of the field table (the protocols registered when called). */
 export function exprArbitrary(seen: SeenValues = {}): fc.Arbitrary<Expr> {
   const text = fc.oneof(fc.constantFrom(...hostile, ...(seen.strings ?? [])), fc.string({ unit: 'grapheme', maxLength: 12 }));
   const regex = fc.constantFrom('^/p', 'a.*b', '\\d+', '(GET|POST)', '[a-z]+$', '.', '^/api/[a-z]+', 'x|y', '', '[[:alpha:]]+', 'é.');
   const number = (max: number) => (seen.numbers?.length ? fc.oneof(fc.nat(max), fc.constantFrom(...seen.numbers)) : fc.nat(max));
   const fieldArb = (types: FieldDef['type'][]) =>
-    fc.constantFrom(...FIELDS.filter((f) => types.includes(f.type))).chain((def) =>
+    fc.constantFrom(...allFields().filter((f) => types.includes(f.type))).chain((def) =>
       (def.name.endsWith('[]') ? text.map((k) => k as string | undefined) : fc.constant(undefined)).map(
         (key): { def: FieldDef; ref: FieldRef } => ({ def, ref: { path: def.name, key, ...at() } }),
       ),
@@ -105,7 +105,7 @@ export function exprArbitrary(seen: SeenValues = {}): fc.Arbitrary<Expr> {
         fc.tuple(fc.constantFrom<CompareOp>('==', '!='), valueFor('bool')).map(([op, value]): Expr => ({ kind: 'compare', field: ref, op, opColumn: 1, value })),
       ),
     ),
-    fc.constantFrom(...PROTOCOL_KEYWORDS).map((path): Expr => ({ kind: 'bare', field: { path, ...at() }, nextColumn: 1 })),
+    fc.constantFrom(...protocolKeywords()).map((path): Expr => ({ kind: 'bare', field: { path, ...at() }, nextColumn: 1 })),
   );
 
   return fc.letrec<{ filter: Expr }>((tie) => ({

@@ -30,8 +30,8 @@ before(async () => {
       duration_us: 1000 * i,
       src_ip: `10.244.1.${i}`,
       dst_ip: 'fd00::1',
-      method: 'GET',
-      path: `/p${i}`,
+      operation: 'GET',
+      target: `/p${i}`,
       status: 200 + 100 * i,
       request_header_names: ['Host', 'User-Agent'],
       request_header_values: ['nginx', 'kube-probe/1.30'],
@@ -71,7 +71,7 @@ test('hostile strings are literals: they match exactly the row that holds them, 
       await store.client.insert({
         table: `${store.database}.entries`,
         format: 'JSONEachRow',
-        values: [{ id, protocol: 'injection', path: s, start_time: TS, end_time: TS }],
+        values: [{ id, protocol: 'injection', target: s, start_time: TS, end_time: TS }],
       });
       // The filter text quotes the value the way a user (or the plugin) would: a JSON string.
       const { sql, params } = compileFilter(`path == ${JSON.stringify(s)} and id == ${JSON.stringify(id)}`);
@@ -95,7 +95,7 @@ test('filters select the rows independent SQL selects', async () => {
     ['latency > 1.5ms', 'duration_us > 1500'],
     ['request.headers["user-agent"].startsWith("kube-probe") and http', "protocol = 'http'"],
     ['request.headers["USER-AGENT"] == "nope"', '0'],
-    ['path =~ "^/p[12]$"', "path IN ('/p1', '/p2')"],
+    ['path =~ "^/p[12]$"', "target IN ('/p1', '/p2')"],
     [`timestamp < now() - 1h and timestamp >= "${TS_ISO_MINUS_1M}" and http`, "protocol = 'http'"],
     [`timestamp > now() - 1h`, '0'],
     ['status in [200, 400] and not unanswered', "status IN (200, 400) AND protocol = 'http'"],

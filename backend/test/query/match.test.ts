@@ -9,21 +9,36 @@ import { compileExpr, compileFilter } from '../../src/query/compile.js';
 import { compileMatcher } from '../../src/query/match.js';
 import { parseFilter } from '../../src/query/parser.js';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
-import type { Entry } from '../../src/entries/entry.js';
+import { Outcome, type Entry } from '../../src/entries/entry.js';
+import { protocols } from '../../src/protocols/registry.js';
+import { tlineDissector, tqueryDissector } from '../../../test/support/line-protocols.js';
+
+// Two protocols of the tests' own: their fields join the field table the random filters draw from.
+protocols.register(tlineDissector);
+protocols.register(tqueryDissector);
 import { EntryWriter, type EntryRow } from '../../src/store/index.js';
 import { SUMMARY_SELECT, summaryFromRow, type EntrySummary } from '../../src/hub/summary.js';
 
 let temp: TempStore;
 let rows: EntrySummary[] = [];
 
-/** Entries with what synthetic traffic lacks: IPv6, unknown peers, odd text, no response. */
+/**
+ * Entries with what synthetic traffic lacks: IPv6, unknown peers, odd text, no response, and the
+ * test protocols' typed fields (text, numbers, booleans; present, missing, hostile), over UDP too.
+ */
 function oddEntries(base: Entry): Entry[] {
   const at = (i: number, patch: Partial<Entry>): Entry => ({ ...base, id: `${base.id.slice(0, 30)}${String(i).padStart(6, '0')}`, ...patch });
   return [
-    at(1, { path: '/ünïcödé/☃/日本', method: 'PÖST', src: { ...base.src, ip: 'fd00::1' }, dst: { ...base.dst, ip: '2001:db8::ab:1' } }),
-    at(2, { path: 'line\nbreak', query: 'a=1&b=2', dst: { ...base.dst, ip: '' }, status: 0, unanswered: true, durationUs: 0 }),
-    at(3, { path: '', host: '', method: '', incomplete: true, status: 599, src: { ...base.src, ip: '::1', port: 0 } }),
-    at(4, { path: "/quote'\"\\", status: 101, src: { ...base.src, ip: '10.0.0.255', pod: '', service: '' } }),
+    at(1, { target: '/ünïcödé/☃/日本', operation: 'PÖST', src: { ...base.src, ip: 'fd00::1' }, dst: { ...base.dst, ip: '2001:db8::ab:1' } }),
+    at(2, { target: 'line\nbreak', query: 'a=1&b=2', dst: { ...base.dst, ip: '' }, status: 0, unanswered: true, outcome: Outcome.none, durationUs: 0 }),
+    at(3, { target: '', host: '', operation: '', incomplete: true, status: 599, outcome: Outcome.serverError, src: { ...base.src, ip: '::1', port: 0 } }),
+    at(4, { target: "/quote'\"\\", status: 101, src: { ...base.src, ip: '10.0.0.255', pod: '', service: '' } }),
+    at(5, { protocol: 'tline', operation: 'GET', target: 'user:1', status: 404, statusText: 'no such key', outcome: Outcome.clientError, fields: { 'tline.key': 'user:1', 'tline.args': 2, 'tline.code': 404 } }),
+    at(6, { protocol: 'tline', operation: 'SET', target: "k'\"", status: 200, outcome: Outcome.ok, fields: { 'tline.key': "k'\"", 'tline.args': 0, 'tline.code': 200 } }),
+    at(7, { protocol: 'tline', operation: 'DEL', target: 'gone', status: 0, unanswered: true, outcome: Outcome.none, fields: { 'tline.key': 'gone' } }),
+    at(8, { protocol: 'tquery', transport: 'udp', operation: 'Q', target: 'a.example', status: 3, statusText: 'NONAME', outcome: Outcome.clientError, fields: { 'tquery.name': 'a.example', 'tquery.rcode': 3, 'tquery.cached': 1 } }),
+    at(9, { protocol: 'tquery', transport: 'udp', operation: 'Q', target: 'ünï', status: 0, statusText: 'OK', outcome: Outcome.ok, fields: { 'tquery.name': 'ünï', 'tquery.rcode': 0, 'tquery.cached': 0 } }),
+    at(10, { protocol: 'tquery', transport: 'udp', operation: 'Q', target: 'slow', status: 2, statusText: 'FAIL', outcome: Outcome.serverError, fields: { 'tquery.name': 'slow', 'tquery.rcode': 2 } }),
   ];
 }
 
@@ -60,12 +75,14 @@ function seen() {
   const ips = new Set<string>();
   const numbers = new Set<number>();
   for (const r of rows) {
-    for (const s of [r.method, r.path, r.host, r.query, r.agent, r.protocolVersion, r.src.service, r.dst.service, r.dst.namespace, r.src.pod, r.dst.workload]) {
+    const fieldText = Object.values(r.fields).filter((v): v is string => typeof v === 'string');
+    for (const s of [r.operation, r.target, r.host, r.query, r.agent, r.protocolVersion, r.statusText, r.src.service, r.dst.service, r.dst.namespace, r.src.pod, r.dst.workload, ...fieldText]) {
       strings.add(s);
       if (s.length > 3) strings.add(s.slice(0, 3));
     }
     for (const ip of [r.src.ip, r.dst.ip]) if (ip) ips.add(ip);
-    for (const n of [r.status, r.dst.port, r.src.port, r.durationUs, r.requestSize, r.responseSize]) numbers.add(n);
+    const fieldNumbers = Object.values(r.fields).filter((v): v is number => typeof v === 'number');
+    for (const n of [r.status, r.dst.port, r.src.port, r.durationUs, r.requestSize, r.responseSize, ...fieldNumbers]) numbers.add(n);
   }
   return { strings: [...strings].slice(0, 200), ips: [...ips].slice(0, 50), numbers: [...numbers].slice(0, 200) };
 }
@@ -108,6 +125,14 @@ test('written filters: the matcher agrees with the store', async () => {
     'request.size > 40 or response.size >= 0.2KB',
     'timestamp > now() - 1h and timestamp < now()',
     `path.contains("'\\"\\\\")`,
+    'statusText == "NONAME" or response.statusText.startsWith("no such")',
+    'tline and tline.code >= 400',
+    'tline.key.contains("\'")',
+    'tquery.cached or tquery.rcode == 2',
+    'not tquery.cached and tquery',
+    'transport == "udp" and outcome == "ok"',
+    'outcome == "server error" or outcome == "no response"',
+    'outcome != "ok" and http',
   ];
   for (const f of filters) {
     const expr = parseFilter(f);
@@ -126,7 +151,6 @@ test('filters on what summaries lack, and RE2-only syntax, have no matcher', () 
     'response.body.contains("error")',
     'end > now() - 5m',
     'response.truncated',
-    'statusText == "OK"',
     'path =~ "[[:digit:]]+"',
     'path =~ "\\\\Aabc"',
     'path =~ "(?-s)a.b"',

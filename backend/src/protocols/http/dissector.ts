@@ -3,19 +3,57 @@
  * server's, and pairing in order (keep-alive and pipelining answer requests first come, first
  * served). Interim 1xx responses are skipped; 101 and CONNECT 2xx end HTTP on the connection.
  */
-import { emptyBody } from '../../entries/entry.js';
+import { emptyBody, NO_FIELDS, Outcome, type Entry } from '../../entries/entry.js';
 import { HeaderList } from '../../entries/headers.js';
 import type { Direction, EndReason, StreamConsumer } from '../../net/stream.js';
-import type { Dissector, DissectorContext, Exchange } from '../dissector.js';
+import type { Dissector, DissectorContext, Exchange, Section } from '../dissector.js';
+import { side, table } from '../represent.js';
 import { messageBody } from './body.js';
 import type { HttpMessage } from './message.js';
 import { BodyKind, HttpParser } from './parser.js';
+import { redactQuery } from './redact.js';
 import { detectStartLine } from './start-line.js';
+
+/** Outcome by status: 5xx the server's failure, 4xx the client's. */
+export function httpOutcome(x: Pick<Exchange, 'unanswered' | 'status'>): Outcome {
+  if (x.unanswered) return Outcome.none;
+  if (x.status >= 500) return Outcome.serverError;
+  if (x.status >= 400) return Outcome.clientError;
+  return Outcome.ok;
+}
+
+function represent(e: Entry): Section[] {
+  return [
+    table('Request', [
+      ['Method', e.operation],
+      ['Path', e.target],
+      ['Query', e.query],
+      ['Host', e.host],
+      ['Version', `HTTP/${e.protocolVersion}`],
+    ]),
+    ...side(e, 'request', { attributes: 'Request headers', payload: 'Request body', contentType: e.requestHeaders.get('content-type') ?? '' }),
+    ...(e.unanswered ? [] : [table('Response', [['Status', `${e.status} ${e.statusText}`.trim()]])]),
+    ...side(e, 'response', { attributes: 'Response headers', payload: 'Response body', contentType: e.responseHeaders.get('content-type') ?? '' }),
+  ];
+}
 
 export const httpDissector: Dissector = {
   protocol: 'http',
-  detect: detectStartLine,
-  open: (ctx, clientDir) => new HttpConnection(ctx, clientDir),
+  longName: 'Hypertext Transfer Protocol',
+  abbr: 'HTTP',
+  color: '#205cc0',
+  ports: [80, 8080, 8000, 3000, 5000, 9090],
+  // Method, path, query, host, status and headers are columns of every entry (query/fields.ts).
+  fields: [],
+  outcomes: { ok: '1xx, 2xx, 3xx', clientError: '4xx', serverError: '5xx', none: 'no response seen' },
+  secrets: ['credential headers (Authorization, Cookie, Set-Cookie, API keys and tokens)', 'credential query parameters (access_token, api_key, password, signature…)'],
+  stream: {
+    detect: detectStartLine,
+    open: (ctx, clientDir) => new HttpConnection(ctx, clientDir),
+  },
+  outcome: httpOutcome,
+  redact: redactQuery,
+  represent,
 };
 
 interface Pending {
@@ -25,9 +63,20 @@ interface Pending {
   response: HttpMessage | null;
 }
 
+/** Upgrade tokens (RFC 9110 §7.8) → the protocol that takes the connection over, when it is registered. */
+const UPGRADE_PROTOCOLS: Readonly<Record<string, string>> = { h2c: 'http2', websocket: 'websocket' };
+
+/** Client bytes held after an upgrade request until the response accepts or refuses it. */
+const MAX_HELD_TUNNEL_BYTES = 64 * 1024;
+
 class HttpConnection implements StreamConsumer {
   private readonly requests: HttpParser;
   private readonly responses: HttpParser;
+  /** The protocol an accepted upgrade handed the connection to. */
+  private next: StreamConsumer | null = null;
+  /** Client bytes sent after an upgrade request, before its response (the new protocol's, if accepted). */
+  private held: Array<{ bytes: Buffer; tsUs: number }> = [];
+  private heldBytes = 0;
   /** Requests in the order sent, waiting for their responses. */
   private readonly pending: Pending[] = [];
   /** The request currently being received (head seen, body not finished). */
@@ -38,12 +87,15 @@ class HttpConnection implements StreamConsumer {
     private readonly clientDir: Direction,
   ) {
     const parseError = () => ctx.counters.parseErrors++;
+    const serverDir = (1 - clientDir) as Direction;
     this.requests = new HttpParser(
       true,
       {
         head: (msg) => this.requestHead(msg),
         message: (msg) => this.requestDone(msg),
         parseError,
+        tunnel: (buf, start, end, tsUs) => this.clientTunnel(buf, start, end, tsUs),
+        tunnelGap: (bytes, tsUs) => this.next?.gap(clientDir, bytes, tsUs),
       },
       ctx.limits,
     );
@@ -53,9 +105,30 @@ class HttpConnection implements StreamConsumer {
         head: (msg) => this.responseHead(msg),
         message: (msg) => this.responseDone(msg),
         parseError,
+        tunnel: (buf, start, end, tsUs) => this.next?.data(serverDir, buf, start, end, tsUs),
+        tunnelGap: (bytes, tsUs) => this.next?.gap(serverDir, bytes, tsUs),
       },
       ctx.limits,
     );
+  }
+
+  private clientTunnel(buf: Buffer, start: number, end: number, tsUs: number): void {
+    if (this.next) return this.next.data(this.clientDir, buf, start, end, tsUs);
+    // The upgrade's response has not come yet: keep the bytes (bounded) until it says.
+    if (this.unanswered() === undefined || this.heldBytes + end - start > MAX_HELD_TUNNEL_BYTES) return;
+    this.held.push({ bytes: Buffer.from(buf.subarray(start, end)), tsUs });
+    this.heldBytes += end - start;
+  }
+
+  /** An accepted upgrade: the protocol it names takes over, with the client bytes held so far. */
+  private handOff(response: HttpMessage): void {
+    const token = (response.headers.get('upgrade') ?? '').split(',')[0].trim().toLowerCase();
+    const name = UPGRADE_PROTOCOLS[token] ?? token;
+    this.next = name === '' ? null : this.ctx.handOff(name, this.clientDir);
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    if (this.next) for (const h of held) this.next.data(this.clientDir, h.bytes, 0, h.bytes.length, h.tsUs);
   }
 
   data(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void {
@@ -66,13 +139,15 @@ class HttpConnection implements StreamConsumer {
     (dir === this.clientDir ? this.requests : this.responses).gap(bytes, tsUs);
   }
 
-  fin(dir: Direction): void {
+  fin(dir: Direction, tsUs: number): void {
     (dir === this.clientDir ? this.requests : this.responses).finish();
+    this.next?.fin(dir, tsUs);
   }
 
-  end(reason: EndReason): void {
+  end(reason: EndReason, tsUs: number): void {
     this.requests.finish();
     this.responses.finish();
+    this.next?.end(reason, tsUs);
     const cut = reason === 'rst' || reason === 'evicted';
     while (this.pending.length > 0) {
       const p = this.pending.shift()!;
@@ -82,6 +157,7 @@ class HttpConnection implements StreamConsumer {
   }
 
   tick(nowUs: number): void {
+    this.next?.tick(nowUs);
     const before = nowUs - this.ctx.limits.unansweredTimeoutUs;
     while (this.pending.length > 0 && this.pending[0].done && this.pending[0].request.endUs < before) {
       this.emit(this.pending.shift()!.request, null);
@@ -134,8 +210,14 @@ class HttpConnection implements StreamConsumer {
     }
     p.response = msg;
     const upgraded = msg.status === 101 || (p.request.method === 'CONNECT' && msg.status >= 200 && msg.status < 300);
-    if (upgraded) this.requests.tunnel();
-    else if (p.request.method === 'CONNECT' || p.request.upgrade) this.requests.resume();
+    if (upgraded) {
+      this.requests.tunnel();
+      if (msg.status === 101) this.handOff(msg);
+    } else if (p.request.method === 'CONNECT' || p.request.upgrade) {
+      this.held = [];
+      this.heldBytes = 0;
+      this.requests.resume();
+    }
     if (!p.done && upgraded) p.done = true;
     this.settle();
   }
@@ -173,8 +255,8 @@ class HttpConnection implements StreamConsumer {
       startUs: req.startUs,
       endUs: res ? res.endUs : req.endUs,
       durationUs: res ? Math.max(0, res.endUs - req.startUs) : 0,
-      method: req.method,
-      path,
+      operation: req.method,
+      target: path,
       query: q < 0 ? '' : target.slice(q + 1),
       host: req.host !== '' ? req.host : scheme ? scheme[0].replace(/^[^:]*:\/\//, '') : '',
       status: res?.status ?? 0,
@@ -183,6 +265,7 @@ class HttpConnection implements StreamConsumer {
       responseHeaders: res?.headers ?? HeaderList.of([]),
       requestBody: messageBody(req, limit),
       responseBody: res ? messageBody(res, limit) : emptyBody(),
+      fields: NO_FIELDS,
       unanswered: !res,
       incomplete: req.incomplete || req.headTruncated || (res !== null && (res.incomplete || res.headTruncated)),
     };

@@ -43,6 +43,9 @@ export interface ParserEvents {
   message(msg: HttpMessage): void;
   /** Bytes that are not HTTP were skipped. */
   parseError(reason: string): void;
+  /** Bytes after an upgrade or CONNECT (another protocol's): buf[start, end), or a gap of `bytes`. */
+  tunnel(buf: Buffer, start: number, end: number, tsUs: number): void;
+  tunnelGap(bytes: number, tsUs: number): void;
 }
 
 const MAX_CHUNK_LINE = 1024;
@@ -134,6 +137,7 @@ export class HttpParser {
           break;
         }
         case State.Tunnel:
+          if (pos < end) this.events.tunnel(buf, pos, end, tsUs);
           return;
         case State.Resync: {
           const at = findStartLine(buf, pos, end, this.requests, this.atLineStart);
@@ -173,6 +177,7 @@ export class HttpParser {
         msg!.bodyWireLength += bytes;
         return;
       case State.Tunnel:
+        this.events.tunnelGap(bytes, tsUs);
         return;
       case State.Idle:
       case State.Resync:
