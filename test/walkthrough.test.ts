@@ -13,23 +13,13 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { NODE, PAGES, PROBE_UA, Walkthrough } from './support/walkthrough-scenario.js';
 import { waitFor } from './support/wait.js';
+import type { EntryDetail, EntrySummary } from '../backend/src/hub/shapes.js';
 
 const wt = new Walkthrough();
 const { nodeIp, clusterIp } = wt;
 
-interface Summary {
-  id: string;
-  method: string;
-  path: string;
-  status: number;
-  src: { ip: string; pod: string; namespace: string };
-  dst: { ip: string; service: string; namespace: string };
-}
-interface Full extends Summary {
-  requestHeaders: Array<[string, string]>;
-  responseHeaders: Array<[string, string]>;
-  responseBody: { text?: string };
-}
+type Summary = EntrySummary;
+type Full = EntryDetail;
 
 async function api<T>(path: string, params: Record<string, string> = {}): Promise<T> {
   const res = await fetch(`${wt.base}/api/v1/${path}?${new URLSearchParams(params)}`);
@@ -77,7 +67,7 @@ test('the walkthrough: probes, three curls from test-pod, and what the hub shows
     return listed.length >= 3;
   }, 30_000, 100);
   const oldestFirst = [...listed].reverse();
-  assert.deepEqual(oldestFirst.map((e) => [e.method, e.path, e.status]), sent.map((c) => ['GET', c.path, c.status]));
+  assert.deepEqual(oldestFirst.map((e) => [e.operation, e.target, e.status]), sent.map((c) => ['GET', c.path, c.status]));
   for (const e of oldestFirst) {
     assert.equal(e.src.ip, wt.testPod.ip);
     assert.equal(e.src.pod, 'test-pod');
@@ -94,7 +84,7 @@ test('the walkthrough: probes, three curls from test-pod, and what the hub shows
   const notFound = oldestFirst[2];
   const full = await api<Full>(`entries/${notFound.id}`);
   assert.equal(full.status, 404);
-  assert.equal(full.path, '/error.html');
+  assert.equal(full.target, '/error.html');
   const header = (hs: Array<[string, string]>, name: string) => hs.find(([n]) => n.toLowerCase() === name)?.[1];
   assert.equal(header(full.requestHeaders, 'host'), 'nginx.default');
   assert.match(header(full.requestHeaders, 'user-agent') ?? '', /^curl\//);
@@ -120,7 +110,7 @@ test('the walkthrough: probes, three curls from test-pod, and what the hub shows
   const range = { from: String(t0 - 60_000), to: String(Date.now() + 60_000) };
   // The probes came first in the stream of the user's story: from the node, with the kubelet's agent.
   const fromNode = (await api<{ entries: Summary[] }>('entries', { filter: `src.ip == "${nodeIp}" and dst.service == "nginx"` })).entries;
-  assert.deepEqual(fromNode.map((e) => [e.path, e.status]).reverse(), probes.map((p) => [p.path, p.status]));
+  assert.deepEqual(fromNode.map((e) => [e.target, e.status]).reverse(), probes.map((p) => [p.path, p.status]));
   const probeEntry = await api<Full>(`entries/${fromNode[0].id}`);
   assert.equal(header(probeEntry.requestHeaders, 'user-agent'), PROBE_UA);
 
@@ -161,6 +151,6 @@ test('without -i on the node, tapline up taps the targeted pods as the agent doe
     listed = (await api<{ entries: Summary[] }>('entries', { filter: `src.ip == "${wt.testPod.ip}"` })).entries;
     return listed.length >= 1;
   }, 30_000, 100);
-  assert.deepEqual(listed.map((e) => [e.path, e.status, e.src.pod, e.dst.service]), [['/50x.html', 200, 'test-pod', 'nginx']]);
+  assert.deepEqual(listed.map((e) => [e.target, e.status, e.src.pod, e.dst.service]), [['/50x.html', 200, 'test-pod', 'nginx']]);
   await stopUp();
 });

@@ -89,7 +89,7 @@ const StatsQuery = Type.Composite([
   RangeQuery,
   Type.Object({
     interval: Type.Optional(Type.Integer({ minimum: 1000, description: 'bucket size (ms)' })),
-    groupBy: Type.Optional(Type.Union([Type.Literal('statusClass'), Type.Literal('protocol'), Type.Literal('service'), Type.Literal('none')])),
+    groupBy: Type.Optional(Type.Union([Type.Literal('statusClass'), Type.Literal('outcome'), Type.Literal('protocol'), Type.Literal('service'), Type.Literal('none')])),
     metric: Type.Optional(Type.Union([Type.Literal('requests'), Type.Literal('errors'), Type.Literal('latency')])),
     q: Type.Optional(Type.String({ maxLength: 100 })),
   }),

@@ -1,4 +1,5 @@
-/** Time series: requests, errors or latency quantiles per bucket, grouped by status class, protocol or service. */
+/** Time series: requests, errors or latency quantiles per bucket, grouped by status class, outcome, protocol or service. */
+import { OUTCOME_NAMES } from '../entries/entry.js';
 import type { Expr } from '../query/ast.js';
 import type { Store } from '../store/index.js';
 import { aggregateSource } from './aggregate.js';
@@ -6,7 +7,7 @@ import { ApiError } from './errors.js';
 import type { TimeRange } from './params.js';
 import { queryRows, type QueryLimits } from './run.js';
 
-export type GroupBy = 'statusClass' | 'protocol' | 'service' | 'none';
+export type GroupBy = 'statusClass' | 'outcome' | 'protocol' | 'service' | 'none';
 export type Metric = 'requests' | 'errors' | 'latency';
 
 export const MAX_POINTS = 11_000;
@@ -28,7 +29,8 @@ export function parseQuantiles(q: string | undefined): number[] {
   return levels;
 }
 
-const CLASS_NAMES = ['no response', '1xx', '2xx', '3xx', '4xx', '5xx'];
+/** Status classes by number (store/rollup-sql.ts STATUS_CLASS_SQL). */
+const CLASS_NAMES = ['no response', '1xx', '2xx', '3xx', '4xx', '5xx', 'below 100', '600 and above'];
 
 export interface StatsResult {
   intervalMs: number;
@@ -51,6 +53,7 @@ export async function stats(
   const src = aggregateSource(store, filter, range, (resolutionMs) => intervalMs % resolutionMs === 0);
   const group = {
     statusClass: src.statusClass,
+    outcome: src.outcome,
     protocol: src.protocol,
     service: `if(${src.dstNamespace} = '', ${src.dstName}, concat(${src.dstNamespace}, '/', ${src.dstName}))`,
     none: "''",
@@ -66,7 +69,13 @@ export async function stats(
   );
 
   const seriesName = (g: string | number): string =>
-    opts.groupBy === 'statusClass' ? CLASS_NAMES[Number(g)] ?? String(g) : opts.groupBy === 'none' ? opts.metric : String(g);
+    opts.groupBy === 'statusClass'
+      ? CLASS_NAMES[Number(g)] ?? String(g)
+      : opts.groupBy === 'outcome'
+        ? OUTCOME_NAMES[Number(g)] ?? String(g)
+        : opts.groupBy === 'none'
+          ? opts.metric
+          : String(g);
   const byName = new Map<string, Map<number, number>>();
   const put = (name: string, t: number, v: number) => {
     let s = byName.get(name);

@@ -9,6 +9,7 @@
 import { OUTCOME_NAMES, type Entry } from '../entries/entry.js';
 import type { ProtocolField } from '../protocols/dissector.js';
 import { protocols } from '../protocols/registry.js';
+import { ENDPOINT_KIND, ROLLUP_STATUS_SQL } from '../store/rollup-sql.js';
 import type { FieldType } from './field-type.js';
 
 export type { FieldType } from './field-type.js';
@@ -48,8 +49,6 @@ type CoreField = Omit<FieldDef, 'aliases' | 'protocol'> & { aliases?: readonly s
 const header = (side: 'request' | 'response') => (keyParam: string) =>
   `arrayStringConcat(arrayFilter((v, n) -> lower(n) = ${keyParam}, ${side}_header_values, ${side}_header_names), ', ')`;
 
-/** `ENDPOINT_KIND.service` (store/schema.ts): a rollup name that is a service. */
-const SERVICE_KIND = 1;
 
 function endpointFields(side: 'src' | 'dst', who: string): CoreField[] {
   const names: Array<[keyof Entry['src'] & string, string]> = [
@@ -72,7 +71,7 @@ function endpointFields(side: 'src' | 'dst', who: string): CoreField[] {
       // A rollup name is the service when there is one (else workload, pod, IP): only namespaces
       // and services survive it exactly.
       ...(n === 'namespace' ? { rollup: `${side}_namespace` } : {}),
-      ...(n === 'service' ? { rollup: `if(${side}_kind = ${SERVICE_KIND}, ${side}_name, '')` } : {}),
+      ...(n === 'service' ? { rollup: `if(${side}_kind = ${ENDPOINT_KIND.service}, ${side}_name, '')` } : {}),
     })),
   ];
 }
@@ -80,11 +79,6 @@ function endpointFields(side: 'src' | 'dst', who: string): CoreField[] {
 /** The outcome class as its name (`outcome == "server error"`), from the UInt8 column `col`. */
 const outcomeNameSql = (col: string) => `arrayElement([${OUTCOME_NAMES.map((n) => `'${n}'`).join(', ')}], ${col} + 1)`;
 
-/**
- * The rollups' status class as a status that compares with whole classes as the raw status does
- * (store/schema.ts STATUS_CLASS_SQL: 6 = answered below 100, 7 = 600 and above).
- */
-const ROLLUP_STATUS = 'multiIf(status_class = 6, 0, status_class = 7, 600, status_class * 100)';
 
 /** The envelope's and the summary's fields, for every protocol. */
 const CORE: readonly CoreField[] = [
@@ -107,7 +101,7 @@ const CORE: readonly CoreField[] = [
   { name: 'request.size', aliases: ['request.body.size'], type: 'size', sql: 'request_body_size', get: (e) => e.requestSize, doc: 'decoded request payload size; compare with 1KB' },
   { name: 'request.wireSize', aliases: ['request.body.wireSize'], type: 'size', sql: 'request_body_wire_size', doc: 'request payload size on the wire' },
   { name: 'request.truncated', aliases: ['request.body.truncated'], type: 'bool', sql: 'request_body_truncated', doc: 'request payload was cut' },
-  { name: 'response.status', aliases: ['status'], type: 'status', sql: 'status', get: (e) => e.status, rollup: ROLLUP_STATUS, values: 'toString(status)', doc: 'protocol-native status code (HTTP status, DNS RCODE…; 0 = none); compare with 404 or 5xx' },
+  { name: 'response.status', aliases: ['status'], type: 'status', sql: 'status', get: (e) => e.status, rollup: ROLLUP_STATUS_SQL, values: 'toString(status)', doc: 'protocol-native status code (HTTP status, DNS RCODE…; 0 = none); compare with 404 or 5xx' },
   { name: 'response.statusText', aliases: ['statusText'], type: 'string', sql: 'status_text', get: (e) => e.statusText, doc: 'status text: reason phrase, RCODE name, error message' },
   { name: 'outcome', type: 'string', sql: outcomeNameSql('outcome'), get: (e) => OUTCOME_NAMES[e.outcome], rollup: outcomeNameSql('outcome'), values: outcomeNameSql('outcome'), doc: `outcome class, the same for every protocol: ${OUTCOME_NAMES.map((n) => `"${n}"`).join(', ')}` },
   { name: 'response.headers[]', type: 'string', sql: header('response'), doc: 'response attribute (HTTP header, DNS answer…) by name, case-insensitive' },

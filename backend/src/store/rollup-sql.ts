@@ -57,6 +57,12 @@ export function latencyQuantilesSql(
  */
 export const STATUS_CLASS_SQL = 'toUInt8(multiIf(unanswered, 0, status < 100, 6, status < 600, intDiv(status, 100), 7))';
 
+/**
+ * Over a rollup: a status that compares with whole classes (`== 5xx`, `>= 4xx`) as the raw status
+ * does — class 6 as 0 (below every class bound), class 7 as 600 (above them), the rest by hundreds.
+ */
+export const ROLLUP_STATUS_SQL = 'multiIf(status_class = 6, 0, status_class = 7, 600, status_class * 100)';
+
 /** Failed requests, over raw entries: server errors and no response (for HTTP: 5xx and unanswered). */
 export const ERRORS_SQL = 'countIf(outcome IN (0, 3))';
 

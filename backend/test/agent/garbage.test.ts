@@ -111,7 +111,7 @@ test('tapline import: a truncated file imports what is whole, says where it ends
   );
   assert.equal(r.code, 2);
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((e) => [e.path, e.status]), [['/whole', 200]]);
+  assert.deepEqual(lines.map((e) => [e.target, e.status]), [['/whole', 200]]);
   assert.equal(lines[0].responseBody.text, 'ok');
   assert.match(r.stderr, /ends inside a record \(\d+ of \d+ bytes present\) \(at byte \d+\); the entries before it were imported/);
   assert.match(r.stderr, /entries\s+1\n/);

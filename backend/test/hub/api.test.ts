@@ -65,9 +65,9 @@ describe('entries', () => {
       assert.ok(e, s.id);
       assert.deepEqual(s, {
         id: e.id, startUs: e.startUs, durationUs: e.durationUs, protocol: e.protocol, protocolVersion: e.protocolVersion,
-        method: e.operation, path: e.target, query: e.query, host: e.host, status: e.status, unanswered: e.unanswered,
-        incomplete: e.incomplete, src: e.src, dst: e.dst, requestSize: e.requestBody.size, responseSize: e.responseBody.size,
-        agent: e.agent,
+        transport: e.transport, operation: e.operation, target: e.target, query: e.query, host: e.host, status: e.status,
+        statusText: e.statusText, outcome: e.outcome, unanswered: e.unanswered, incomplete: e.incomplete, src: e.src,
+        dst: e.dst, requestSize: e.requestBody.size, responseSize: e.responseBody.size, agent: e.agent, fields: {},
       });
     }
   });
@@ -99,7 +99,7 @@ describe('entries', () => {
     for (const e of odd) {
       const { status, body } = await getJson(`${url}/api/v1/entries/${e.id}`);
       assert.equal(status, 200, e.id);
-      assert.equal(body.path, e.target);
+      assert.equal(body.target, e.target);
       assert.equal(body.startUs, e.startUs);
     }
   });
@@ -190,7 +190,7 @@ describe('aggregates', () => {
 
   for (const [filter, where] of [
     ['', '1'], // rollup
-    ['method == "GET"', "method = 'GET'"], // raw table
+    ['method == "GET"', "operation = 'GET'"], // raw table
   ]) {
   test(`service map edges and nodes match SQL for "${filter}"`, async () => {
     const { body } = await getJson(`${url}/api/v1/servicemap?${q({ filter, from: FROM, to: TO })}`);
@@ -222,7 +222,7 @@ describe('aggregates', () => {
   for (const [filter, where] of [
     ['', '1'],
     ['src.namespace == "shop" or http', "src_namespace = 'shop' OR protocol = 'http'"],
-    ['method == "GET"', "method = 'GET'"],
+    ['method == "GET"', "operation = 'GET'"],
   ]) {
     test(`catalog matches SQL for "${filter}"`, async () => {
       const { body } = await getJson(`${url}/api/v1/catalog?${q({ filter, from: FROM, to: TO })}`);
@@ -249,7 +249,7 @@ describe('labels, validation, completions, health, metrics', () => {
   test('label values are the distinct values SQL sees', async () => {
     for (const [name, sql] of [
       ['namespace', "SELECT DISTINCT v FROM (SELECT src_namespace AS v FROM tapline.entries WHERE RANGE UNION ALL SELECT dst_namespace FROM tapline.entries WHERE RANGE) WHERE v != '' ORDER BY v"],
-      ['method', "SELECT DISTINCT method AS v FROM tapline.entries WHERE RANGE AND method != '' ORDER BY v"],
+      ['method', "SELECT DISTINCT operation AS v FROM tapline.entries WHERE RANGE AND operation != '' ORDER BY v"],
       ['status', "SELECT DISTINCT toString(status) AS v FROM tapline.entries WHERE RANGE AND status != 0 ORDER BY v"],
     ]) {
       const { body } = await getJson(`${url}/api/v1/labels/${name}?${q({ from: FROM, to: TO })}`);

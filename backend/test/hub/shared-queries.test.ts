@@ -54,7 +54,7 @@ test('lookups of different entries at the same time go to the store together', a
   for (const [i, id] of ids.entries()) {
     assert.equal(answers[i].status, 200, JSON.stringify(answers[i].body));
     const e = f.entries.get(id)!;
-    assert.deepEqual([answers[i].body.id, answers[i].body.path, answers[i].body.status, answers[i].body.requestHeaders], [e.id, e.target, e.status, e.requestHeaders.toPairs()]);
+    assert.deepEqual([answers[i].body.id, answers[i].body.target, answers[i].body.status, answers[i].body.requestHeaders], [e.id, e.target, e.status, e.requestHeaders.toPairs()]);
   }
   const lookups = ran.filter((q) => q.includes('LIMIT 1 BY id')).length;
   assert.ok(lookups > 0 && lookups < 12, `13 lookups ran ${lookups} store queries`);

@@ -55,7 +55,7 @@ test('captured requests reach the live stream and the API', async () => {
     signal: abort.signal,
   });
   assert.equal(res.status, 200);
-  const seen: Array<{ id: string; method: string; path: string; status: number }> = [];
+  const seen: Array<{ id: string; operation: string; target: string; status: number }> = [];
   let started!: () => void;
   const ready = new Promise<void>((r) => (started = r));
   const loop = readSse(res, (event, data) => {
@@ -72,7 +72,7 @@ test('captured requests reach the live stream and the API', async () => {
   abort.abort();
   await loop;
   assert.deepEqual(
-    seen.map((e) => [e.method, e.path, e.status]),
+    seen.map((e) => [e.operation, e.target, e.status]),
     [
       ['GET', '/index.html', 200],
       ['GET', '/error.html', 404],
