@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLineProtocolsUp, TLINE_SECRET, type LineProtocolsUp } from './support/line-protocols-up.js';
-import { formatTable } from '../backend/src/cli/query.js';
+import { formatDetail, formatTable } from '../backend/src/cli/query.js';
 import type { EntryDetail, EntrySummary, ProtocolsJson } from '../backend/src/hub/shapes.js';
 
 let up: LineProtocolsUp;
@@ -120,6 +120,11 @@ describe('a protocol registered at run time', () => {
     assert.deepEqual(tables.Request, [['Verb', 'AUTH'], ['Key', '[REDACTED]']]);
     assert.deepEqual(tables.Reply, [['Code', '200'], ['Text', 'welcome']]);
     assert.deepEqual(tables.Fields, [['tline.key', '[REDACTED]'], ['tline.args', '0'], ['tline.code', '200']]);
+    // `tapline query --entry` renders the same sections as text.
+    const text = formatDetail(detail);
+    assert.match(text, /^tline AUTH \[REDACTED\] → 200 welcome \(/);
+    assert.match(text, /\nRequest\n-------\nVerb +AUTH\nKey +\[REDACTED\]\n/);
+    assert.match(text, /\nReply\n-----\nCode +200\nText +welcome\n/);
     const [user] = await entries('tline.key == "user:1"');
     const userDetail = await get<EntryDetail>(`/api/v1/entries/${user.id}`);
     assert.deepEqual(userDetail.sections.map((s) => s.title), ['Request', 'Reply', 'Fields']);

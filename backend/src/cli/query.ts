@@ -1,12 +1,13 @@
 /**
- * `tapline query 'FILTER'`: matching entries, newest first, as a table or JSON lines. Reads the
+ * `tapline query 'FILTER'`: matching entries, newest first, as a table or JSON lines; with
+ * `--entry ID`, one entry in full, as its protocol's sections (the drawer's, as text). Reads the
  * store directly, or a running hub with --hub (needed while `tapline up` holds the embedded store).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { listEntries, checkLimit } from '../hub/entries.js';
-import type { EntrySummary } from '../hub/summary.js';
+import { EntryLookup, listEntries, checkLimit } from '../hub/entries.js';
+import type { EntryDetail, EntrySummary } from '../hub/shapes.js';
 import { parseUserFilter, timeRange } from '../hub/params.js';
-import { openStore, StoreLockedError } from '../store/index.js';
+import { openStore, StoreLockedError, type Store } from '../store/index.js';
 import { addStoreOptions, storeFromOptions, tokenFrom, type StoreArgOptions } from './hub.js';
 
 interface QueryOptions extends StoreArgOptions {
@@ -17,6 +18,7 @@ interface QueryOptions extends StoreArgOptions {
   json?: boolean;
   hub?: string;
   token?: string;
+  entry?: string;
 }
 
 const SPAN = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
@@ -55,7 +57,13 @@ export function registerQuery(program: Command): void {
     .option('--json', 'JSON lines (one entry summary a line) instead of a table')
     .option('--hub <url>', 'ask a running hub (e.g. http://127.0.0.1:8787) instead of opening the store')
     .option('--token <token>', "the hub's token (or TAPLINE_TOKEN)")
+    .option('--entry <id>', 'print this one entry in full (its sections), instead of a list')
     .action(async (filter: string, o: QueryOptions) => {
+      if (o.entry !== undefined) {
+        const detail = o.hub ? await entryViaHub(o.hub, tokenFrom(o), o.entry) : await withStore(o, '', (store) => new EntryLookup(store).get(o.entry!));
+        process.stdout.write(o.json ? JSON.stringify(detail) + '\n' : formatDetail(detail));
+        return;
+      }
       const to = o.to ?? Date.now();
       const from = o.from ?? to - (o.since ?? 3_600_000);
       const entries = o.hub ? await viaHub(o.hub, tokenFrom(o), filter, from, to, o.limit) : await viaStore(o, filter, from, to);
@@ -64,35 +72,47 @@ export function registerQuery(program: Command): void {
     });
 }
 
-async function viaStore(o: QueryOptions, filter: string, from: number, to: number): Promise<EntrySummary[]> {
-  const expr = parseUserFilter(filter); // a bad filter fails before the store is opened
-  const config = storeFromOptions(o);
+async function withStore<T>(o: QueryOptions, filter: string, use: (store: Store) => Promise<T>): Promise<T> {
   let store;
   try {
-    store = openStore(config);
+    store = openStore(storeFromOptions(o));
   } catch (err) {
     if (err instanceof StoreLockedError) {
-      throw new Error(`${err.message}; while it runs, ask its hub: tapline query --hub http://127.0.0.1:8787 '${filter}'`);
+      const args = o.entry !== undefined ? `--entry ${o.entry}` : `'${filter}'`;
+      throw new Error(`${err.message}; while it runs, ask its hub: tapline query --hub http://127.0.0.1:8787 ${args}`);
     }
     throw err;
   }
   try {
-    const page = await listEntries(store, { queryTimeoutMs: 60_000 }, expr, timeRange({ from, to }), checkLimit(o.limit));
-    return page.entries;
+    return await use(store);
   } finally {
     await store.close();
   }
 }
 
-async function viaHub(hub: string, token: string | undefined, filter: string, from: number, to: number, limit: number): Promise<EntrySummary[]> {
-  const url = new URL('/api/v1/entries', hub);
-  url.search = new URLSearchParams({ filter, from: String(from), to: String(to), limit: String(limit) }).toString();
+async function viaStore(o: QueryOptions, filter: string, from: number, to: number): Promise<EntrySummary[]> {
+  const expr = parseUserFilter(filter); // a bad filter fails before the store is opened
+  const page = await withStore(o, filter, (store) => listEntries(store, { queryTimeoutMs: 60_000 }, expr, timeRange({ from, to }), checkLimit(o.limit)));
+  return page.entries;
+}
+
+async function hubGet<T>(hub: string, token: string | undefined, url: URL, what: (body: T) => boolean): Promise<T> {
   const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }).catch((err: Error) => {
     throw new Error(`cannot reach the hub at ${hub}: ${(err.cause as Error | undefined)?.message ?? err.message}`);
   });
-  const body = (await res.json()) as { entries?: EntrySummary[]; error?: { message: string } };
-  if (!res.ok || !body.entries) throw new Error(`the hub answered ${res.status}: ${body.error?.message ?? 'no entries'}`);
-  return body.entries;
+  const body = (await res.json()) as T & { error?: { message: string } };
+  if (!res.ok || !what(body)) throw new Error(`the hub answered ${res.status}: ${body.error?.message ?? 'nothing'}`);
+  return body;
+}
+
+function entryViaHub(hub: string, token: string | undefined, id: string): Promise<EntryDetail> {
+  return hubGet<EntryDetail>(hub, token, new URL(`/api/v1/entries/${encodeURIComponent(id)}`, hub), (b) => Array.isArray(b.sections));
+}
+
+async function viaHub(hub: string, token: string | undefined, filter: string, from: number, to: number, limit: number): Promise<EntrySummary[]> {
+  const url = new URL('/api/v1/entries', hub);
+  url.search = new URLSearchParams({ filter, from: String(from), to: String(to), limit: String(limit) }).toString();
+  return (await hubGet<{ entries: EntrySummary[] }>(hub, token, url, (b) => Array.isArray(b.entries))).entries;
 }
 
 function endpoint(e: EntrySummary['src']): string {
@@ -116,4 +136,32 @@ export function formatTable(entries: EntrySummary[]): string {
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === cells.length - 1 ? c : c.slice(0, widths[i]).padEnd(widths[i]))).join('  ').trimEnd() + '\n';
   return line(header) + rows.map(line).join('') + (entries.length === 0 ? '(no entries)\n' : '');
+}
+
+/** Text bodies longer than this are cut in the terminal (the store keeps them whole). */
+const MAX_BODY_CHARS = 4000;
+
+/** One entry in full: a summary line, then its protocol's sections, tables aligned, bodies as text. */
+export function formatDetail(d: EntryDetail): string {
+  const status = d.unanswered ? 'no response' : `${d.status} ${d.statusText}`.trim();
+  const lines = [
+    `${d.protocol} ${d.operation} ${d.target} → ${status} (${(d.durationUs / 1000).toFixed(1)}ms)`,
+    `${endpoint(d.src)} → ${endpoint(d.dst)}  ${new Date(d.startUs / 1000).toISOString()}  ${d.id}`,
+  ];
+  for (const s of d.sections) {
+    lines.push('', s.title, '-'.repeat(s.title.length));
+    if (s.kind === 'table') {
+      const width = Math.min(32, Math.max(0, ...s.rows.map(([n]) => n.length)));
+      for (const [n, v] of s.rows) lines.push(`${n.padEnd(width)}  ${v}`);
+    } else {
+      const b = s.body;
+      const cut = b.truncated ? ` (truncated: ${b.size} bytes decoded)` : '';
+      if (b.text === undefined) lines.push(`(${b.size} bytes, not text${cut})`);
+      else {
+        lines.push(b.text.length > MAX_BODY_CHARS ? `${b.text.slice(0, MAX_BODY_CHARS)}…` : b.text);
+        if (cut || b.text.length > MAX_BODY_CHARS) lines.push(`(${b.size} bytes${cut})`);
+      }
+    }
+  }
+  return lines.join('\n') + '\n';
 }

@@ -41,6 +41,27 @@ test('tapline query prints matching entries newest first (JSON lines and a table
   for (const l of lines.slice(1)) assert.match(l, /\bhttp\s+\w+\s+404\s/);
 });
 
+test('tapline query --entry prints one entry in full: its sections, headers and body', async () => {
+  const listed = await taplineRun(['query', '--data', join(dir, 'data'), '--since', '2h', '--limit', '1', '--json', 'status == 404 and dst.service == "nginx"']);
+  assert.equal(listed.code, 0, listed.stderr);
+  const { id } = JSON.parse(listed.stdout.trim()) as Summary;
+  const json = await taplineRun(['query', '--data', join(dir, 'data'), '--entry', id, '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  const detail = JSON.parse(json.stdout) as { id: string; target: string; responseHeaders: Array<[string, string]>; responseBody: { text?: string } };
+  assert.equal(detail.id, id);
+  const text = await taplineRun(['query', '--data', join(dir, 'data'), '--entry', id]);
+  assert.equal(text.code, 0, text.stderr);
+  const out = text.stdout;
+  assert.match(out.split('\n')[0], new RegExp(`^http GET ${detail.target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} → 404 Not Found \\(`));
+  assert.match(out, /\nRequest\n-------\nMethod +GET\n/);
+  assert.match(out, /\nResponse headers\n-{16}\n/);
+  for (const [name, value] of detail.responseHeaders) assert.ok(out.includes(`${name}`) && out.includes(value), `${name}: ${value}`);
+  if (detail.responseBody.text) assert.ok(out.includes(detail.responseBody.text.slice(0, 40)));
+  const missing = await taplineRun(['query', '--data', join(dir, 'data'), '--entry', '0190f5c2-4aa5-7254-8feb-ad9e95f07916']);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /no entry with id "0190f5c2-4aa5-7254-8feb-ad9e95f07916"/);
+});
+
 test('tapline query reports a bad filter with its column and exits non-zero', async () => {
   const r = await taplineRun(['query', '--data', join(dir, 'data'), 'status = 404']);
   assert.notEqual(r.code, 0);
