@@ -7,7 +7,8 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import { ApiError } from './errors.js';
 import { rangeSql, type TimeRange } from './params.js';
 import { queryRows, type QueryLimits } from './run.js';
-import { SUMMARY_SELECT, detailOf, summaryFromRow, type EntrySummary } from './summary.js';
+import { SUMMARY_SELECT, detailOf, summaryFromRow } from './summary.js';
+import type { EntriesPage } from './shapes.js';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 10_000;
@@ -25,7 +26,7 @@ export async function listEntries(
   range: TimeRange,
   limit: number,
   cursor?: string,
-): Promise<{ entries: EntrySummary[]; nextCursor: string | null }> {
+): Promise<EntriesPage> {
   const f = compileExpr(filter);
   const r = rangeSql(range);
   const params: Record<string, string | number> = { ...f.params, ...r.params, limit };

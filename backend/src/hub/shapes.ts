@@ -110,3 +110,70 @@ export const ProtocolsShape = Type.Object({
   fields: Type.Array(FieldInfoShape),
 });
 export type ProtocolsJson = Static<typeof ProtocolsShape>;
+
+/** `GET /api/v1/entries`: a page, newest first. */
+export const EntriesPageShape = Type.Object({ entries: Type.Array(EntrySummaryShape), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+export type EntriesPage = Static<typeof EntriesPageShape>;
+
+/** `GET /api/v1/stream` (long-poll) and each SSE `entries` event: oldest first. */
+export const StreamPageShape = Type.Object({ entries: Type.Array(EntrySummaryShape), cursor: Type.String() });
+export type StreamPage = Static<typeof StreamPageShape>;
+
+export const StatsShape = Type.Object({
+  intervalMs: Type.Number(),
+  series: Type.Array(Type.Object({ name: Type.String(), points: Type.Array(Type.Tuple([Type.Number(), Type.Number()])) })),
+});
+export type StatsJson = Static<typeof StatsShape>;
+
+export const ServiceMapNodeShape = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  subtitle: Type.String(),
+  namespace: Type.String(),
+  requests: Type.Number(),
+  ratePerSec: Type.Number(),
+  errorRate: Type.Number(),
+  p95Ms: Type.Number(),
+  /** HTTP status-class shares. */
+  share2xx: Type.Number(),
+  share3xx: Type.Number(),
+  share4xx: Type.Number(),
+  share5xx: Type.Number(),
+  /** Shares by outcome, for every protocol (they add up to 1 for a node that received requests). */
+  shareOk: Type.Number(),
+  shareClientError: Type.Number(),
+  shareServerError: Type.Number(),
+  shareNoResponse: Type.Number(),
+  shareOneWay: Type.Number(),
+});
+export type ServiceMapNode = Static<typeof ServiceMapNodeShape>;
+
+export const ServiceMapEdgeShape = Type.Object({
+  id: Type.String(),
+  source: Type.String(),
+  target: Type.String(),
+  requests: Type.Number(),
+  ratePerSec: Type.Number(),
+  errorRate: Type.Number(),
+  p95Ms: Type.Number(),
+  protocols: Type.Array(Type.String()),
+});
+export type ServiceMapEdge = Static<typeof ServiceMapEdgeShape>;
+
+export const ServiceMapShape = Type.Object({ nodes: Type.Array(ServiceMapNodeShape), edges: Type.Array(ServiceMapEdgeShape) });
+export type ServiceMapJson = Static<typeof ServiceMapShape>;
+
+export const CatalogServiceShape = Type.Object({
+  service: Type.String(),
+  namespace: Type.String(),
+  requests: Type.Number(),
+  succeeded: Type.Number(),
+  failed: Type.Number(),
+  avgMs: Type.Number(),
+  p95Ms: Type.Number(),
+  protocols: Type.Array(Type.String()),
+});
+export type CatalogService = Static<typeof CatalogServiceShape>;
+
+export const CatalogShape = Type.Object({ services: Type.Array(CatalogServiceShape) });
+export type CatalogJson = Static<typeof CatalogShape>;

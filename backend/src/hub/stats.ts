@@ -6,6 +6,7 @@ import { aggregateSource } from './aggregate.js';
 import { ApiError } from './errors.js';
 import type { TimeRange } from './params.js';
 import { queryRows, type QueryLimits } from './run.js';
+import type { StatsJson } from './shapes.js';
 
 export type GroupBy = 'statusClass' | 'outcome' | 'protocol' | 'service' | 'none';
 export type Metric = 'requests' | 'errors' | 'latency';
@@ -32,18 +33,13 @@ export function parseQuantiles(q: string | undefined): number[] {
 /** Status classes by number (store/rollup-sql.ts STATUS_CLASS_SQL). */
 const CLASS_NAMES = ['no response', '1xx', '2xx', '3xx', '4xx', '5xx', 'below 100', '600 and above'];
 
-export interface StatsResult {
-  intervalMs: number;
-  series: Array<{ name: string; points: Array<[number, number]> }>;
-}
-
 export async function stats(
   store: Store,
   limits: QueryLimits,
   filter: Expr,
   range: TimeRange,
   opts: { intervalMs?: number; groupBy: GroupBy; metric: Metric; quantiles: number[] },
-): Promise<StatsResult> {
+): Promise<StatsJson> {
   const intervalMs = opts.intervalMs ?? defaultInterval(range);
   const points = Math.floor(range.toMs / intervalMs) - Math.floor(range.fromMs / intervalMs) + 1;
   if (points > MAX_POINTS) {

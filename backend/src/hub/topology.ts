@@ -3,11 +3,13 @@
  * service: requests, succeeded, failed, latency). A service is named as in the rollup: the
  * Kubernetes service, else the workload, else the pod, else the IP.
  */
+import { OUTCOME_NAMES } from '../entries/entry.js';
 import type { Expr } from '../query/ast.js';
 import type { Store } from '../store/index.js';
 import { aggregateSource } from './aggregate.js';
 import type { TimeRange } from './params.js';
 import { queryRows, type QueryLimits } from './run.js';
+import type { CatalogJson, ServiceMapJson, ServiceMapNode } from './shapes.js';
 
 export const MAX_EDGES = 5_000;
 
@@ -19,13 +21,13 @@ function nodeId(namespace: string, name: string): string {
 
 const round = (x: number, digits = 4) => Number(x.toFixed(digits));
 
-export async function serviceMap(store: Store, limits: QueryLimits, filter: Expr, range: TimeRange) {
+export async function serviceMap(store: Store, limits: QueryLimits, filter: Expr, range: TimeRange): Promise<ServiceMapJson> {
   const src = aggregateSource(store, filter, range);
   const seconds = Math.max(1, (range.toMs - range.fromMs) / 1000);
   // One scan for both: edges are (source, target) groups, nodes the target groups.
   const rows = await queryRows<{
     sn: string; s: string; dn: string; d: string; n_req: Num; n_err: Num; q: number[]; protocols: string[];
-    c2: Num; c3: Num; c4: Num; c5: Num; node_row: number;
+    c2: Num; c3: Num; c4: Num; c5: Num; o0: Num; o1: Num; o2: Num; o3: Num; o4: Num; node_row: number;
   }>(
     store,
     limits,
@@ -33,6 +35,8 @@ export async function serviceMap(store: Store, limits: QueryLimits, filter: Expr
       `${src.requests} AS n_req, ${src.errors} AS n_err, ${src.quantilesUs([0.95])} AS q, ` +
       `arraySort(groupUniqArray(${src.protocol})) AS protocols, ` +
       [2, 3, 4, 5].map((c) => `${src.requestsIf(`${src.statusClass} = ${c}`)} AS c${c}`).join(', ') +
+      ', ' +
+      OUTCOME_NAMES.map((_, o) => `${src.requestsIf(`${src.outcome} = ${o}`)} AS o${o}`).join(', ') +
       // grouping(sn) is 1 in the set that leaves the source out: the node rows.
       `, grouping(sn) AS node_row ${src.from} GROUP BY GROUPING SETS ((sn, s, dn, d), (dn, d))`,
     src.params,
@@ -43,8 +47,8 @@ export async function serviceMap(store: Store, limits: QueryLimits, filter: Expr
     .sort((a, b) => Number(b.n_req) - Number(a.n_req))
     .slice(0, MAX_EDGES);
 
-  const nodes = new Map<string, ReturnType<typeof emptyNode>>();
-  function emptyNode(namespace: string, name: string) {
+  const nodes = new Map<string, ServiceMapNode>();
+  function emptyNode(namespace: string, name: string): ServiceMapNode {
     return {
       id: nodeId(namespace, name),
       title: name,
@@ -58,6 +62,11 @@ export async function serviceMap(store: Store, limits: QueryLimits, filter: Expr
       share3xx: 0,
       share4xx: 0,
       share5xx: 0,
+      shareOk: 0,
+      shareClientError: 0,
+      shareServerError: 0,
+      shareNoResponse: 0,
+      shareOneWay: 0,
     };
   }
   for (const r of nodeRows) {
@@ -72,6 +81,11 @@ export async function serviceMap(store: Store, limits: QueryLimits, filter: Expr
     n.share3xx = requests ? Number(r.c3) / requests : 0;
     n.share4xx = requests ? Number(r.c4) / requests : 0;
     n.share5xx = requests ? Number(r.c5) / requests : 0;
+    n.shareNoResponse = requests ? Number(r.o0) / requests : 0;
+    n.shareOk = requests ? Number(r.o1) / requests : 0;
+    n.shareClientError = requests ? Number(r.o2) / requests : 0;
+    n.shareServerError = requests ? Number(r.o3) / requests : 0;
+    n.shareOneWay = requests ? Number(r.o4) / requests : 0;
     nodes.set(n.id, n);
   }
   const edges = edgeRows.map((r) => {
@@ -94,7 +108,7 @@ export async function serviceMap(store: Store, limits: QueryLimits, filter: Expr
   return { nodes: [...nodes.values()].sort((a, b) => a.id.localeCompare(b.id)), edges };
 }
 
-export async function catalog(store: Store, limits: QueryLimits, filter: Expr, range: TimeRange) {
+export async function catalog(store: Store, limits: QueryLimits, filter: Expr, range: TimeRange): Promise<CatalogJson> {
   const src = aggregateSource(store, filter, range);
   const rows = await queryRows<{ dn: string; d: string; n_req: Num; n_failed: Num; n_ans: Num; dsum: Num; q: number[]; protocols: string[] }>(
     store,

@@ -211,11 +211,19 @@ describe('aggregates', () => {
       assert.ok(body.nodes.some((n: { id: string }) => n.id === r.s) && body.nodes.some((n: { id: string }) => n.id === r.d));
     }
     const nginx = body.nodes.find((n: { id: string }) => n.id === 'default/nginx');
-    const [ref] = await f.sql<{ n: number; c4: number }>(
-      `SELECT count() AS n, countIf(intDiv(status, 100) = 4) AS c4 FROM tapline.entries WHERE ${RANGE} AND (${where}) AND dst_namespace = 'default' AND ${NAME('dst')} = 'nginx'`,
+    const [ref] = await f.sql<{ n: number; c4: number; ok: number; server: number; none: number }>(
+      `SELECT count() AS n, countIf(intDiv(status, 100) = 4) AS c4, countIf(NOT unanswered AND status < 400) AS ok, ` +
+        `countIf(status >= 500) AS server, countIf(unanswered) AS none ` +
+        `FROM tapline.entries WHERE ${RANGE} AND (${where}) AND dst_namespace = 'default' AND ${NAME('dst')} = 'nginx'`,
     );
     assert.equal(nginx.requests, Number(ref.n));
     assert.ok(Math.abs(nginx.share4xx - Number(ref.c4) / Number(ref.n)) < 1e-4);
+    // Shares by outcome: for HTTP, 4xx are client errors, 5xx server errors.
+    assert.ok(Math.abs(nginx.shareClientError - Number(ref.c4) / Number(ref.n)) < 1e-4);
+    assert.ok(Math.abs(nginx.shareOk - Number(ref.ok) / Number(ref.n)) < 1e-4);
+    assert.ok(Math.abs(nginx.shareServerError - Number(ref.server) / Number(ref.n)) < 1e-4);
+    assert.ok(Math.abs(nginx.shareNoResponse - Number(ref.none) / Number(ref.n)) < 1e-4);
+    assert.ok(Number(ref.server) > 0 && Number(ref.ok) > 0, 'the shares are told apart');
   });
   }
 

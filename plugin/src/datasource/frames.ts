@@ -166,7 +166,14 @@ export function statsFrames(
 }
 
 /** Colours of the status-class arcs around a service-map node. */
-const ARC_COLORS = { '2xx': 'green', '3xx': 'blue', '4xx': 'orange', '5xx': 'red' } as const;
+/** Node arcs: the share of each outcome, the same classes for every protocol (HTTP: 4xx client, 5xx server errors). */
+const ARCS = [
+  { field: 'shareOk', name: 'ok', color: 'green' },
+  { field: 'shareClientError', name: 'client error', color: 'orange' },
+  { field: 'shareServerError', name: 'server error', color: 'red' },
+  { field: 'shareNoResponse', name: 'no response', color: 'grey' },
+  { field: 'shareOneWay', name: 'one-way', color: 'blue' },
+] as const;
 
 /** The node graph's `nodes` and `edges` frames. */
 export function serviceMapFrames(
@@ -199,11 +206,11 @@ export function serviceMapFrames(
         values: n.map((x) => secondary.pick(x)),
         config: { displayName: secondary.displayName, unit: secondary.unit },
       },
-      ...(['2xx', '3xx', '4xx', '5xx'] as const).map((cls) => ({
-        name: `arc__${cls}`,
+      ...ARCS.map((arc) => ({
+        name: `arc__${arc.field.slice('share'.length)}`,
         type: FieldType.number,
-        values: n.map((x) => x[`share${cls}`]),
-        config: { displayName: cls, color: { mode: 'fixed', fixedColor: ARC_COLORS[cls] } },
+        values: n.map((x) => x[arc.field]),
+        config: { displayName: arc.name, color: { mode: 'fixed', fixedColor: arc.color } },
       })),
       { name: 'detail__namespace', type: FieldType.string, values: n.map((x) => x.namespace), config: { displayName: 'Namespace' } },
       { name: 'detail__requests', type: FieldType.number, values: n.map((x) => x.requests), config: { displayName: 'Requests' } },

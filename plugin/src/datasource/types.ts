@@ -1,21 +1,29 @@
 /**
  * The data source's query and settings models, and the hub's answers (docs/api.md).
- * The entry shapes (summary, detail, sections, bodies, endpoints, the protocol registry) are the
- * hub's own TypeBox types from backend/src/hub/shapes.ts, imported as types: `import type` is
+ * The hub's answers (entries, stream, sections, bodies, stats, service map, catalog, the protocol
+ * registry) are its own TypeBox types from backend/src/hub/shapes.ts, imported as types: `import type` is
  * erased by the bundler, so the browser bundle holds no backend code (test/build/dist checks it),
  * and the plugin cannot drift from what the hub sends. The plugin may import types from shapes.ts
  * only (it depends on nothing but TypeBox): never values, never other backend modules.
- * The other answers (stats, service map, catalog…) are typed here.
+ * The small answers (validation, completions, labels, health, errors) are typed here.
  */
 import type { DataQuery, DataSourceJsonData } from '@grafana/data';
 import type {
   BodyJson,
+  CatalogJson,
+  CatalogService,
   EndpointJson,
+  EntriesPage,
   EntryDetail,
   EntrySummary,
   ProtocolInfo,
   ProtocolsJson,
   SectionJson,
+  ServiceMapEdge,
+  ServiceMapJson,
+  ServiceMapNode,
+  StatsJson,
+  StreamPage,
 } from '../../../backend/src/hub/shapes.js';
 
 export type { BodyJson, EndpointJson, EntryDetail, EntrySummary, ProtocolInfo, ProtocolsJson, SectionJson };
@@ -75,66 +83,12 @@ export interface TaplineSecureOptions {
 
 // ---- the hub's other answers (docs/api.md) ----
 
-export interface EntriesResponse {
-  entries: EntrySummary[];
-  nextCursor: string | null;
-}
-
-export interface StreamResponse {
-  entries: EntrySummary[];
-  cursor: string;
-}
-
-export interface StatsResponse {
-  intervalMs: number;
-  series: Array<{ name: string; points: Array<[number, number]> }>;
-}
-
-export interface ServiceMapNode {
-  id: string;
-  title: string;
-  subtitle: string;
-  namespace: string;
-  requests: number;
-  ratePerSec: number;
-  errorRate: number;
-  p95Ms: number;
-  share2xx: number;
-  share3xx: number;
-  share4xx: number;
-  share5xx: number;
-}
-
-export interface ServiceMapEdge {
-  id: string;
-  source: string;
-  target: string;
-  requests: number;
-  ratePerSec: number;
-  errorRate: number;
-  p95Ms: number;
-  protocols: string[];
-}
-
-export interface ServiceMapResponse {
-  nodes: ServiceMapNode[];
-  edges: ServiceMapEdge[];
-}
-
-export interface CatalogService {
-  service: string;
-  namespace: string;
-  requests: number;
-  succeeded: number;
-  failed: number;
-  avgMs: number;
-  p95Ms: number;
-  protocols: string[];
-}
-
-export interface CatalogResponse {
-  services: CatalogService[];
-}
+export type EntriesResponse = EntriesPage;
+export type StreamResponse = StreamPage;
+export type StatsResponse = StatsJson;
+export type ServiceMapResponse = ServiceMapJson;
+export type CatalogResponse = CatalogJson;
+export type { CatalogService, ServiceMapEdge, ServiceMapNode };
 
 export type ValidateResponse =
   | { valid: true }

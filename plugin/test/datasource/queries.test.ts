@@ -239,7 +239,7 @@ describe('service map', () => {
     expect(edges.meta?.preferredVisualisationType).toBe('nodeGraph');
     expect(nodes.fields.map((f) => f.name)).toEqual([
       'id', 'title', 'subtitle', 'mainstat', 'secondarystat',
-      'arc__2xx', 'arc__3xx', 'arc__4xx', 'arc__5xx',
+      'arc__Ok', 'arc__ClientError', 'arc__ServerError', 'arc__NoResponse', 'arc__OneWay',
       'detail__namespace', 'detail__requests', 'detail__errorRate', 'detail__p95',
     ]);
     expect(values(nodes, 'id')).toEqual(['default/test-pod', 'default/nginx']);
@@ -249,14 +249,16 @@ describe('service map', () => {
     expect(field(nodes, 'mainstat').config.unit).toBe('reqps');
     expect(values(nodes, 'secondarystat')).toEqual([0, 3.2]);
     expect(field(nodes, 'secondarystat').config.unit).toBe('ms');
-    expect(values(nodes, 'arc__2xx')).toEqual([0, 0.8]);
-    expect(values(nodes, 'arc__4xx')).toEqual([0, 0.1]);
-    expect(values(nodes, 'arc__5xx')).toEqual([0, 0.05]);
+    // Arcs by outcome, the same for every protocol: for HTTP 2xx and 3xx are ok, 4xx client, 5xx server errors.
+    expect(values(nodes, 'arc__Ok')).toEqual([0, 0.85]);
+    expect(values(nodes, 'arc__ClientError')).toEqual([0, 0.1]);
+    expect(values(nodes, 'arc__ServerError')).toEqual([0, 0.05]);
     // Arcs of an active node add up to the whole ring.
-    const arcSum = ['arc__2xx', 'arc__3xx', 'arc__4xx', 'arc__5xx'].reduce((s, n) => s + (values(nodes, n)[1] as number), 0);
+    const arcSum = ['arc__Ok', 'arc__ClientError', 'arc__ServerError', 'arc__NoResponse', 'arc__OneWay'].reduce((s, n) => s + (values(nodes, n)[1] as number), 0);
     expect(arcSum).toBeCloseTo(1, 9);
-    expect(field(nodes, 'arc__5xx').config.color).toEqual({ mode: 'fixed', fixedColor: 'red' });
-    expect(field(nodes, 'arc__2xx').config.color).toEqual({ mode: 'fixed', fixedColor: 'green' });
+    expect(field(nodes, 'arc__ServerError').config.color).toEqual({ mode: 'fixed', fixedColor: 'red' });
+    expect(field(nodes, 'arc__Ok').config.color).toEqual({ mode: 'fixed', fixedColor: 'green' });
+    expect(field(nodes, 'arc__ClientError').config).toMatchObject({ displayName: 'client error' });
     expect(values(nodes, 'detail__requests')).toEqual([0, 40]);
     expect(field(nodes, 'detail__requests').config.displayName).toBe('Requests');
 
