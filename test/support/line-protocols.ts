@@ -73,7 +73,6 @@ function tlineExchange(clientDir: Direction, req: Message, res: Message | null):
   const fields: ProtocolFields = res ? { 'tline.key': key, 'tline.args': args.length, 'tline.code': code } : { 'tline.key': key, 'tline.args': args.length };
   return {
     clientDir,
-    protocol: 'tline',
     protocolVersion: '1',
     startUs: req.startUs,
     endUs: res ? res.endUs : req.endUs,
@@ -203,7 +202,6 @@ class TqueryFlow implements DatagramConsumer {
       const fields: ProtocolFields = a ? { 'tquery.name': q.name, 'tquery.rcode': a.rcode, 'tquery.cached': a.cached ? 1 : 0 } : { 'tquery.name': q.name };
       ctx.emit({
         clientDir,
-        protocol: 'tquery',
         protocolVersion: '1',
         startUs: q.startUs,
         endUs: a ? a.endUs : q.endUs,

@@ -52,6 +52,8 @@ export interface PipelineCounters extends NetCounters {
   /** Exchanges whose enrichment threw (the entry is still written, unnamed). */
   enrichErrors: number;
   unknownConnections: number;
+  /** UDP flows no datagram dissector recognised. */
+  unknownFlows: number;
   /** Per protocol: connections, exchanges, parse errors, orphan responses, unanswered. */
   protocols: Dissectors['protocolCounters'];
 }
@@ -135,6 +137,7 @@ export class Pipeline {
       sinkDrops: this.sinkDrops,
       enrichErrors: this.enrichErrors,
       unknownConnections: this.registry.detection.unknownConnections,
+      unknownFlows: this.registry.detection.unknownFlows,
       protocols: this.registry.protocolCounters,
     };
   }
@@ -144,7 +147,7 @@ export class Pipeline {
     const entry: Entry = {
       id: uuidv7(x.startUs / 1000),
       agent: this.opts.agentName,
-      protocol: x.protocol,
+      protocol: dissector.protocol,
       protocolVersion: x.protocolVersion,
       transport: conn.transport,
       startUs: x.startUs,

@@ -33,6 +33,7 @@ export function formatCounters(c: PipelineCounters, capture: InterfaceStats[] = 
     ['stray segments', c.strays],
     ['mid-stream connections', c.midStream],
     ['unknown-protocol connections', c.unknownConnections],
+    ['unknown-protocol UDP flows', c.unknownFlows],
     ['out-of-order segments', c.outOfOrder],
     ['duplicate bytes', c.duplicateBytes],
     ['gaps', c.gaps],

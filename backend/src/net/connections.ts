@@ -8,6 +8,7 @@
  * `maxBufferedBytes` of out-of-order data in all (least recently used flushed first).
  * Time is capture time, so offline imports behave like live capture.
  */
+import { LruList } from './lru.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, ipv4Text, ipv6Text, type Segment } from './ip.js';
 import type { NetCounters } from './counters.js';
 import type { ConnectionInfo, Direction, EndReason, StreamConsumer, StreamConsumerFactory } from './stream.js';
@@ -81,8 +82,8 @@ class Connection implements ConnectionInfo {
 export class ConnectionTable {
   private readonly conns = new TupleMap<Connection>();
   private readonly key = newTupleKey();
-  private oldest: Connection | null = null;
-  private newest: Connection | null = null;
+  /** Oldest (least recently seen) first. */
+  private readonly lru = new LruList<Connection>();
   private nextId = 1;
 
   constructor(
@@ -128,7 +129,7 @@ export class ConnectionTable {
     const idleBefore = nowUs - this.limits.idleTimeoutUs;
     const lingerBefore = nowUs - this.limits.closedLingerUs;
     const horizon = Math.max(idleBefore, lingerBefore);
-    let c = this.oldest;
+    let c = this.lru.oldest;
     while (c && c.lastSeenUs < horizon) {
       const next = c.newer;
       if (c.closed) {
@@ -141,12 +142,12 @@ export class ConnectionTable {
       }
       c = next;
     }
-    for (let x = this.oldest; x; x = x.newer) x.consumer?.tick(nowUs);
+    for (let x = this.lru.oldest; x; x = x.newer) x.consumer?.tick(nowUs);
   }
 
   /** Ends every connection (end of file, shutdown): buffered data is delivered with its gaps. */
   closeAll(reason: EndReason, nowUs: number): void {
-    for (let c = this.oldest; c; ) {
+    for (let c = this.lru.oldest; c; ) {
       const next = c.newer;
       if (!c.closed) this.close(c, reason, nowUs);
       this.remove(c);
@@ -155,8 +156,8 @@ export class ConnectionTable {
   }
 
   private create(seg: Segment, k: TupleKey): Connection {
-    if (this.counters.currentConnections >= this.limits.maxConnections && this.oldest) {
-      const victim = this.oldest;
+    if (this.counters.currentConnections >= this.limits.maxConnections && this.lru.oldest) {
+      const victim = this.lru.oldest;
       if (!victim.closed) {
         this.counters.evicted++;
         this.close(victim, 'evicted', victim.lastSeenUs);
@@ -306,7 +307,7 @@ export class ConnectionTable {
 
   /** Over the global budget: flush the least recently used connections' buffers. */
   private relieve(): void {
-    for (let c = this.oldest; c && this.counters.currentBufferedBytes > this.limits.maxBufferedBytes; c = c.newer) {
+    for (let c = this.lru.oldest; c && this.counters.currentBufferedBytes > this.limits.maxBufferedBytes; c = c.newer) {
       for (const dir of [0, 1] as const) {
         if (c.halves[dir].queue.length > 0) {
           this.counters.forcedFlushes++;
@@ -343,25 +344,13 @@ export class ConnectionTable {
 
   private remove(conn: Connection): void {
     this.conns.delete(conn.key, conn.subKey, conn);
-    this.unlink(conn);
+    this.lru.remove(conn);
     this.counters.currentConnections--;
   }
 
   private touch(conn: Connection, tsUs: number): void {
     conn.lastSeenUs = tsUs;
-    if (this.newest === conn) return;
-    this.unlink(conn);
-    conn.older = this.newest;
-    if (this.newest) this.newest.newer = conn;
-    this.newest = conn;
-    if (!this.oldest) this.oldest = conn;
+    this.lru.touch(conn);
   }
 
-  private unlink(conn: Connection): void {
-    if (conn.older) conn.older.newer = conn.newer;
-    else if (this.oldest === conn) this.oldest = conn.newer;
-    if (conn.newer) conn.newer.older = conn.older;
-    else if (this.newest === conn) this.newest = conn.older;
-    conn.older = conn.newer = null;
-  }
 }

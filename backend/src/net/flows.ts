@@ -7,10 +7,10 @@
  * `idleTimeoutUs` ends on the next tick. Time is capture time, so offline imports behave like live
  * capture.
  */
-import type { DatagramConsumer } from '../protocols/dissector.js';
+import { LruList } from './lru.js';
 import type { NetCounters } from './counters.js';
 import { ipv4Text, ipv6Text, type Segment } from './ip.js';
-import type { ConnectionInfo, Direction, EndReason } from './stream.js';
+import type { ConnectionInfo, DatagramConsumer, Direction, EndReason } from './stream.js';
 import { newTupleKey, storedKey, tupleKey, TupleMap, type TupleKey } from './tuple.js';
 
 export interface FlowLimits {
@@ -51,8 +51,8 @@ class Flow implements ConnectionInfo {
 export class FlowTable {
   private readonly flows = new TupleMap<Flow>();
   private readonly key = newTupleKey();
-  private oldest: Flow | null = null;
-  private newest: Flow | null = null;
+  /** Oldest (least recently seen) first. */
+  private readonly lru = new LruList<Flow>();
   private live = 0;
   private nextId = 1;
 
@@ -83,18 +83,18 @@ export class FlowTable {
   /** Advances the clock: ends idle flows, then lets the consumers time out what they wait for. */
   tick(nowUs: number): void {
     const idleBefore = nowUs - this.limits.idleTimeoutUs;
-    for (let f = this.oldest; f && f.lastSeenUs < idleBefore; ) {
+    for (let f = this.lru.oldest; f && f.lastSeenUs < idleBefore; ) {
       const next = f.newer;
       this.counters.flowsTimedOut++;
       this.end(f, 'timeout', nowUs);
       f = next;
     }
-    for (let f = this.oldest; f; f = f.newer) f.consumer?.tick(nowUs);
+    for (let f = this.lru.oldest; f; f = f.newer) f.consumer?.tick(nowUs);
   }
 
   /** Ends every flow (end of file, shutdown). */
   closeAll(reason: EndReason, nowUs: number): void {
-    for (let f = this.oldest; f; ) {
+    for (let f = this.lru.oldest; f; ) {
       const next = f.newer;
       this.end(f, reason, nowUs);
       f = next;
@@ -102,8 +102,8 @@ export class FlowTable {
   }
 
   private create(seg: Segment, k: TupleKey): Flow {
-    if (this.live >= this.limits.maxFlows && this.oldest) {
-      const victim = this.oldest;
+    if (this.live >= this.limits.maxFlows && this.lru.oldest) {
+      const victim = this.lru.oldest;
       this.counters.flowsEvicted++;
       this.end(victim, 'evicted', victim.lastSeenUs);
     }
@@ -121,7 +121,7 @@ export class FlowTable {
   /** Removes a flow, then ends its consumer (so a consumer that throws leaves the table whole). */
   private end(flow: Flow, reason: EndReason, tsUs: number): void {
     this.flows.delete(flow.key, flow.subKey, flow);
-    this.unlink(flow);
+    this.lru.remove(flow);
     this.live--;
     this.counters.currentFlows--;
     const consumer = flow.consumer;
@@ -131,19 +131,7 @@ export class FlowTable {
 
   private touch(flow: Flow, tsUs: number): void {
     flow.lastSeenUs = tsUs;
-    if (this.newest === flow) return;
-    this.unlink(flow);
-    flow.older = this.newest;
-    if (this.newest) this.newest.newer = flow;
-    this.newest = flow;
-    if (!this.oldest) this.oldest = flow;
+    this.lru.touch(flow);
   }
 
-  private unlink(flow: Flow): void {
-    if (flow.older) flow.older.newer = flow.newer;
-    else if (this.oldest === flow) this.oldest = flow.newer;
-    if (flow.newer) flow.newer.older = flow.older;
-    else if (this.newest === flow) this.newest = flow.older;
-    flow.older = flow.newer = null;
-  }
 }

@@ -33,4 +33,14 @@ export interface StreamConsumer {
   tick(nowUs: number): void;
 }
 
+/** What the flow table hands a UDP flow's datagrams to (a protocol dissector, in practice). */
+export interface DatagramConsumer {
+  /** One datagram's payload buf[start, end) of direction `dir`, captured at tsUs. Copy what you keep. */
+  datagram(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void;
+  /** The flow is gone (idle timeout, eviction, shutdown); no call follows. */
+  end(reason: EndReason, tsUs: number): void;
+  /** Periodic clock (capture time). */
+  tick(nowUs: number): void;
+}
+
 export type StreamConsumerFactory = (conn: ConnectionInfo) => StreamConsumer;

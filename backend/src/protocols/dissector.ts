@@ -11,11 +11,16 @@
  * entries (ids, endpoints, outcome, redaction, names).
  */
 import type { Body, Entry, Outcome, Transport } from '../entries/entry.js';
-import type { ConnectionInfo, Direction, EndReason, StreamConsumer } from '../net/stream.js';
+import type { ConnectionInfo, DatagramConsumer, Direction, StreamConsumer } from '../net/stream.js';
+
+export type { DatagramConsumer } from '../net/stream.js';
 import type { FieldType } from '../query/field-type.js';
 
-/** One exchange as a dissector sees it; the agent adds id, agent, endpoints, transport and outcome. */
-export type Exchange = Omit<Entry, 'id' | 'agent' | 'src' | 'dst' | 'transport' | 'outcome'> & {
+/**
+ * One exchange as a dissector sees it; the agent adds id, agent, endpoints, the protocol (the
+ * dissector's name), the transport and the outcome.
+ */
+export type Exchange = Omit<Entry, 'id' | 'agent' | 'protocol' | 'src' | 'dst' | 'transport' | 'outcome'> & {
   /** The direction of the connection that is the client (becomes the entry's `src`). */
   clientDir: Direction;
 };
@@ -83,16 +88,6 @@ export interface StreamDissector {
   detect(buf: Buffer, start: number, end: number, conn: ConnectionInfo): Detection;
   /** Takes over a connection; `clientDir` is where the client is, as detection (or the handshake) found. */
   open(ctx: DissectorContext, clientDir: Direction): StreamConsumer;
-}
-
-/** What the flow table hands a UDP flow's datagrams to. */
-export interface DatagramConsumer {
-  /** One datagram's payload buf[start, end) of direction `dir`, captured at tsUs. Copy what you keep. */
-  datagram(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void;
-  /** The flow is gone (idle timeout, eviction, shutdown); no call follows. */
-  end(reason: EndReason, tsUs: number): void;
-  /** Periodic clock (capture time). */
-  tick(nowUs: number): void;
 }
 
 export interface DatagramDissector {

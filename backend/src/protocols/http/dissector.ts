@@ -250,7 +250,6 @@ class HttpConnection implements StreamConsumer {
     const limit = this.ctx.limits.maxBodyBytes;
     const exchange: Exchange = {
       clientDir: this.clientDir,
-      protocol: 'http',
       protocolVersion: req.version,
       startUs: req.startUs,
       endUs: res ? res.endUs : req.endUs,
