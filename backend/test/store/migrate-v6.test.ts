@@ -17,6 +17,10 @@ import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 import { captureLog } from '../../../test/support/log-capture.js';
 import { expectedRollup, readRollup } from './rollup-reference.js';
 import { insertV5 } from './v5-rows.js';
+import { catalog, serviceMap } from '../../src/hub/topology.js';
+import { stats } from '../../src/hub/stats.js';
+import { listEntries } from '../../src/hub/entries.js';
+import { parseFilter } from '../../src/query/parser.js';
 
 const HOUR_US = 3600e6;
 const NOW_US = Math.floor(Date.now() / 60_000) * 60e6;
@@ -46,7 +50,36 @@ describe('migration 6 on a v5 store with data', () => {
   let v5: Record<string, Row[]>;
   let v5Rollups: { m: Row[]; h: Row[] };
   let v5Alert: Row[];
+  let v5Hub: Record<string, Row[]>;
   const log = captureLog();
+  /** The whole data set, in a range the hub's rollups answer (≥ 10 min, whole minutes). */
+  const range = { fromMs: Math.floor(START_US / 60e6) * 60_000, toMs: Math.ceil(NOW_US / 60e6) * 60_000 };
+
+  /**
+   * What the hub's catalog, service map and stats (and an HTTP filter's list) answered over a v5
+   * store, in v5 SQL: per destination (namespace, name as the hub names it) requests and failed
+   * (4xx, 5xx, unanswered); per edge requests and errors (5xx, unanswered); requests per minute by
+   * status class; the POST entries. Statuses outside 100..599 (service "odd") are left out: their
+   * status class is new in v6.
+   */
+  async function askV5Hub(): Promise<Record<string, Row[]>> {
+    const raw = `${db}.entries WHERE dst_service != 'odd'`;
+    const dst = endpointNameSql('dst');
+    const src = endpointNameSql('src');
+    return {
+      catalog: await rows(
+        `SELECT dst_namespace AS ns, ${dst} AS s, count() AS n, countIf(status >= 400 OR unanswered) AS failed FROM ${raw} GROUP BY ns, s ORDER BY ns, s`,
+      ),
+      edges: await rows(
+        `SELECT if(src_namespace = '', ${src}, concat(src_namespace, '/', ${src})) AS s, if(dst_namespace = '', ${dst}, concat(dst_namespace, '/', ${dst})) AS d, ` +
+          `count() AS n, countIf(status >= 500 OR unanswered) AS e FROM ${raw} GROUP BY s, d ORDER BY s, d`,
+      ),
+      perMinute: await rows(
+        `SELECT toUInt8(least(intDiv(status, 100), 5)) AS c, toUnixTimestamp(toStartOfMinute(start_time)) * 1000 AS t, count() AS n FROM ${raw} GROUP BY c, t ORDER BY c, t`,
+      ),
+      posts: await rows(`SELECT id FROM ${raw} AND method = 'POST' ORDER BY start_time DESC, id DESC LIMIT 200`),
+    };
+  }
 
   /** Rows of a query, 64-bit integers (strings from a server) as numbers. */
   async function rows(query: string): Promise<Row[]> {
@@ -147,6 +180,7 @@ describe('migration 6 on a v5 store with data', () => {
     v5 = await askV5();
     v5Rollups = { m: await rollupRows('entries_1m'), h: await rollupRows('entries_1h') };
     v5Alert = await rows(ALERT_SQL);
+    v5Hub = await askV5Hub();
     assert.deepEqual(await migrate(t.store, { logger: log.logger }), [6]);
   });
   after(() => t.dispose());
@@ -216,6 +250,33 @@ describe('migration 6 on a v5 store with data', () => {
       raw.find((x) => x.o === 0)!.n = Number(raw.find((x) => x.o === 0)!.n) + 2;
       assert.deepEqual(byOutcome, raw, table);
     }
+  });
+
+  it('answers the hub\'s catalog, service map, stats and an HTTP filter as the v5 store did (rollups and raw table)', async () => {
+    const limits = { queryTimeoutMs: 60_000 };
+    const http = parseFilter('dst.service != "odd"');
+    // Over the rollups (no filter the raw table needs) and over the raw table (a filter on the operation).
+    const cat = await catalog(t.store, limits, http, range);
+    assert.deepEqual(
+      cat.services.map((x) => ({ ns: x.namespace, s: x.service, n: x.requests, failed: x.failed })).sort((a, b) => `${a.ns}/${a.s}`.localeCompare(`${b.ns}/${b.s}`)),
+      v5Hub.catalog.map((r) => ({ ns: r.ns, s: r.s, n: r.n, failed: r.failed })).sort((a, b) => `${a.ns}/${a.s}`.localeCompare(`${b.ns}/${b.s}`)),
+    );
+    const map = await serviceMap(t.store, limits, http, range);
+    assert.deepEqual(
+      map.edges.map((x) => ({ s: x.source, d: x.target, n: x.requests })).sort((a, b) => `${a.s}>${a.d}`.localeCompare(`${b.s}>${b.d}`)),
+      v5Hub.edges.map((r) => ({ s: r.s, d: r.d, n: r.n })).sort((a, b) => `${a.s}>${a.d}`.localeCompare(`${b.s}>${b.d}`)),
+    );
+    for (const x of map.edges) {
+      const ref = v5Hub.edges.find((r) => r.s === x.source && r.d === x.target)!;
+      assert.ok(Math.abs(x.errorRate - Number(ref.e) / Number(ref.n)) < 1e-4, `${x.id}: ${x.errorRate}`);
+    }
+    const perMinute = await stats(t.store, limits, http, range, { intervalMs: 60_000, groupBy: 'statusClass', metric: 'requests', quantiles: [] });
+    const names = ['no response', '1xx', '2xx', '3xx', '4xx', '5xx'];
+    const got = perMinute.series.flatMap((x) => x.points.filter(([, v]) => v > 0).map(([tMs, v]) => `${x.name} ${tMs} ${v}`)).sort();
+    assert.deepEqual(got, v5Hub.perMinute.map((r) => `${names[Number(r.c)]} ${r.t} ${r.n}`).sort());
+    const posts = await listEntries(t.store, limits, parseFilter('method == "POST" and dst.service != "odd"'), range, 200);
+    assert.deepEqual(posts.entries.map((e) => e.id), v5Hub.posts.map((r) => r.id));
+    assert.ok(posts.entries.length > 20 && v5Hub.catalog.length > 3 && v5Hub.edges.length > 3, 'the comparison has data');
   });
 
   it('runs the provisioned alert rule\'s SQL and answers as before', async () => {
