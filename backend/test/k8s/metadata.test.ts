@@ -109,7 +109,9 @@ test('after the initial list, entries to a ClusterIP and to the pod behind it na
 });
 
 test('watch events: add, update with an IP change, delete (kept for the grace period), IP reuse by a new pod', async () => {
-  const { md, api } = await setup(baseCluster(), { graceMs: 400 });
+  // The grace period must outlast the watch round trips below on a loaded machine (the IP reuse
+  // needs test-pod still known when cart-0 arrives); 400 ms was too short under CI's load.
+  const { md, api } = await setup(baseCluster(), { graceMs: 1500 });
   const changes: string[] = [];
   md.on('pod', (p, change) => changes.push(`${change} ${p.name}`));
 
@@ -120,12 +122,12 @@ test('watch events: add, update with an IP change, delete (kept for the grace pe
   api.modify(kube.pod('default', 'late', '10.244.1.21'));
   await waitFor('the new IP', () => podAt(md, '10.244.1.21') === 'late');
   assert.equal(podAt(md, '10.244.1.20'), 'late', 'the old IP still names it during the grace period');
-  await waitFor('the old IP to expire', () => podAt(md, '10.244.1.20') === undefined, 3000);
+  await waitFor('the old IP to expire', () => podAt(md, '10.244.1.20') === undefined, 8000);
 
   api.remove('Pod', 'v1', 'default', 'late');
   await waitFor('the delete event', () => changes.includes('delete late'));
   assert.equal(podAt(md, '10.244.1.21'), 'late', 'a deleted pod stays resolvable for the grace period');
-  await waitFor('the deleted pod to expire', () => podAt(md, '10.244.1.21') === undefined, 3000);
+  await waitFor('the deleted pod to expire', () => podAt(md, '10.244.1.21') === undefined, 8000);
 
   // IP reuse: test-pod goes, a new pod gets its IP; entries before the new pod's start keep the old name.
   const before = Date.now() * 1000;
