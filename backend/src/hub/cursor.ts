@@ -18,6 +18,6 @@ export function encodeCursor(p: Position): string {
 
 export function decodeCursor(cursor: string): Position {
   const m = /^(\d{1,17}):([\w-]{1,64}|~)$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!m) throw new ApiError(400, 'bad_request', "'cursor' is not a cursor this hub gave out");
+  if (!m || !Number.isSafeInteger(Number(m[1]))) throw new ApiError(400, 'bad_request', "'cursor' is not a cursor this hub gave out");
   return { us: Number(m[1]), id: m[2] };
 }

@@ -160,7 +160,8 @@ abstract class FeedBase {
       const check = () => {
         if (this.generation > generation || this.closed) done();
       };
-      const timeout = setTimeout(done, ms);
+      // setTimeout fires at once for more than 2^31 − 1 ms (or Infinity): clamp, never spin.
+      const timeout = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
       signal?.addEventListener('abort', done);
       this.waiters.add(check);
       this.waiting();

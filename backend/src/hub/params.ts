@@ -3,7 +3,7 @@
  * conditions with parameters.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { compileExpr, type CompiledFilter } from '../query/compile.js';
+import { MAX_TIME_US, compileExpr, type CompiledFilter } from '../query/compile.js';
 import { parseFilter } from '../query/parser.js';
 import type { Expr } from '../query/ast.js';
 import { ApiError } from './errors.js';
@@ -11,10 +11,25 @@ import { ApiError } from './errors.js';
 export const MAX_FILTER_LENGTH = 4096;
 export const DEFAULT_RANGE_MS = 3_600_000;
 
+/** Latest time a range may name (ms): the end of 2254, as for times in filters (compile.ts). */
+export const MAX_TIME_MS = Math.floor(MAX_TIME_US / 1000);
+
+/**
+ * An integer of the query string. Every one has both bounds, at most 2^53 − 1: the hub's ajv runs
+ * with `strictNumbers: false` (server.ts), under which "Infinity" and "1e400" coerce to ±Infinity
+ * and only a `maximum` / `minimum` refuses them.
+ */
+export function SafeInteger(options: { minimum?: number; maximum?: number; description?: string } = {}) {
+  return Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, ...options });
+}
+
+/** A time in ms since the epoch, from 1970 up to MAX_TIME_MS. */
+export const TimeMs = () => SafeInteger({ minimum: 0, maximum: MAX_TIME_MS, description: 'ms since the epoch' });
+
 export const RangeQuery = Type.Object({
   filter: Type.Optional(Type.String()),
-  from: Type.Optional(Type.Integer({ minimum: 0, description: 'ms since the epoch' })),
-  to: Type.Optional(Type.Integer({ minimum: 0, description: 'ms since the epoch' })),
+  from: Type.Optional(TimeMs()),
+  to: Type.Optional(TimeMs()),
 });
 export type RangeQuery = Static<typeof RangeQuery>;
 

@@ -20,7 +20,7 @@ import { ApiError, toApiError } from './errors.js';
 import { distinctValues, fieldValuesSql, labelColumns } from './labels.js';
 import { HandOffFeed, StoreFeed, type HandOffWriter, type LiveFeed, type LiveFilter, type LiveOptions } from './live.js';
 import { createMetrics, type IngestCounters } from './metrics.js';
-import { MAX_FILTER_LENGTH, RangeQuery, compileUserFilter, parseUserFilter, timeRange } from './params.js';
+import { MAX_FILTER_LENGTH, RangeQuery, SafeInteger, TimeMs, compileUserFilter, parseUserFilter, timeRange } from './params.js';
 import type { QueryLimits } from './run.js';
 import { protocolsJson } from './protocols.js';
 import { parseQuantiles, stats } from './stats.js';
@@ -75,28 +75,28 @@ export interface Hub {
 const StreamQuery = Type.Object({
   filter: Type.Optional(Type.String()),
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
-  wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 30_000 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  wait: Type.Optional(SafeInteger({ minimum: 0, maximum: 30_000 })),
+  limit: Type.Optional(SafeInteger({ minimum: 1, maximum: 1000 })),
 });
 const EntriesQuery = Type.Composite([
   RangeQuery,
   Type.Object({
-    limit: Type.Optional(Type.Integer({ minimum: 1 })),
+    limit: Type.Optional(SafeInteger({ minimum: 1 })),
     cursor: Type.Optional(Type.String({ maxLength: 200 })),
   }),
 ]);
 const StatsQuery = Type.Composite([
   RangeQuery,
   Type.Object({
-    interval: Type.Optional(Type.Integer({ minimum: 1000, description: 'bucket size (ms)' })),
+    interval: Type.Optional(SafeInteger({ minimum: 1000, description: 'bucket size (ms)' })),
     groupBy: Type.Optional(Type.Union([Type.Literal('statusClass'), Type.Literal('outcome'), Type.Literal('protocol'), Type.Literal('service'), Type.Literal('none')])),
     metric: Type.Optional(Type.Union([Type.Literal('requests'), Type.Literal('errors'), Type.Literal('latency')])),
     q: Type.Optional(Type.String({ maxLength: 100 })),
   }),
 ]);
 const LabelQuery = Type.Object({
-  from: Type.Optional(Type.Integer({ minimum: 0 })),
-  to: Type.Optional(Type.Integer({ minimum: 0 })),
+  from: Type.Optional(TimeMs()),
+  to: Type.Optional(TimeMs()),
 });
 const ValidateBody = Type.Object({ filter: Type.String() });
 const CompletionsQuery = Type.Object({
@@ -130,7 +130,16 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     // Only failures: a request log line per poll would drown everything else.
     loggerInstance: options.logger?.child({ name: 'hub' }, { level: 'warn' }) as FastifyBaseLogger | undefined,
     bodyLimit: 64 * 1024,
-    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
+    // The router's own refusals (a path parameter too long, a bad URL) in the API's error shape.
+    frameworkErrors: (err, _req, reply) => {
+      const e = toApiError(err);
+      void (reply as FastifyReply).status(e.status).send(e.toJSON());
+    },
+    // strictNumbers: false. Under ajv's default (true) a query string's "Infinity" or "1e400" is
+    // coerced to ±Infinity *after* the type check, and the limit keywords then skip it (they only
+    // look at finite numbers): `wait=Infinity` passed `maximum: 30000`. Without it, `maximum` and
+    // `minimum` see every number, and every integer parameter has both (params.ts SafeInteger).
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, strictNumbers: false } },
   });
   await app.register(cors, { origin: options.corsOrigins?.length ? options.corsOrigins : false });
 

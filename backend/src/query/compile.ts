@@ -8,6 +8,7 @@ import type { CompareOp, Expr, FieldRef, MethodName, Value } from './ast.js';
 import { FilterError } from './errors.js';
 import { OPERATORS_BY_TYPE, allFields, isProtocolKeyword, lookupField, type FieldDef, type FieldType } from './fields.js';
 import { parseFilter } from './parser.js';
+import { RegexError, compileRe2 } from './regex.js';
 
 export interface CompiledFilter {
   /** A boolean SQL expression, e.g. `(protocol = {p0:String}) AND (status = {p1:UInt16})`. */
@@ -70,7 +71,8 @@ class Compiler {
     switch (e.kind) {
       case 'and':
       case 'or':
-        return `(${this.expr(e.left)}) ${e.kind.toUpperCase()} (${this.expr(e.right)})`;
+        // A chain `a and b and c` is one flat AND: the store's parser counts nesting depth.
+        return chain(e, e.kind).map((x) => `(${this.expr(x)})`).join(` ${e.kind.toUpperCase()} `);
       case 'not':
         return `NOT (${this.expr(e.expr)})`;
       case 'const':
@@ -151,7 +153,7 @@ class Compiler {
         if (v.kind !== 'bool') return mismatch();
         return `${sql} ${sqlOp} ${this.param('Bool', v.value ? 'true' : 'false')}`;
       case 'time':
-        return `${sql} ${sqlOp} ${this.time(v, mismatch)}`;
+        return `${sql} ${sqlOp} ${this.time(v, mismatch, ref)}`;
       case 'ip':
         return this.ip(sql, op, v, mismatch);
     }
@@ -173,15 +175,21 @@ class Compiler {
     }
   }
 
-  private time(v: Value, mismatch: () => never): string {
+  private time(v: Value, mismatch: () => never, ref: FieldRef): string {
     if (v.kind === 'now') {
+      if (Math.abs(v.offsetUs) > MAX_NOW_OFFSET_US) {
+        throw new FilterError(`${shown(ref)}: an offset from now() is at most 36500d (100 years)`, v.column);
+      }
       if (v.offsetUs === 0) return 'now64(6)';
       return `(now64(6) ${v.offsetUs < 0 ? '-' : '+'} toIntervalMicrosecond(${this.param('UInt64', Math.abs(v.offsetUs))}))`;
     }
-    if (v.kind !== 'string' || !ISO_TIME.test(v.value)) return mismatch();
-    const ms = Date.parse(v.value);
-    if (Number.isNaN(ms)) return mismatch();
-    return `fromUnixTimestamp64Micro(${this.param('Int64', ms * 1000)})`;
+    if (v.kind !== 'string') return mismatch();
+    const us = parseTimeUs(v.value);
+    if (us === undefined) return mismatch();
+    if (us < MIN_TIME_US || us > MAX_TIME_US) {
+      throw new FilterError(`${shown(ref)}: times must be from 1900-01-01 to 2254-12-31`, v.column);
+    }
+    return `fromUnixTimestamp64Micro(${this.param('Int64', us)})`;
   }
 
   private ip(sql: string, op: CompareOp, v: Value, mismatch: () => never): string {
@@ -222,18 +230,48 @@ class Compiler {
   }
 }
 
-/** ClickHouse uses RE2: reject what JavaScript accepts but RE2 does not, before the store sees it. */
+/** ClickHouse uses RE2: what RE2 refuses (regex.ts) is a bad filter, before the store sees it. */
 function checkRegex(v: Value & { kind: 'string' }): string {
-  const re2Unsupported = /\(\?<?[=!]|\\[1-9]|\(\?<[A-Za-z]/.exec(v.value);
-  if (re2Unsupported) {
-    throw new FilterError(`regular expressions cannot use '${re2Unsupported[0]}' (look-arounds and back-references are not supported)`, v.column);
-  }
   try {
-    new RegExp(v.value);
+    compileRe2(v.value);
   } catch (err) {
-    throw new FilterError(`invalid regular expression: ${(err as Error).message}`, v.column);
+    if (err instanceof RegexError) throw new FilterError(err.message, v.column);
+    throw err;
   }
   return v.value;
+}
+
+/** The operands of a chain of one connective, left to right: `a and b and c` → [a, b, c]. */
+function chain(e: Expr, kind: 'and' | 'or'): Expr[] {
+  const out: Expr[] = [];
+  const stack: Expr[] = [e];
+  while (stack.length > 0) {
+    const x = stack.pop()!;
+    if (x.kind === kind) stack.push(x.right, x.left);
+    else out.push(x);
+  }
+  return out;
+}
+
+/**
+ * Times a filter may name (µs since the epoch): the store's DateTime64(6) columns hold 1900-01-01
+ * to 2299-12-31, and microseconds stay exact in a JavaScript number up to 2^53 (mid-2255), hence
+ * 1900-01-01 to 2254-12-31.
+ */
+export const MIN_TIME_US = Date.UTC(1900, 0, 1) * 1000;
+export const MAX_TIME_US = Date.UTC(2255, 0, 1) * 1000 - 1;
+/** Longest offset from now() (100 years), so that now() ± offset stays in that range. */
+const MAX_NOW_OFFSET_US = 36_500 * 86_400_000_000;
+
+/**
+ * An ISO 8601 time in µs since the epoch (to the millisecond), or undefined. The in-memory
+ * matcher reads times with the same function.
+ */
+export function parseTimeUs(text: string): number | undefined {
+  if (!ISO_TIME.test(text)) return undefined;
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) return undefined;
+  return ms * 1000;
 }
 
 /** A field as the user typed it (an alias stays an alias): `request.headers["x"]`. */

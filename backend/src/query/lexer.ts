@@ -91,9 +91,9 @@ export function tokenize(text: string): Token[] {
       const num = NUMBER.exec(rest)![0];
       const unit = UNIT.exec(rest.slice(num.length))?.[0] ?? '';
       const lower = unit.toLowerCase();
-      if (unit === '') push('number', num, Number(num), i);
-      else if (lower in DURATION_UNITS) push('duration', num + unit, Math.round(Number(num) * DURATION_UNITS[lower]), i);
-      else if (lower in SIZE_UNITS) push('size', num + unit, Math.round(Number(num) * SIZE_UNITS[lower]), i);
+      if (unit === '') push('number', num, inRange(Number(num), num, '', i), i);
+      else if (lower in DURATION_UNITS) push('duration', num + unit, inRange(Math.round(Number(num) * DURATION_UNITS[lower]), num + unit, ' µs', i), i);
+      else if (lower in SIZE_UNITS) push('size', num + unit, inRange(Math.round(Number(num) * SIZE_UNITS[lower]), num + unit, ' bytes', i), i);
       else if (lower === 'xx' && /^[1-5]$/.test(num)) push('statusClass', num + unit, Number(num), i);
       else
         throw new FilterError(
@@ -126,6 +126,17 @@ export function tokenize(text: string): Token[] {
   }
   push('eof', '', 0, text.length);
   return tokens;
+}
+
+/**
+ * Numbers, durations (in µs) and sizes (in bytes) must stay exact: at most 2^53 − 1, the largest
+ * integer a JavaScript number (and so the hub's query parameters) holds exactly.
+ */
+function inRange(value: number, text: string, unit: string, start: number): number {
+  if (value > Number.MAX_SAFE_INTEGER) {
+    throw new FilterError(`${text} is too large (at most ${Number.MAX_SAFE_INTEGER}${unit})`, start + 1);
+  }
+  return value;
 }
 
 function readString(text: string, start: number): { value: string; end: number } {

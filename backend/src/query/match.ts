@@ -9,6 +9,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import type { CompareOp, Expr, FieldRef, MethodName, Value } from './ast.js';
+import { parseTimeUs } from './compile.js';
 import { isProtocolKeyword, lookupField, type FieldGetter, type FieldType, type MatchSubject } from './fields.js';
 
 export type { MatchSubject } from './fields.js';
@@ -160,9 +161,9 @@ function time(get: Get, op: CompareOp, v: Value): EntryMatcher {
     return (s) => ordered(op, get(s) as number, Date.now() * 1000 + offset);
   }
   if (v.kind !== 'string') throw new NotInMemory();
-  const ms = Date.parse(v.value);
-  if (Number.isNaN(ms)) throw new NotInMemory();
-  return numeric(get, op, ms * 1000);
+  const us = parseTimeUs(v.value);
+  if (us === undefined) throw new NotInMemory();
+  return numeric(get, op, us);
 }
 
 /** Addresses as the store holds them: IPv6, IPv4 mapped (`::ffff:a.b.c.d`); '' is `::`. */

@@ -10,6 +10,12 @@ import { tokenize, type Token } from './lexer.js';
 const COMPARE_OPS = new Set(['==', '!=', '<', '<=', '>', '>=', '=~', '!~']);
 const VALUE_KINDS = ['"string"', 'number', 'duration (250ms)', 'size (1KB)', 'status class (5xx)', 'true', 'false', 'now()'];
 
+/**
+ * Most `not`s and parentheses one inside another. Deeper filters are refused before they reach
+ * the store, whose parser stops at an AST depth of 1000 (about 400 nested NOTs).
+ */
+export const MAX_NESTING = 100;
+
 /** Parses a filter. The empty filter (only whitespace) matches everything and parses to `true`. */
 export function parseFilter(text: string): Expr {
   return new Parser(tokenize(text)).parseAll();
@@ -17,6 +23,7 @@ export function parseFilter(text: string): Expr {
 
 class Parser {
   private i = 0;
+  private depth = 0;
   constructor(private readonly tokens: Token[]) {}
 
   parseAll(): Expr {
@@ -81,9 +88,19 @@ class Parser {
     if (this.isWord(t, 'not') || this.isOp(t, '!')) {
       this.next();
       if (this.peek().kind === 'eof') this.failOperand(t);
-      return { kind: 'not', expr: this.parseUnary(), column: t.column };
+      this.enter(t);
+      const expr = this.parseUnary();
+      this.depth--;
+      return { kind: 'not', expr, column: t.column };
     }
     return this.parsePrimary();
+  }
+
+  /** One level deeper (a `not` or a `(`), refused past MAX_NESTING. */
+  private enter(t: Token): void {
+    if (++this.depth > MAX_NESTING) {
+      throw new FilterError(`the filter nests too deeply: at most ${MAX_NESTING} 'not's and parentheses one inside another`, t.column);
+    }
   }
 
   private parsePrimary(): Expr {
@@ -91,7 +108,9 @@ class Parser {
     if (t.kind === '(') {
       this.next();
       if (this.peek().kind === ')') throw new FilterError("expected a condition after '('", this.peek().column);
+      this.enter(t);
       const inner = this.parseOr();
+      this.depth--;
       const close = this.peek();
       if (close.kind !== ')') throw new FilterError(`expected ')' to close the '(' at column ${t.column}, found ${describe(close)}`, close.column, [')']);
       this.next();

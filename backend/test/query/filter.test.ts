@@ -94,6 +94,24 @@ const malformed: Array<[filter: string, column: number, messagePart: string]> = 
   ['()', 2, "expected a condition after '('"],
   ['unanswered == 1', 15, 'unanswered is true or false'],
   ['dst.', 5, "expected a field name after '.'"],
+  // Past 2^53 after unit conversion, times out of range, regexes RE2 refuses, too deep (issue 17).
+  ['latency > 99999999999999999999s', 11, '99999999999999999999s is too large'],
+  ['request.size > 9999999999999GiB', 16, '9999999999999GiB is too large'],
+  ['timestamp > now() - 999999999999d', 21, '999999999999d is too large'],
+  ['timestamp > now() - 36501d', 13, 'an offset from now() is at most 36500d'],
+  ['status == 99999999999999999999', 11, 'is too large'],
+  ['timestamp > "9999-12-31T23:59:59Z"', 13, 'timestamp: times must be from 1900-01-01 to 2254-12-31'],
+  ['end < "0001-01-01"', 7, 'end: times must be from 1900-01-01'],
+  ['path =~ "a{1001}"', 9, 'invalid repeat count'],
+  ['path =~ "((a{100}){100}){100}"', 9, 'invalid repeat count'],
+  ['path =~ "a**"', 9, 'invalid nested repetition'],
+  ['path =~ "\\Z"', 9, 'invalid escape sequence'],
+  ['path =~ "\\k<x>"', 9, 'back-references'],
+  ['path =~ "\\e"', 9, 'invalid escape sequence'],
+  ['path.matches("\\cA")', 14, 'invalid escape sequence'],
+  ['path =~ "\\pL{1000}"', 9, 'the regular expression is too large'],
+  ['not '.repeat(1000) + 'http', 401, 'the filter nests too deeply'],
+  ['('.repeat(101) + 'http' + ')'.repeat(101), 101, 'the filter nests too deeply'],
 ];
 
 for (const [filter, column, messagePart] of malformed) {
@@ -111,6 +129,13 @@ for (const [filter, column, messagePart] of malformed) {
     );
   });
 }
+
+test('the deepest filter allowed and long chains of and/or compile and stay flat', () => {
+  assert.equal(compileFilter('not '.repeat(100) + 'http').sql, 'NOT ('.repeat(100) + 'protocol = {p0:String}' + ')'.repeat(100));
+  assert.equal(compileFilter('a.b == 1 or '.replace('a.b', 'dst.port').repeat(3) + 'http').sql, '(dst_port = {p0:Int64}) OR (dst_port = {p1:Int64}) OR (dst_port = {p2:Int64}) OR (protocol = {p3:String})');
+  assert.equal(compileFilter(Array(500).fill('http').join(' and ')).sql.split(' AND ').length, 500);
+  assert.equal(compileFilter('timestamp > "1900-01-01" and timestamp < "2254-12-31T23:59:59Z"').params.p0, -2_208_988_800_000_000);
+});
 
 test('the brief\'s own example message', () => {
   assert.throws(() => compileFilter('dst.namespace == "x" and status =='), { message: "expected a value after '==' at column 35" });
