@@ -82,6 +82,7 @@ export interface HubCliOptions {
   listen: ListenAddress;
   token?: string;
   corsOrigin: string[];
+  allowHost: string[];
   queryTimeout: number;
 }
 
@@ -90,6 +91,7 @@ export function addHubOptions(cmd: Command): Command {
     .option('--listen <host:port>', 'address of the HTTP API', parseListen, parseListen('127.0.0.1:8787'))
     .option('--token <token>', 'require "Authorization: Bearer <token>" (or TAPLINE_TOKEN); needed beyond loopback')
     .option('--cors-origin <origin>', 'allow this browser origin (repeatable; none by default)', collect, [])
+    .option('--allow-host <name>', 'without a token, answer requests for this host name too (repeatable; default: 127.0.0.1, localhost, [::1] and the listen host)', collect, [])
     .option('--query-timeout <ms>', 'longest a store query may run', nonNegativeInt, 10_000);
 }
 
@@ -99,7 +101,7 @@ export function tokenFrom(o: { token?: string }): string | undefined {
 
 /** The hub's settings from its command-line options. */
 export function hubSettings(o: HubCliOptions) {
-  return { host: o.listen.host, port: o.listen.port, token: tokenFrom(o), corsOrigins: o.corsOrigin, queryTimeoutMs: o.queryTimeout };
+  return { host: o.listen.host, port: o.listen.port, token: tokenFrom(o), corsOrigins: o.corsOrigin, allowHosts: o.allowHost, queryTimeoutMs: o.queryTimeout };
 }
 
 export interface StoreArgOptions extends StoreCliOptions {

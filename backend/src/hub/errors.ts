@@ -6,6 +6,7 @@ export type ApiErrorCode =
   | 'bad_request'
   | 'bad_filter'
   | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
   | 'too_large'
   | 'timeout'

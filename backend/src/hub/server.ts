@@ -13,7 +13,7 @@ import { completionContext } from '../query/completions.js';
 import { FilterError } from '../query/errors.js';
 import { lookupField } from '../query/fields.js';
 import type { Store } from '../store/index.js';
-import { bearerCheck, checkListenConfig } from './auth.js';
+import { bearerCheck, checkListenConfig, hostCheck } from './auth.js';
 import { decodeCursor, encodeCursor, type Position } from './cursor.js';
 import { EntryLookup, checkLimit, listEntries, MAX_LIMIT } from './entries.js';
 import { ApiError, toApiError } from './errors.js';
@@ -45,6 +45,11 @@ export interface HubOptions {
   port?: number;
   /** Origins allowed by CORS; none by default (Grafana reaches the hub through its proxy). */
   corsOrigins?: string[];
+  /**
+   * Names besides 127.0.0.1, localhost, [::1] and `host` that a hub without a token answers to
+   * (in the `Host` header); every other name is refused against DNS rebinding (auth.ts hostCheck).
+   */
+  allowHosts?: string[];
   /** Longest a store query may run (ms, default 10000). */
   queryTimeoutMs?: number;
   live?: Partial<LiveOptions>;
@@ -144,7 +149,11 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   await app.register(cors, { origin: options.corsOrigins?.length ? options.corsOrigins : false });
 
   const check = options.token ? bearerCheck(options.token) : undefined;
+  // With a token, the token is the protection; without one, only the hub's own names and origin.
+  const ownHost = options.token ? undefined : hostCheck({ listenHost: host, allowHosts: options.allowHosts, corsOrigins: options.corsOrigins });
   app.addHook('onRequest', async (req) => {
+    const origin = req.headers.origin;
+    ownHost?.(req.headers.host, typeof origin === 'string' ? origin : undefined, req.socket?.localPort);
     // Health stays open for Kubernetes probes; it shows no traffic.
     if (check && req.url.split('?')[0] !== '/api/v1/health') check(req.headers.authorization);
   });

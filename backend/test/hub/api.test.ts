@@ -2,12 +2,26 @@
 // answer is checked against independent SQL written here, or against the generated entries.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
 import { fixture, getJson, q, type Fixture } from './fixture.js';
 import { createHub } from '../../src/hub/server.js';
 import { HubConfigError, toApiError } from '../../src/hub/errors.js';
 import { queryRows } from '../../src/hub/run.js';
 import { openStore } from '../../src/store/index.js';
 import { startClickHouseHttp } from '../../../test/support/clickhouse-http.js';
+
+/** A GET with the headers as given (fetch would not send another Host). */
+function rawGet(base: string, path: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: hostname, port, path, headers, setHost: false }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+  });
+}
 
 const MINUTE = 60_000;
 // Entries span one hour starting at a whole minute two hours ago; the range covers them with
@@ -375,6 +389,39 @@ describe('limits and refusals', () => {
     assert.equal(right.status, 200);
     assert.equal(right.body.entries.length, 1);
     assert.equal((await getJson(`${secured}/api/v1/health`)).status, 200);
+  });
+
+  test('DNS rebinding: without a token, only its own host names and same-origin requests are answered', async () => {
+    const { port } = new URL(url);
+    const path = `/api/v1/entries?${q({ limit: 1, from: FROM, to: TO })}`;
+    // A page on rebind.evil.example whose name now resolves to 127.0.0.1.
+    const evil = await rawGet(url, path, { host: 'rebind.evil.example' });
+    assert.equal(evil.status, 403, evil.text);
+    assert.equal(JSON.parse(evil.text).error.code, 'forbidden');
+    assert.match(JSON.parse(evil.text).error.message, /Host "rebind\.evil\.example".*DNS rebinding.*--allow-host/);
+    for (const host of [`rebind.evil.example:${port}`, `127.0.0.1:${Number(port) + 1}`, `localhost.:${port}`, `127.0.0.2:${port}`, '']) {
+      assert.equal((await rawGet(url, path, { host })).status, 403, host);
+    }
+    // Its own names answer, with no Origin or a same-origin one; another origin is refused.
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`]) {
+      const ok = await rawGet(url, path, { host });
+      assert.equal(ok.status, 200, `${host}: ${ok.text}`);
+      assert.equal(JSON.parse(ok.text).entries.length, 1);
+    }
+    assert.equal((await rawGet(url, path, { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` })).status, 200);
+    const cross = await rawGet(url, path, { host: `127.0.0.1:${port}`, origin: 'http://rebind.evil.example' });
+    assert.equal(cross.status, 403);
+    assert.match(JSON.parse(cross.text).error.message, /cross-origin/);
+    assert.equal((await rawGet(url, path, { host: `127.0.0.1:${port}`, origin: 'null' })).status, 403);
+    // --allow-host and --cors-origin widen it; with a token nothing is checked but the token.
+    const allowed = await f.hub({ allowHosts: ['tapline.local'], corsOrigins: ['http://grafana.local'] });
+    const allowedPort = new URL(allowed).port;
+    assert.equal((await rawGet(allowed, path, { host: `tapline.local:${allowedPort}` })).status, 200);
+    assert.equal((await rawGet(allowed, path, { host: `127.0.0.1:${allowedPort}`, origin: 'http://grafana.local' })).status, 200);
+    assert.equal((await rawGet(allowed, path, { host: `rebind.evil.example:${allowedPort}` })).status, 403);
+    const secured = await f.hub({ token: 's3cret' });
+    assert.equal((await rawGet(secured, path, { host: 'rebind.evil.example', authorization: 'Bearer s3cret', origin: 'http://x.example' })).status, 200);
+    assert.equal((await rawGet(secured, path, { host: 'rebind.evil.example' })).status, 401);
   });
 
   test('listening beyond loopback without a token is refused at start', async () => {

@@ -119,7 +119,7 @@ test('a client that stops reading is not buffered for: the hub waits, then deliv
 
   const { port } = new URL(spied);
   const socket = connect(Number(port), '127.0.0.1');
-  socket.write(`GET /api/v1/stream?cursor=${start}&limit=500 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`);
+  socket.write(`GET /api/v1/stream?cursor=${start}&limit=500 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n\r\n`);
   socket.pause();
   // 40 batches of 500 wait; the socket's buffers take only some of them.
   let last = -1;
