@@ -19,9 +19,10 @@ import {
   type Exchange,
   type ProtocolCounters,
 } from './dissector.js';
+import { dnsDissector } from './dns/dissector.js';
 import { httpDissector } from './http/dissector.js';
 
-export const builtinDissectors: readonly Dissector[] = [httpDissector];
+export const builtinDissectors: readonly Dissector[] = [httpDissector, dnsDissector];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
 const PROTOCOL_NAME = /^[a-z][a-z0-9-]*$/;

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { allFields, lookupField } from '../../src/query/fields.js';
+import { builtinDissectors } from '../../src/protocols/registry.js';
 
 const doc = readFileSync(new URL('../../../docs/filter-language.md', import.meta.url), 'utf8');
 const fieldRows = doc.slice(doc.indexOf('## Fields'), doc.indexOf('## Operators'));
@@ -25,4 +26,18 @@ test('every field the doc lists exists', () => {
     if (n.endsWith('.')) continue;
     assert.ok(lookupField(n.replace('["name"]', '[]')), `docs/filter-language.md lists ${n}, which the filter language does not know`);
   }
+});
+
+test('every field of every built-in protocol is listed in docs/protocols.md', () => {
+  const protocolsDoc = readFileSync(new URL('../../../docs/protocols.md', import.meta.url), 'utf8');
+  const listed = protocolsDoc.slice(protocolsDoc.indexOf('## The protocols Tapline dissects'));
+  let n = 0;
+  for (const d of builtinDissectors) {
+    assert.ok(listed.includes(`### \`${d.protocol}\``), `docs/protocols.md has no section for ${d.protocol}`);
+    for (const f of d.fields) {
+      n++;
+      assert.ok(listed.includes(`| \`${f.name}\` |`), `docs/protocols.md does not list ${f.name}`);
+    }
+  }
+  assert.ok(n >= 6, `${n} protocol fields checked`);
 });
