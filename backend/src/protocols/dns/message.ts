@@ -140,6 +140,12 @@ export function readName(buf: Buffer, msgStart: number, end: number, pos: number
   return { name: name === '' ? ROOT_NAME : name, next: next < 0 ? p : next };
 }
 
+function hexWords(ws: number[]): string {
+  let s = '';
+  for (let i = 0; i < ws.length; i++) s += (i === 0 ? '' : ':') + ws[i].toString(16);
+  return s;
+}
+
 function ipv6Text(buf: Buffer, at: number): string {
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push(buf.readUInt16BE(at + 2 * i));
@@ -159,9 +165,8 @@ function ipv6Text(buf: Buffer, at: number): string {
     }
     i = j;
   }
-  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
-  if (bestAt < 0) return hex(words);
-  return `${hex(words.slice(0, bestAt))}::${hex(words.slice(bestAt + bestLen))}`;
+  if (bestAt < 0) return hexWords(words);
+  return `${hexWords(words.slice(0, bestAt))}::${hexWords(words.slice(bestAt + bestLen))}`;
 }
 
 function characterStrings(buf: Buffer, from: number, to: number): string | null {
@@ -188,12 +193,14 @@ function characterStrings(buf: Buffer, from: number, to: number): string | null 
 }
 
 /** The rdata of a record as text; null when it does not fit its type (then the message is cut there). */
+/** A name inside rdata `[.., stop)` (it may point anywhere earlier in the message), or null. */
+function nameIn(buf: Buffer, msgStart: number, end: number, p: number, stop: number): NameRead | null {
+  const n = readName(buf, msgStart, end, p);
+  return n !== null && n.next <= stop ? n : null;
+}
+
 function rdataText(buf: Buffer, msgStart: number, end: number, type: number, at: number, len: number): string | null {
   const stop = at + len;
-  const nameAt = (p: number): NameRead | null => {
-    const n = readName(buf, msgStart, end, p);
-    return n !== null && n.next <= stop ? n : null;
-  };
   switch (type) {
     case 1: // A
       return len === 4 ? `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}` : null;
@@ -204,29 +211,29 @@ function rdataText(buf: Buffer, msgStart: number, end: number, type: number, at:
     case 12: // PTR
     case 39: {
       // DNAME
-      const n = nameAt(at);
+      const n = nameIn(buf, msgStart, end, at, stop);
       return n && n.next === stop ? n.name : null;
     }
     case 15: {
       // MX
       if (len < 3) return null;
-      const n = nameAt(at + 2);
+      const n = nameIn(buf, msgStart, end, at + 2, stop);
       return n && n.next === stop ? `${buf.readUInt16BE(at)} ${n.name}` : null;
     }
     case 33: {
       // SRV
       if (len < 7) return null;
-      const n = nameAt(at + 6);
+      const n = nameIn(buf, msgStart, end, at + 6, stop);
       return n && n.next === stop ? `${buf.readUInt16BE(at)} ${buf.readUInt16BE(at + 2)} ${buf.readUInt16BE(at + 4)} ${n.name}` : null;
     }
     case 6: {
       // SOA
-      const m = nameAt(at);
+      const m = nameIn(buf, msgStart, end, at, stop);
       if (!m) return null;
-      const r = nameAt(m.next);
+      const r = nameIn(buf, msgStart, end, m.next, stop);
       if (!r || r.next + 20 !== stop) return null;
-      const u = (i: number) => buf.readUInt32BE(r.next + 4 * i);
-      return `${m.name} ${r.name} ${u(0)} ${u(1)} ${u(2)} ${u(3)} ${u(4)}`;
+      const n = r.next;
+      return `${m.name} ${r.name} ${buf.readUInt32BE(n)} ${buf.readUInt32BE(n + 4)} ${buf.readUInt32BE(n + 8)} ${buf.readUInt32BE(n + 12)} ${buf.readUInt32BE(n + 16)}`;
     }
     case 16: // TXT
     case 99: // SPF
@@ -287,14 +294,11 @@ export function parseMessage(buf: Buffer, start: number, end: number): DnsMessag
   const q = parseQuestions(buf, start, end);
   if (q === null) return null;
   const { msg } = q;
+  if (msg.cut) return msg; // the records cannot be found after a question that does not parse
   let p = q.next;
-  const sections: Array<[count: number, kept: ResourceRecord[], which: 0 | 1 | 2]> = [
-    [msg.ancount, msg.answers, 0],
-    [msg.nscount, msg.authority, 1],
-    [msg.arcount, msg.additional, 2],
-  ];
-  read: for (const [count, kept, which] of sections) {
-    if (msg.cut) break;
+  read: for (let which = 0; which < 3; which++) {
+    const count = which === 0 ? msg.ancount : which === 1 ? msg.nscount : msg.arcount;
+    const kept = which === 0 ? msg.answers : which === 1 ? msg.authority : msg.additional;
     for (let i = 0; i < count; i++) {
       const n = readName(buf, start, end, p);
       if (n === null || n.next + 10 > end) {
@@ -311,12 +315,16 @@ export function parseMessage(buf: Buffer, start: number, end: number): DnsMessag
         msg.cut = true;
         break read;
       }
-      if (type === 41 && which === 2 && msg.edns === null) {
-        msg.edns = readEdns(buf, rclass, ttl, at, rdLength);
-        msg.rcode = (msg.edns.extendedRcode << 4) | (msg.flags & 0xf);
+      let edns: Edns | null = null;
+      if (type === 41) {
+        edns = readEdns(buf, rclass, ttl, at, rdLength);
+        if (which === 2 && msg.edns === null) {
+          msg.edns = edns;
+          msg.rcode = (edns.extendedRcode << 4) | (msg.flags & 0xf);
+        }
       }
       if (kept.length < MAX_RECORDS_KEPT) {
-        const data = type === 41 ? ednsText(readEdns(buf, rclass, ttl, at, rdLength)) : rdataText(buf, start, end, type, at, rdLength);
+        const data = edns !== null ? ednsText(edns) : rdataText(buf, start, end, type, at, rdLength);
         if (data === null) {
           msg.cut = true;
           break read;
@@ -378,11 +386,20 @@ export function opcodeName(opcode: number): string {
   return OPCODE_NAMES[opcode] ?? `OPCODE${opcode}`;
 }
 
+const FLAG_LIST = Object.entries(Flag).filter(([name]) => name !== 'z');
+const FLAG_BITS = FLAG_LIST.reduce((m, [, bit]) => m | bit, 0);
+/** Texts by flag bits seen (at most 2^7: one per combination). */
+const flagTexts = new Map<number, string>();
+
 /** The header's flags as dig shows them: `qr aa tc rd ra ad cd`, those set. */
 export function flagsText(flags: number): string {
-  const set: string[] = [];
-  for (const [name, bit] of Object.entries(Flag)) if (name !== 'z' && (flags & bit) !== 0) set.push(name);
-  return set.join(' ');
+  const bits = flags & FLAG_BITS;
+  let text = flagTexts.get(bits);
+  if (text === undefined) {
+    text = FLAG_LIST.filter(([, bit]) => (bits & bit) !== 0).map(([name]) => name).join(' ');
+    flagTexts.set(bits, text);
+  }
+  return text;
 }
 
 const OPTION_NAMES: Readonly<Record<number, string>> = { 3: 'NSID', 8: 'ECS', 9: 'EXPIRE', 10: 'COOKIE', 11: 'KEEPALIVE', 12: 'PADDING', 15: 'EDE' };
