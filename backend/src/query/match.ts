@@ -3,13 +3,15 @@
  * compile.ts gives them in SQL; a property test runs both on the same rows in the real engine.
  *
  * A filter gets no matcher (undefined: ask the store) when it reads what a summary does not hold
- * (headers, bodies, end time, wire sizes, truncation, reason phrase) or uses a regular expression
- * JavaScript could read differently from ClickHouse's RE2 (inline flags, POSIX classes, `\A`, …).
+ * (headers, bodies, end time, wire sizes, truncation, reason phrase). Regular expressions run in
+ * regex.ts's RE2 engine (re2js: RE2's syntax and semantics, as the store's `match`, in linear
+ * time), so no pattern can stall the event loop, whatever the entry holds.
  * Type errors are the compiler's: compile a filter before asking for its matcher.
  */
 import { BlockList, isIP } from 'node:net';
 import type { CompareOp, Expr, FieldRef, MethodName, Value } from './ast.js';
 import { parseTimeUs } from './compile.js';
+import { RegexError, compileRe2, type Re2 } from './regex.js';
 import { isProtocolKeyword, lookupField, type FieldGetter, type FieldType, type MatchSubject } from './fields.js';
 
 export type { MatchSubject } from './fields.js';
@@ -106,7 +108,7 @@ function compare(ref: FieldRef, op: CompareOp, v: Value): EntryMatcher {
   const { type, get } = field(ref);
   if (op === '=~' || op === '!~') {
     if (v.kind !== 'string') throw new NotInMemory();
-    const re = re2AsJs(v.value);
+    const re = re2(v.value);
     const subject = type === 'ip' ? ipSubject(get) : (s: MatchSubject) => get(s) as string;
     return op === '=~' ? (s) => re.test(subject(s)) : (s) => !re.test(subject(s));
   }
@@ -210,27 +212,18 @@ function method(ref: FieldRef, name: MethodName, arg: Value): EntryMatcher {
     case 'endsWith':
       return (s) => subject(s).endsWith(needle);
     case 'matches': {
-      const re = re2AsJs(needle);
+      const re = re2(needle);
       return (s) => re.test(subject(s));
     }
   }
 }
 
-/**
- * RE2 syntax JavaScript may read otherwise: inline flags and groups other than `(?:`, POSIX
- * classes, `\A \z \Q \E \C \p \P`, and escapes of letters JavaScript does not know.
- */
-const RE2_ONLY = /\(\?(?!:)|\[:|\\[AzQECpPxuc0-9]/;
-
-/**
- * A JavaScript RegExp that matches what ClickHouse's `match` does, for patterns in the common
- * subset; ClickHouse lets `.` match line breaks (the `s` flag) and reads code points (`u`).
- */
-function re2AsJs(pattern: string): RegExp {
-  if (RE2_ONLY.test(pattern)) throw new NotInMemory();
+/** The pattern in the RE2 engine, as the store's `match` reads it (the compiler has checked it). */
+function re2(pattern: string): Re2 {
   try {
-    return new RegExp(pattern, 'su');
-  } catch {
-    throw new NotInMemory();
+    return compileRe2(pattern);
+  } catch (err) {
+    if (err instanceof RegexError) throw new NotInMemory();
+    throw err;
   }
 }

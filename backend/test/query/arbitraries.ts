@@ -32,7 +32,12 @@ const ORDER: CompareOp[] = ['==', '!=', '<', '<=', '>', '>='];
 /** Random well-typed filters over every field of the field table (the protocols registered when called). */
 export function exprArbitrary(seen: SeenValues = {}): fc.Arbitrary<Expr> {
   const text = fc.oneof(fc.constantFrom(...hostile, ...(seen.strings ?? [])), fc.string({ unit: 'grapheme', maxLength: 12 }));
-  const regex = fc.constantFrom('^/p', 'a.*b', '\\d+', '(GET|POST)', '[a-z]+$', '.', '^/api/[a-z]+', 'x|y', '', '[[:alpha:]]+', 'é.');
+  // Common ground and RE2-only syntax (inline flags, \A \z \Q…\E \x \pL, POSIX classes, ungreedy), and
+  // patterns a backtracking engine would take exponential time on.
+  const regex = fc.constantFrom(
+    '^/p', 'a.*b', '\\d+', '(GET|POST)', '[a-z]+$', '.', '^/api/[a-z]+', 'x|y', '', '[[:alpha:]]+', 'é.',
+    '(?i)get', '(?i:P)OST', '\\A/', 'l\\z', '\\Q/\\E', '\\x2F[a-z]', '\\pL+$', '\\p{Han}', '[[:digit:]]{2}', '(?U)/.+/', '(?-s)e.b', '(?s:e.b)', '\\bapi\\b', '^/(a+)+$', '(x+x+)+y',
+  );
   const number = (max: number) => (seen.numbers?.length ? fc.oneof(fc.nat(max), fc.constantFrom(...seen.numbers)) : fc.nat(max));
   const fieldArb = (types: FieldDef['type'][]) =>
     fc.constantFrom(...allFields().filter((f) => types.includes(f.type))).chain((def) =>
