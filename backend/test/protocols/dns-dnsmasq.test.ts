@@ -1,11 +1,13 @@
 /**
- * DNS with real peers: dnsmasq (the Debian package) serving a local zone on 127.0.0.1, dig as the
- * client over UDP and TCP (A, AAAA, SRV, CNAME, TXT, NXDOMAIN, REFUSED, a truncated answer that
- * makes dig retry over TCP, a query to an upstream that never answers), captured by tcpdump on lo,
- * imported like any capture; the entries must be tshark's queries, names, types and rcodes, exactly.
+ * DNS with real peers: dnsmasq (the Debian package) serving a local zone on 127.0.0.1, dig and
+ * Node's resolver (c-ares) as clients over UDP and TCP (A, AAAA, SRV, CNAME, TXT, NXDOMAIN,
+ * REFUSED, a truncated answer that makes dig retry over TCP, a query to an upstream that never
+ * answers), captured by tcpdump on lo, imported like any capture; the entries must be tshark's
+ * queries, names, types, rcodes and latencies (dns.time), exactly.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { Resolver } from 'node:dns/promises';
 import { Outcome, type Entry } from '../../src/entries/entry.js';
 import { typeCode } from '../../src/protocols/dns/message.js';
 import { ADDITIONAL_PREFIX, AUTHORITY_PREFIX, dnsDissector } from '../../src/protocols/dns/dissector.js';
@@ -42,7 +44,7 @@ after(() => dnsmasq?.stop());
 const answers = (e: Entry) => e.responseHeaders.toPairs().filter(([n]) => !n.startsWith(AUTHORITY_PREFIX) && !n.startsWith(ADDITIONAL_PREFIX));
 const rows = (entries: Entry[]) => entries.map((e) => `${e.transport} ${e.operation} ${e.target} ${e.unanswered ? '-' : e.statusText}`);
 
-test('dig against dnsmasq over UDP and TCP: entries are tshark\'s queries, names, types and rcodes', async () => {
+test('dig and Node\'s resolver against dnsmasq over UDP and TCP: entries are tshark\'s queries, names, types, rcodes and latencies', async () => {
   const file = tempFile('dns.pcap');
   const dump = await Tcpdump.start('lo', `udp port ${port} or tcp port ${port}`, file);
   const outputs: string[] = [];
@@ -60,6 +62,12 @@ test('dig against dnsmasq over UDP and TCP: entries are tshark\'s queries, names
     await q('+noedns', 'big.zone.test', 'TXT'); // > 512 bytes: TC over UDP, then dig retries over TCP
     // dnsmasq forwards to a closed port and never answers: dig gives up after one second.
     await q('+time=1', 'x.dead.test', 'A');
+    // Node's resolver (c-ares) as the other client.
+    const resolver = new Resolver({ timeout: 2000, tries: 1 });
+    resolver.setServers([`127.0.0.1:${port}`]);
+    assert.deepEqual(await resolver.resolve4('svc.test'), ['10.0.0.7']);
+    assert.deepEqual(await resolver.resolveSrv('_http._tcp.zone.test'), [{ name: 'web.zone.test', port: 8080, priority: 0, weight: 5 }]);
+    await assert.rejects(resolver.resolve6('nope.zone.test'), { code: 'ENOTFOUND' });
   } finally {
     await dump.stop();
   }
@@ -81,9 +89,13 @@ test('dig against dnsmasq over UDP and TCP: entries are tshark\'s queries, names
     'udp TXT big.zone.test NOERROR',
     'tcp TXT big.zone.test NOERROR',
     'udp A x.dead.test -',
+    'udp A svc.test NOERROR',
+    'udp SRV _http._tcp.zone.test NOERROR',
+    'udp AAAA nope.zone.test NXDOMAIN',
   ]);
 
-  // The reference: tshark on the same file, every message, paired by (transport, client port, id).
+  // The reference: tshark on the same file, every message, paired by (transport, client port, id):
+  // the same names, types, rcodes, TC bits and latencies (tshark's dns.time), exactly.
   const theirs = tsharkExchanges(await tsharkDns(file, port));
   const ours = entries.map((e) => ({
     key: `${e.transport} ${e.src.port} ${e.fields['dns.id']}`,
@@ -91,9 +103,10 @@ test('dig against dnsmasq over UDP and TCP: entries are tshark\'s queries, names
     type: typeCode(e.operation),
     rcode: e.unanswered ? null : e.status,
     truncated: e.fields['dns.truncated'] === 1,
+    latencyUs: e.unanswered ? null : e.durationUs,
   }));
   const byKey = (xs: typeof ours) => [...xs].sort((a, b) => a.key.localeCompare(b.key));
-  assert.equal(theirs.length, 12);
+  assert.equal(theirs.length, 15);
   assert.deepEqual(byKey(ours), byKey(theirs.map((t) => ({ ...t }))));
 
   const [a, aaaa, srv, cname, txt, nx, refused, tcpA, , tc, tcRetry, dead] = entries;

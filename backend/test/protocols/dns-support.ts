@@ -68,6 +68,8 @@ export interface TsharkDns {
   response: boolean;
   rcode: number;
   truncated: boolean;
+  /** A response's time since its query (µs), from tshark's dns.time; 0 for queries. */
+  timeUs: number;
 }
 
 /** Every DNS message tshark finds in `file`, decoding `port` (UDP and TCP) as DNS; several in one frame apart. */
@@ -76,18 +78,18 @@ export async function tsharkDns(file: string, port: number): Promise<TsharkDns[]
   args.push(
     '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a', '-E', 'aggregator=|',
     '-e', 'frame.number', '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'tcp.srcport', '-e', 'tcp.dstport',
-    '-e', 'dns.id', '-e', 'dns.qry.name', '-e', 'dns.qry.type', '-e', 'dns.flags.response', '-e', 'dns.flags.rcode', '-e', 'dns.flags.truncated',
+    '-e', 'dns.id', '-e', 'dns.qry.name', '-e', 'dns.qry.type', '-e', 'dns.flags.response', '-e', 'dns.flags.rcode', '-e', 'dns.flags.truncated', '-e', 'dns.time',
   );
   const { stdout } = await run('tshark', args, { maxBuffer: 256 << 20 });
   const out: TsharkDns[] = [];
   for (const line of stdout.split('\n')) {
     if (!line) continue;
-    const [frame, us, ud, ts, td, ids, names, types, responses, rcodes, tcs] = line.split('\t');
+    const [frame, us, ud, ts, td, ids, names, types, responses, rcodes, tcs, times] = line.split('\t');
     const transport = us ? 'udp' : 'tcp';
     const sport = Number(us || ts);
     const dport = Number(ud || td);
     const list = (s: string) => (s ? s.split('|') : []);
-    const [idL, nameL, typeL, respL, rcodeL, tcL] = [ids, names, types, responses, rcodes, tcs].map(list);
+    const [idL, nameL, typeL, respL, rcodeL, tcL, timeL] = [ids, names, types, responses, rcodes, tcs, times].map(list);
     idL.forEach((id, i) => {
       const response = respL[i] === '1' || respL[i] === 'True';
       out.push({
@@ -100,6 +102,7 @@ export async function tsharkDns(file: string, port: number): Promise<TsharkDns[]
         response,
         rcode: Number(rcodeL[i] ?? 0),
         truncated: tcL[i] === '1' || tcL[i] === 'True',
+        timeUs: Math.round(Number(timeL[i] ?? 0) * 1e6),
       });
     });
   }
@@ -107,14 +110,26 @@ export async function tsharkDns(file: string, port: number): Promise<TsharkDns[]
 }
 
 /** tshark's messages as exchanges: each query (the first of its id while unanswered) with the next response of that id. */
-export function tsharkExchanges(messages: TsharkDns[]): Array<{ key: string; name: string; type: number; rcode: number | null; truncated: boolean }> {
-  const waiting = new Map<string, { key: string; name: string; type: number; rcode: number | null; truncated: boolean }>();
-  const all: Array<{ key: string; name: string; type: number; rcode: number | null; truncated: boolean }> = [];
+export interface DnsExchange {
+  /** `transport client-port id`. */
+  key: string;
+  name: string;
+  type: number;
+  /** null when unanswered. */
+  rcode: number | null;
+  truncated: boolean;
+  /** The response's time since the query (µs), null when unanswered. */
+  latencyUs: number | null;
+}
+
+export function tsharkExchanges(messages: TsharkDns[]): DnsExchange[] {
+  const waiting = new Map<string, DnsExchange>();
+  const all: DnsExchange[] = [];
   for (const m of messages) {
     const key = `${m.transport} ${m.clientPort} ${m.id}`;
     if (!m.response) {
       if (waiting.has(key)) continue; // a retransmission
-      const x = { key, name: m.name, type: m.type, rcode: null, truncated: false };
+      const x: DnsExchange = { key, name: m.name, type: m.type, rcode: null, truncated: false, latencyUs: null };
       waiting.set(key, x);
       all.push(x);
     } else {
@@ -123,6 +138,7 @@ export function tsharkExchanges(messages: TsharkDns[]): Array<{ key: string; nam
       waiting.delete(key);
       x.rcode = m.rcode;
       x.truncated = m.truncated;
+      x.latencyUs = m.timeUs;
     }
   }
   return all;
