@@ -7,6 +7,7 @@ import { exprArbitrary, text } from './arbitraries.js';
 import type { Store } from '../../src/store/index.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 import { compileExpr, compileFilter } from '../../src/query/compile.js';
+import { MAX_REGEX_SIZE, compileRe2 } from '../../src/query/regex.js';
 
 let temp: TempStore;
 // Two hours ago: recent enough for the table's TTL, old enough for `timestamp < now() - 1h`.
@@ -109,4 +110,34 @@ test('filters select the rows independent SQL selects', async () => {
   }
   // The comparison means something only if most cases select some rows.
   assert.ok(nonEmpty >= cases.length - 3, `only ${nonEmpty} cases selected rows`);
+});
+
+test('every regex the hub accepts at its size limit, the store (RE2) compiles too', async () => {
+  // The largest repeat of each class the hub's check lets through (regex.ts MAX_REGEX_SIZE), alone,
+  // nested and in sequence: RE2 refuses programs past its memory budget ("pattern too large"), and
+  // a pattern that validates must not fail in the store.
+  const accepts = (p: string) => {
+    try {
+      compileRe2(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const classes = ['\\pL', '\\PL', '[\\pL\\pN\\pP]', '\\p{Han}', '.', '[^a]', '(?i)\\pL', '\\w', '\\p{Lu}', '[^\\pL]', '(?i)[a-z\\p{Greek}\\p{Cyrillic}]'];
+  for (const c of classes) {
+    let lo = 1;
+    let hi = 1000;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (accepts(`${c}{${mid}}`)) lo = mid;
+      else hi = mid - 1;
+    }
+    assert.ok(!accepts(`${c}{${lo + 1}}`) || lo === 1000, `${c}: the limit of ${MAX_REGEX_SIZE} is not what stops it`);
+    const half = Math.max(1, Math.floor(lo / 2));
+    for (const p of [`${c}{${lo}}`, `(${c}{${half}}){2}`, `${c}{${half}}x${c}{${half}}`]) {
+      const { sql, params } = compileFilter(`path =~ ${JSON.stringify(p)}`);
+      assert.ok((await count(sql, params)) >= 0, p);
+    }
+  }
 });
