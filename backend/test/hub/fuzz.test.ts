@@ -96,6 +96,15 @@ const filterText: fc.Arbitrary<string> = fc.letrec<{ f: string }>((tie) => ({
     fc.tuple(fc.constantFrom(300, 800), predicate).map(([n, a]) => Array(n).fill(a).join(' and ')),
   ),
 })).f;
+/** Well-typed predicates only, combined and nested within the limits: mostly valid filters. */
+const validish: fc.Arbitrary<string> = fc.letrec<{ f: string }>((tie) => ({
+  f: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    wellTyped,
+    fc.tuple(tie('f'), fc.constantFrom('and', 'or', '&&', '||'), tie('f')).map(([a, c, b]) => `(${a}) ${c} ${b}`),
+    fc.tuple(fc.constantFrom(1, 2, 100), tie('f')).map(([n, a]) => `${'not '.repeat(n)}(${a})`),
+  ),
+})).f;
 /** Token soup: mostly syntax errors, at any column. */
 const soup = fc
   .array(fc.constantFrom(...names, ...ops, ...values, ...regexes, 'and', 'or', 'not', 'in', '(', ')', '[', ']', ',', '.', '!', '=', '&', '#', '"', "'", '\\', 'now', '()'), { maxLength: 12 })
@@ -106,7 +115,7 @@ test('random filters: no 5xx, and validate says valid exactly when the query ans
   let invalid = 0;
   await fc.assert(
     // Cut at 5000 characters: past the 4096 limit (too_large), within what an HTTP request line holds.
-    fc.asyncProperty(fc.oneof(filterText, soup).map((t) => t.slice(0, 5000)), fc.constantFrom('stats', 'servicemap', 'catalog', 'stream'), async (filter, other) => {
+    fc.asyncProperty(fc.oneof({ arbitrary: filterText, weight: 2 }, { arbitrary: validish, weight: 2 }, { arbitrary: soup, weight: 1 }).map((t) => t.slice(0, 5000)), fc.constantFrom('stats', 'servicemap', 'catalog', 'stream'), async (filter, other) => {
       const v = await call('/api/v1/filter/validate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ filter }) });
       assert.equal(v.status, 200);
       const q = await call(`/api/v1/entries?${qs([['filter', filter], ['from', String(FROM)], ['to', String(TO)], ['limit', '5']])}`);

@@ -15,6 +15,9 @@ let storeReads = 0;
 
 before(async () => {
   f = await fixture(10);
+  // The fixture's own entries must lie before every start cursor: a store-following hub's "now" is
+  // the store's clock minus the settle time (250 ms here), so let them settle first.
+  await new Promise((resolve) => setTimeout(resolve, 400));
 });
 after(async () => {
   await f?.dispose();

@@ -14,6 +14,9 @@ let url: string;
 
 before(async () => {
   f = await fixture(200);
+  // The fixture's own entries must lie before every start cursor: a store-following hub's "now" is
+  // the store's clock minus the settle time (250 ms here), so let them settle first.
+  await new Promise((resolve) => setTimeout(resolve, 400));
   url = await f.hub({ live: { settleMs: 250, pollMs: 50 } });
 });
 after(async () => {
