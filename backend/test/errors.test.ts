@@ -16,6 +16,7 @@ import { StoreInsertError, StoreLockedError, StoreOpenError } from '../src/store
 import { MigrationError } from '../src/store/migrate.js';
 import { CaptureError } from '../src/capture/errors.js';
 import { ProtocolRegistryError } from '../src/protocols/registry.js';
+import { RegexError } from '../src/query/regex.js';
 
 const errors: Array<[name: string, err: TaplineError]> = [
   ['KubeError', new KubeError('sync_timeout', 'Kubernetes metadata not synced after 10 ms: waiting for pods')],
@@ -26,6 +27,7 @@ const errors: Array<[name: string, err: TaplineError]> = [
   ['StoreConfigError', new StoreConfigError('give either --data DIR (embedded store) or --url URL (ClickHouse server), not both')],
   ['EntryEncodeError', new EntryEncodeError('e1', 'src.ip', 'is not an IP address: "x"')],
   ['ProtocolRegistryError', new ProtocolRegistryError('protocol "http" is registered already')],
+  ['RegexError', new RegexError('invalid regular expression: missing closing )')],
   ['SchemaError', new SchemaError('invalid database name "a-b"')],
   ['StoreLockedError', new StoreLockedError('/tmp/tapline-data', 1234)],
   ['StoreOpenError', new StoreOpenError('cannot open the data directory /nope')],

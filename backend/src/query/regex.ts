@@ -5,6 +5,7 @@
  * it; the in-memory matcher (the live stream) runs the same compiled pattern.
  */
 import { RE2JS } from 're2js';
+import { TaplineError } from '../errors.js';
 
 /**
  * Largest pattern accepted, in instructions of the compiled program, a character class counting
@@ -15,8 +16,10 @@ import { RE2JS } from 're2js';
 export const MAX_REGEX_SIZE = 20_000;
 const CACHE_SIZE = 500;
 
-/** A pattern RE2 (or this hub) refuses, with the reason. */
-export class RegexError extends Error {}
+/** A pattern RE2 (or this hub) refuses, with the reason (the compiler makes it a FilterError with its column). */
+export class RegexError extends TaplineError {
+  readonly code = 'FILTER_REGEX';
+}
 
 export interface Re2 {
   /** Whether the pattern matches anywhere in `text` (ClickHouse `match`: `.` matches a line break too). */
