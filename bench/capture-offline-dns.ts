@@ -11,12 +11,12 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { importCaptureFile } from '../backend/src/agent/import-file.js';
-import type { Entry, EntrySink } from '../backend/src/entries/entry.js';
+import { CountingSink, timed } from './import-support.js';
 import { freePort, Tcpdump } from '../backend/test/agent/traffic.js';
 import { Dnsmasq } from '../backend/test/protocols/dns-support.js';
 
@@ -33,31 +33,8 @@ const QUERIES = Number(values.queries);
 const dir = mkdtempSync(join(tmpdir(), 'tapline-bench-dns-'));
 const file = values.file ?? join(dir, 'dns.pcap');
 
-class CountingSink implements EntrySink {
-  count = 0;
-  answered = 0;
-  push(e: Entry): boolean {
-    this.count++;
-    if (!e.unanswered) this.answered++;
-    return true;
-  }
-  drained(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
-/** CPU time (ms) of this process and of its waited-for children, from /proc (utime, stime, cutime, cstime). */
-function cpuNow(): number {
-  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / 100;
-}
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number }> {
-  const c0 = cpuNow();
-  const t0 = performance.now();
-  const value = await fn();
-  return { value, ms: performance.now() - t0, cpuMs: cpuNow() - c0 };
-}
 
 async function record(): Promise<number> {
   const port = await freePort();

@@ -17,12 +17,13 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import pcap from 'pcap';
 import { importCaptureFile } from '../backend/src/agent/import-file.js';
+import { CountingSink, timed } from './import-support.js';
 import { decodeLink, type L3Position } from '../backend/src/capture/link.js';
 import { readCaptureFile } from '../backend/src/capture/pcap-file.js';
 import { decodeIp, IpResult, newSegment } from '../backend/src/net/ip.js';
@@ -46,16 +47,6 @@ const file = values.file ?? join(dir, 'keepalive.pcap');
 // The import command alone (bin/tapline.js would also load every other command first).
 const cli = new URL('../backend/test/agent/cli.ts', import.meta.url).pathname;
 
-class CountingSink implements EntrySink {
-  count = 0;
-  push(_e: Entry): boolean {
-    this.count++;
-    return true;
-  }
-  drained(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 /** Encodes every entry as the store's writer does (NativeBatch, a block per 50k entries), no insert. */
 class EncodingSink implements EntrySink {
@@ -75,19 +66,7 @@ class EncodingSink implements EntrySink {
   }
 }
 
-/** CPU time (ms) of this process and of its waited-for children, from /proc (utime, stime, cutime, cstime). */
-function cpuNow(): number {
-  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / 100;
-}
 
-/** Wall and CPU time: the machine is shared, so CPU time is the steadier yardstick. */
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number }> {
-  const c0 = cpuNow();
-  const t0 = performance.now();
-  const value = await fn();
-  return { value, ms: performance.now() - t0, cpuMs: cpuNow() - c0 };
-}
 
 /** TCP destination port of the first packet with one (wrk's first SYN goes to the server). */
 async function firstDstPort(path: string): Promise<number> {

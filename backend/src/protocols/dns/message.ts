@@ -13,6 +13,7 @@
  * Names are shown as tshark shows them: labels joined by '.', no trailing dot, the root as
  * `<Root>`; bytes that are not printable ASCII (and '.' or '\' inside a label) as `\DDD`.
  */
+import { ipv6Text } from '../../net/ip.js';
 
 export const HEADER_BYTES = 12;
 /** Pointers followed in one name before it is taken for a loop. */
@@ -138,35 +139,6 @@ export function readName(buf: Buffer, msgStart: number, end: number, pos: number
     p += 1 + len;
   }
   return { name: name === '' ? ROOT_NAME : name, next: next < 0 ? p : next };
-}
-
-function hexWords(ws: number[]): string {
-  let s = '';
-  for (let i = 0; i < ws.length; i++) s += (i === 0 ? '' : ':') + ws[i].toString(16);
-  return s;
-}
-
-function ipv6Text(buf: Buffer, at: number): string {
-  const words: number[] = [];
-  for (let i = 0; i < 8; i++) words.push(buf.readUInt16BE(at + 2 * i));
-  // RFC 5952: the longest run of two or more zero words becomes '::' (the first of equal runs).
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestAt < 0) return hexWords(words);
-  return `${hexWords(words.slice(0, bestAt))}::${hexWords(words.slice(bestAt + bestLen))}`;
 }
 
 function characterStrings(buf: Buffer, from: number, to: number): string | null {
