@@ -11,8 +11,8 @@
 import { LruList } from './lru.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, ipv4Text, ipv6Text, type Segment } from './ip.js';
 import type { NetCounters } from './counters.js';
-import type { ConnectionInfo, Direction, EndReason, StreamConsumer, StreamConsumerFactory } from './stream.js';
-import { newTupleKey, storedKey, tupleKey, TupleMap, type TupleKey } from './tuple.js';
+import type { Direction, EndReason, StreamConsumer, StreamConsumerFactory } from './stream.js';
+import { newTupleKey, storedKey, tupleKey, TupleEntry, TupleMap, type TupleKey } from './tuple.js';
 
 export interface ConnectionLimits {
   maxConnections: number;
@@ -56,27 +56,11 @@ class HalfStream {
   queuedBytes = 0;
 }
 
-class Connection implements ConnectionInfo {
+class Connection extends TupleEntry<Connection> {
   readonly transport = 'tcp';
-  clientDir: Direction | undefined = undefined;
-  midStream = false;
   closed = false;
-  lastSeenUs = 0;
   readonly halves: [HalfStream, HalfStream] = [new HalfStream(), new HalfStream()];
   consumer: StreamConsumer | null = null;
-  /** LRU list links (older ← → newer). */
-  older: Connection | null = null;
-  newer: Connection | null = null;
-
-  constructor(
-    readonly id: number,
-    readonly key: number | string,
-    readonly subKey: number,
-    readonly ip: readonly [string, string],
-    readonly port: readonly [number, number],
-    /** Which endpoint (the lower-keyed one, or the other) is direction 0's sender. */
-    readonly lowIsDir0: boolean,
-  ) {}
 }
 
 export class ConnectionTable {

@@ -11,7 +11,7 @@ import { LruList } from './lru.js';
 import type { NetCounters } from './counters.js';
 import { ipv4Text, ipv6Text, type Segment } from './ip.js';
 import type { ConnectionInfo, DatagramConsumer, Direction, EndReason } from './stream.js';
-import { newTupleKey, storedKey, tupleKey, TupleMap, type TupleKey } from './tuple.js';
+import { newTupleKey, storedKey, tupleKey, TupleEntry, TupleMap, type TupleKey } from './tuple.js';
 
 export interface FlowLimits {
   maxFlows: number;
@@ -26,26 +26,10 @@ export const defaultFlowLimits: FlowLimits = {
 
 export type DatagramConsumerFactory = (flow: ConnectionInfo) => DatagramConsumer;
 
-class Flow implements ConnectionInfo {
+class Flow extends TupleEntry<Flow> {
+  /** UDP has no handshake: the dissector decides who the client is (clientDir stays undefined). */
   readonly transport = 'udp';
-  /** UDP has no handshake: the dissector decides who the client is. */
-  clientDir: Direction | undefined = undefined;
-  midStream = false;
-  lastSeenUs = 0;
   consumer: DatagramConsumer | null = null;
-  /** LRU list links (older ← → newer). */
-  older: Flow | null = null;
-  newer: Flow | null = null;
-
-  constructor(
-    readonly id: number,
-    readonly key: number | string,
-    readonly subKey: number,
-    readonly ip: readonly [string, string],
-    readonly port: readonly [number, number],
-    /** Which endpoint (the lower-keyed one, or the other) is direction 0's sender. */
-    readonly lowIsDir0: boolean,
-  ) {}
 }
 
 export class FlowTable {

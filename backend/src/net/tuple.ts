@@ -4,7 +4,34 @@
  * 2^48) and the table a map of maps, so IPv4 lookups build no string; IPv6 endpoints are
  * 18-character latin1 strings (address and port), the key both of them, lower first.
  */
+import type { Transport } from '../entries/entry.js';
 import type { Segment } from './ip.js';
+import type { LruLinks } from './lru.js';
+import type { ConnectionInfo, Direction } from './stream.js';
+
+/**
+ * What the connection table and the flow table keep of every entry alike: its identity and key,
+ * its endpoints, who the client is, when it was last seen and its place in the LRU list.
+ */
+export abstract class TupleEntry<Self> implements ConnectionInfo, LruLinks<Self> {
+  abstract readonly transport: Transport;
+  clientDir: Direction | undefined = undefined;
+  midStream = false;
+  lastSeenUs = 0;
+  /** LRU list links (older ← → newer). */
+  older: Self | null = null;
+  newer: Self | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly key: number | string,
+    readonly subKey: number,
+    readonly ip: readonly [string, string],
+    readonly port: readonly [number, number],
+    /** Which endpoint (the lower-keyed one, or the other) is direction 0's sender. */
+    readonly lowIsDir0: boolean,
+  ) {}
+}
 
 /** Where a packet's tuple falls, filled in place by `tupleKey` (one reused object per table). */
 export interface TupleKey {

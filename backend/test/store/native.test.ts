@@ -1,10 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ENTRY_COLUMNS, ENTRY_SELECT, EntryEncodeError, NativeBatch, encodeEntriesNative, rowToEntry, type EntryRow,
-} from '../../src/store/index.js';
+import { ENTRY_COLUMNS, EntryEncodeError, NativeBatch, encodeEntriesNative } from '../../src/store/index.js';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
 import { HeaderList, NO_FIELDS, Outcome, type Entry } from '../../src/entries/entry.js';
+import { readBack } from './read-back.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 import { Conversation } from '../capture/frames.js';
 import { importFrames } from '../agent/run.js';
@@ -95,19 +94,11 @@ describe('Native block encoding (store/native.ts)', () => {
   });
   after(() => t.dispose());
 
-  async function readBack(ids: string[]): Promise<Entry[]> {
-    const rs = await t.store.client.query({
-      query: `SELECT ${ENTRY_SELECT} FROM ${t.store.database}.entries WHERE id IN {ids:Array(String)} ORDER BY id`,
-      query_params: { ids },
-      format: 'JSONEachRow',
-    });
-    return (await rs.json<EntryRow>()).map(rowToEntry);
-  }
 
   it('stores every column at its edges: max values, empty strings and arrays, long and unicode strings, IPs', async () => {
     const entries = edgeEntries().sort((a, b) => (a.id < b.id ? -1 : 1));
     await t.store.insertNative('entries', ENTRY_COLUMNS, encodeEntriesNative(entries));
-    const back = await readBack(entries.map((e) => e.id));
+    const back = await readBack(t.store, entries.map((e) => e.id));
     // IPs come back in the store's spelling; compare them through the engine's own parser instead.
     const sameButIp = (e: Entry) => ({ ...e, src: { ...e.src, ip: '' }, dst: { ...e.dst, ip: '' } });
     assert.deepEqual(back.map(sameButIp), entries.map(sameButIp));
@@ -150,7 +141,7 @@ describe('Native block encoding (store/native.ts)', () => {
       format: 'JSONEachRow',
     });
     assert.deepEqual(await lookup.json(), [{ id: 'edge-fields' }]);
-    const [none] = await readBack(['edge-outcome-1']);
+    const [none] = await readBack(t.store, ['edge-outcome-1']);
     assert.equal(none.fields, NO_FIELDS);
   });
 
@@ -158,7 +149,7 @@ describe('Native block encoding (store/native.ts)', () => {
     const { entries, request, response } = await capturedEntries();
     assert.equal(entries.length, 4);
     await t.store.insertNative('entries', ENTRY_COLUMNS, encodeEntriesNative(entries));
-    const back = await readBack(entries.map((e) => e.id));
+    const back = await readBack(t.store, entries.map((e) => e.id));
     assert.deepEqual(back[0].requestHeaders.toPairs(), request);
     assert.deepEqual(back[0].responseHeaders.toPairs(), response);
     for (let i = 1; i < 4; i++) {
@@ -248,10 +239,10 @@ describe('Native block encoding (store/native.ts)', () => {
     assert.equal(counted, body.length - encodeEntriesNative([]).length, 'bytes counts the column data (the block less its header)');
     assert.equal(batch.rows, 0);
     await t.store.insertNative('entries', ENTRY_COLUMNS, body);
-    assert.deepEqual((await readBack(['atomic-1', 'atomic-2'])).map((e) => e.id), ['atomic-1', 'atomic-2']);
+    assert.deepEqual((await readBack(t.store, ['atomic-1', 'atomic-2'])).map((e) => e.id), ['atomic-1', 'atomic-2']);
     // The batch is reusable after take().
     batch.append(base('atomic-3'));
     await t.store.insertNative('entries', ENTRY_COLUMNS, batch.take().body);
-    assert.deepEqual(await readBack(['atomic-3']), [base('atomic-3')]);
+    assert.deepEqual(await readBack(t.store, ['atomic-3']), [base('atomic-3')]);
   });
 });

@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore, ENTRY_COLUMNS, ENTRY_SELECT, encodeEntriesNative, entryToRow, rowToEntry, EntryEncodeError, type EntryRow, type Store } from '../../src/store/index.js';
+import { openStore, ENTRY_COLUMNS, encodeEntriesNative, entryToRow, rowToEntry, EntryEncodeError, type Store } from '../../src/store/index.js';
 import { HeaderList, NO_FIELDS, Outcome, type Entry } from '../../src/entries/entry.js';
+import { readBack } from './read-back.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 import { startClickHouseHttp, type ClickHouseHttpEndpoint } from '../../../test/support/clickhouse-http.js';
 
@@ -38,14 +39,6 @@ function udpEntry(id: string, outcome: Outcome): Entry {
   };
 }
 
-async function readBack(store: Store, ids: string[]): Promise<Entry[]> {
-  const rs = await store.client.query({
-    query: `SELECT ${ENTRY_SELECT} FROM ${store.database}.entries WHERE id IN {ids:Array(String)} ORDER BY id`,
-    query_params: { ids },
-    format: 'JSONEachRow',
-  });
-  return (await rs.json<EntryRow>()).map(rowToEntry);
-}
 
 async function rawHex(store: Store, id: string): Promise<Record<string, unknown>> {
   const rs = await store.client.query({

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENTRY_SELECT, EntryWriter, encodeEntriesNative, migrate, rowToEntry, type EntryRow, type Store } from '../../src/store/index.js';
+import { EntryWriter, encodeEntriesNative, migrate, type Store } from '../../src/store/index.js';
 import { V5_COLUMNS, blockLayout, replayableBlock } from '../../src/store/spool-blocks.js';
 import { syntheticEntries } from '../../src/entries/synthetic.js';
 import type { Entry } from '../../src/entries/entry.js';
+import { readBack } from './read-back.js';
 import { tempStore, type TempStore } from '../../../test/support/temp-store.js';
 import { captureLog } from '../../../test/support/log-capture.js';
 import { waitFor } from '../../../test/support/wait.js';
@@ -36,14 +37,6 @@ describe('spooled blocks from a version before migration 6', () => {
     return Buffer.concat(chunks);
   }
 
-  async function readBack(ids: string[]): Promise<Entry[]> {
-    const rs = await t.store.client.query({
-      query: `SELECT ${ENTRY_SELECT} FROM ${t.store.database}.entries WHERE id IN {ids:Array(String)} ORDER BY id`,
-      query_params: { ids },
-      format: 'JSONEachRow',
-    });
-    return (await rs.json<EntryRow>()).map(rowToEntry);
-  }
 
   before(async () => {
     t = await tempStore();
@@ -98,7 +91,7 @@ describe('spooled blocks from a version before migration 6', () => {
     const w = await EntryWriter.create(t.store, { spoolDir, logger: log.logger, baseDelayMs: 10 });
     await waitFor('the spool replayed', () => w.spoolState.batches === 0, 15_000);
     await w.close();
-    assert.deepEqual(await readBack(entries.map((e) => e.id)), entries);
+    assert.deepEqual(await readBack(t.store, entries.map((e) => e.id)), entries);
     assert.equal(w.counters.written, entries.length);
     assert.equal(w.counters.rejected, 7);
     assert.ok(existsSync(join(spoolDir, '000000000001-7-v5token1.native.rejected')), readdirSync(spoolDir).join());
