@@ -17,11 +17,11 @@ export function protocolsJson(): ProtocolsJson {
       color: d.color,
       transports: transportsOf(d),
       ports: [...d.ports],
-      fields: fields.filter((f) => f.protocol === d.protocol).map(fieldInfo),
+      fields: fields.filter((f) => f.protocols.includes(d.protocol)).map(fieldInfo),
       outcomes: { ...d.outcomes },
       secrets: [...d.secrets],
     })),
     outcomes: [...OUTCOME_NAMES],
-    fields: fields.filter((f) => f.protocol === '').map(fieldInfo),
+    fields: fields.filter((f) => f.protocols.length === 0).map(fieldInfo),
   };
 }

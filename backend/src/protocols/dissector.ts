@@ -103,7 +103,7 @@ export interface DatagramDissector {
  * `fields_number` map by its type; a field over other columns gives `sql` and `get`.
  */
 export interface ProtocolField {
-  /** Dotted and prefixed by the protocol: `dns.rcode`. */
+  /** Dotted and prefixed by the protocol (`dns.rcode`) or by one of its `fieldFamilies` (`sql.statement`). */
   name: string;
   type: FieldType;
   doc: string;
@@ -135,6 +135,12 @@ export interface Dissector {
   /** Well-known server ports: tried first by detection, never required. */
   readonly ports: readonly number[];
   readonly fields: readonly ProtocolField[];
+  /**
+   * Field prefixes shared with the other protocols of a family (`sql` for PostgreSQL and MySQL), so
+   * one filter (`sql.error != ""`) reads them all. A shared field is one `ProtocolField` object that
+   * each dissector of the family lists (protocols/sql/fields.ts), never a second definition.
+   */
+  readonly fieldFamilies?: readonly string[];
   /** What each outcome class means here (for /api/v1/protocols and the docs). */
   readonly outcomes: OutcomeDoc;
   /** What this protocol keeps secret by default (redacted at capture), in words, for the docs. */

@@ -49,11 +49,16 @@ export class ProtocolRegistry {
     if (!PROTOCOL_NAME.test(d.protocol)) throw new ProtocolRegistryError(`protocol name ${JSON.stringify(d.protocol)} is not a lowercase keyword`);
     if (this.byName.has(d.protocol)) throw new ProtocolRegistryError(`protocol ${JSON.stringify(d.protocol)} is registered already`);
     if (!d.stream && !d.datagram) throw new ProtocolRegistryError(`protocol ${d.protocol} has neither a stream nor a datagram dissector`);
+    const prefixes = [d.protocol, ...(d.fieldFamilies ?? [])].map((p) => `${p}.`);
     for (const f of d.fields) {
-      if (!f.name.startsWith(`${d.protocol}.`)) {
-        throw new ProtocolRegistryError(`field ${JSON.stringify(f.name)} of ${d.protocol} must start with "${d.protocol}."`);
+      if (!prefixes.some((p) => f.name.startsWith(p))) {
+        throw new ProtocolRegistryError(`field ${JSON.stringify(f.name)} of ${d.protocol} must start with ${prefixes.map((p) => `"${p}"`).join(' or ')}`);
       }
       if ((f.sql === undefined) !== (f.get === undefined)) throw new ProtocolRegistryError(`field ${f.name}: give both sql and get, or neither`);
+      const other = this.list.find((o) => o.fields.some((g) => g.name === f.name && g !== f));
+      if (other) {
+        throw new ProtocolRegistryError(`field ${f.name} of ${d.protocol} is defined by ${other.protocol} already: a shared field is one object both list`);
+      }
     }
     this.list.push(d);
     this.byName.set(d.protocol, d);

@@ -39,11 +39,11 @@ export interface FieldDef {
   rollup?: string;
   /** SQL whose distinct values completions and label values offer (low-cardinality fields). */
   values?: string;
-  /** The protocol that declared the field, '' for the envelope's. */
-  protocol: string;
+  /** The protocols that declare the field (several for a family's, as `sql.*`); none for the envelope's. */
+  protocols: readonly string[];
 }
 
-type CoreField = Omit<FieldDef, 'aliases' | 'protocol'> & { aliases?: readonly string[] };
+type CoreField = Omit<FieldDef, 'aliases' | 'protocols'> & { aliases?: readonly string[] };
 
 /** Header values by name, case-insensitively; repeats joined with ', ' as HTTP allows. */
 const header = (side: 'request' | 'response') => (keyParam: string) =>
@@ -124,8 +124,8 @@ function nameLiteral(name: string): string {
 }
 
 /** A protocol's field as the table defines it: by default read from the entry's typed fields. */
-function protocolFieldDef(protocol: string, f: ProtocolField): FieldDef {
-  const base = { name: f.name, aliases: f.aliases ?? [], type: f.type, doc: f.doc, protocol };
+function protocolFieldDef(declaredBy: readonly string[], f: ProtocolField): FieldDef {
+  const base = { name: f.name, aliases: f.aliases ?? [], type: f.type, doc: f.doc, protocols: declaredBy };
   if (f.sql !== undefined && f.get !== undefined) {
     return { ...base, sql: f.sql, get: f.get, ...(f.labels ? { values: f.sql } : {}) };
   }
@@ -154,8 +154,17 @@ let table: Table | null = null;
 /** The table for the protocols registered now (rebuilt when a protocol is registered). */
 function current(): Table {
   if (table && table.version === protocols.version) return table;
-  const fields: FieldDef[] = CORE.map((f) => ({ aliases: [], ...f, protocol: '' }));
-  for (const d of protocols.all()) for (const f of d.fields) fields.push(protocolFieldDef(d.protocol, f));
+  const fields: FieldDef[] = CORE.map((f) => ({ aliases: [], ...f, protocols: [] }));
+  // A family's field is one object listed by several protocols: one definition, its declarers named.
+  const declarers = new Map<ProtocolField, string[]>();
+  for (const d of protocols.all()) {
+    for (const f of d.fields) {
+      const names = declarers.get(f);
+      if (names) names.push(d.protocol);
+      else declarers.set(f, [d.protocol]);
+    }
+  }
+  for (const [f, names] of declarers) fields.push(protocolFieldDef(names, f));
   const byName = new Map<string, FieldDef>();
   for (const f of fields) for (const n of [f.name, ...f.aliases]) byName.set(n, f);
   table = { version: protocols.version, fields, byName, keywords: protocols.all().map((d) => d.protocol) };
