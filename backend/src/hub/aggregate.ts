@@ -18,6 +18,7 @@ import {
   latencyQuantilesSql,
   type Store,
 } from '../store/index.js';
+import { ApiError } from './errors.js';
 import { rangeSql, type TimeRange } from './params.js';
 
 export interface AggregateSource {
@@ -38,6 +39,8 @@ export interface AggregateSource {
   statusClass: string;
   /** The outcome class (entries/entry.ts `Outcome`). */
   outcome: string;
+  /** A field's SQL in this source (one `groupableField`s passed to `aggregateSource`). */
+  fieldSql(def: FieldDef): string;
   requests: string;
   /** Requests where `cond` holds (cond over the dimension expressions above). */
   requestsIf(cond: string): string;
@@ -75,6 +78,25 @@ export function rollupCanAnswer(e: Expr): boolean {
   }
 }
 
+/** Field types a breakdown can group by: values, not measures (durations, sizes, times are ranges). */
+const GROUPABLE_TYPES = new Set(['string', 'int', 'status', 'ip', 'bool']);
+
+/**
+ * The field a breakdown (`groupBy`, `by`) names, or a 400 that says why not: any field of the
+ * filter language holding one value an entry (`dns.qname`, `sql.shape`, `operation`), not keyed
+ * ones (`request.header["…"]`) nor measures.
+ */
+export function groupableField(param: string, name: string): FieldDef {
+  const keyed = /^([\w.]+)\[.*\]$/.exec(name);
+  const def = lookupField(keyed ? `${keyed[1]}[]` : name);
+  if (!def) throw new ApiError(400, 'bad_request', `'${param}': no field ${JSON.stringify(name)} (GET /api/v1/protocols lists the fields)`);
+  if (typeof def.sql !== 'string') {
+    throw new ApiError(400, 'bad_request', `'${param}': ${def.name.replace('[]', '["…"]')} holds many values an entry (attributes by name); group by a field with one value an entry`);
+  }
+  if (!GROUPABLE_TYPES.has(def.type)) throw new ApiError(400, 'bad_request', `'${param}': ${name} is a ${def.type}, a measure; group by a field with values (operation, target, a protocol's field…)`);
+  return def;
+}
+
 const rollupField = (path: string): FieldDef | undefined => {
   const def = lookupField(path);
   return def?.rollup === undefined ? undefined : { ...def, sql: def.rollup };
@@ -87,16 +109,17 @@ const ROLLUPS = [
 
 /**
  * `bucketsOk(ms)`: whether the caller can use buckets of that size (stats need their interval to
- * be a whole number of them).
+ * be a whole number of them). `groupFields`: fields the caller groups by (the rollups keep few).
  */
 export function aggregateSource(
   store: Store,
   filter: Expr,
   range: TimeRange,
   bucketsOk: (resolutionMs: number) => boolean = () => true,
+  groupFields: readonly FieldDef[] = [],
 ): AggregateSource {
   const db = store.database;
-  const rollup = rollupCanAnswer(filter)
+  const rollup = rollupCanAnswer(filter) && groupFields.every((f) => f.rollup !== undefined && f.type !== 'status')
     ? ROLLUPS.find((r) => range.toMs - range.fromMs >= r.minRangeMs && bucketsOk(r.resolutionMs))
     : undefined;
   if (rollup) {
@@ -116,6 +139,7 @@ export function aggregateSource(
       protocol: 'protocol',
       statusClass: 'status_class',
       outcome: 'outcome',
+      fieldSql: (def) => def.rollup!,
       requests: 'sum(requests)',
       requestsIf: (cond) => `sumIf(requests, ${cond})`,
       errors: 'sum(errors)',
@@ -141,6 +165,7 @@ export function aggregateSource(
     protocol: 'protocol',
     statusClass: STATUS_CLASS_SQL,
     outcome: 'outcome',
+    fieldSql: (def) => def.sql as string,
     requests: 'count()',
     requestsIf: (cond) => `countIf(${cond})`,
     errors: ERRORS_SQL,

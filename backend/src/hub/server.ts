@@ -23,8 +23,8 @@ import { createMetrics, type IngestCounters } from './metrics.js';
 import { MAX_FILTER_LENGTH, RangeQuery, SafeInteger, TimeMs, compileUserFilter, parseUserFilter, timeRange } from './params.js';
 import type { QueryLimits } from './run.js';
 import { protocolsJson } from './protocols.js';
-import { parseQuantiles, stats } from './stats.js';
-import { catalog, serviceMap } from './topology.js';
+import { MAX_TOP, parseQuantiles, stats } from './stats.js';
+import { catalog, MAX_TOP_ROWS, serviceMap, top, TOP_SORTS } from './topology.js';
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -94,9 +94,18 @@ const StatsQuery = Type.Composite([
   RangeQuery,
   Type.Object({
     interval: Type.Optional(SafeInteger({ minimum: 1000, description: 'bucket size (ms)' })),
-    groupBy: Type.Optional(Type.Union([Type.Literal('statusClass'), Type.Literal('outcome'), Type.Literal('protocol'), Type.Literal('service'), Type.Literal('none')])),
+    groupBy: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'statusClass, outcome, protocol, service, none, or a field' })),
     metric: Type.Optional(Type.Union([Type.Literal('requests'), Type.Literal('errors'), Type.Literal('latency')])),
     q: Type.Optional(Type.String({ maxLength: 100 })),
+    top: Type.Optional(SafeInteger({ minimum: 1, maximum: MAX_TOP, description: 'keep the N biggest series, the rest summed as other' })),
+  }),
+]);
+const TopQuery = Type.Composite([
+  RangeQuery,
+  Type.Object({
+    by: Type.String({ minLength: 1, maxLength: 100 }),
+    sort: Type.Optional(Type.Union(TOP_SORTS.map((s) => Type.Literal(s)))),
+    limit: Type.Optional(SafeInteger({ minimum: 1, maximum: MAX_TOP_ROWS })),
   }),
 ]);
 const LabelQuery = Type.Object({
@@ -280,7 +289,13 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       groupBy: q.groupBy ?? 'none',
       metric: q.metric ?? 'requests',
       quantiles: parseQuantiles(q.q),
+      top: q.top,
     });
+  });
+
+  app.get<{ Querystring: Static<typeof TopQuery> }>('/api/v1/top', { schema: { querystring: TopQuery } }, async (req) => {
+    const q = req.query;
+    return top(store, limits, parseUserFilter(q.filter), timeRange(q), { by: q.by, sort: q.sort ?? 'requests', limit: q.limit ?? 20 });
   });
 
   app.get<{ Querystring: RangeQuery }>('/api/v1/servicemap', { schema: { querystring: RangeQuery } }, async (req) =>

@@ -163,9 +163,8 @@ export type ServiceMapEdge = Static<typeof ServiceMapEdgeShape>;
 export const ServiceMapShape = Type.Object({ nodes: Type.Array(ServiceMapNodeShape), edges: Type.Array(ServiceMapEdgeShape) });
 export type ServiceMapJson = Static<typeof ServiceMapShape>;
 
-export const CatalogServiceShape = Type.Object({
-  service: Type.String(),
-  namespace: Type.String(),
+/** What the catalog and `top` say of each group: counts (failed = client and server errors, no response) and latency. */
+export const CallStatsShape = Type.Object({
   requests: Type.Number(),
   succeeded: Type.Number(),
   failed: Type.Number(),
@@ -173,7 +172,16 @@ export const CatalogServiceShape = Type.Object({
   p95Ms: Type.Number(),
   protocols: Type.Array(Type.String()),
 });
+export type CallStats = Static<typeof CallStatsShape>;
+
+export const CatalogServiceShape = Type.Composite([Type.Object({ service: Type.String(), namespace: Type.String() }), CallStatsShape]);
 export type CatalogService = Static<typeof CatalogServiceShape>;
 
 export const CatalogShape = Type.Object({ services: Type.Array(CatalogServiceShape) });
 export type CatalogJson = Static<typeof CatalogShape>;
+
+/** `GET /api/v1/top`: a field's values (as text; '' for none) with their figures, best first. */
+export const TopRowShape = Type.Composite([Type.Object({ value: Type.String() }), CallStatsShape]);
+export type TopRow = Static<typeof TopRowShape>;
+export const TopShape = Type.Object({ by: Type.String(), rows: Type.Array(TopRowShape) });
+export type TopJson = Static<typeof TopShape>;

@@ -1,18 +1,29 @@
-/** Time series: requests, errors or latency quantiles per bucket, grouped by status class, outcome, protocol or service. */
+/**
+ * Time series: requests, errors or latency quantiles per bucket, grouped by status class, outcome,
+ * protocol, service, or any field with one value an entry (`dns.rcode`, `sql.shape`, `target`).
+ */
 import { OUTCOME_NAMES } from '../entries/entry.js';
 import type { Expr } from '../query/ast.js';
 import type { Store } from '../store/index.js';
-import { aggregateSource } from './aggregate.js';
+import type { FieldDef } from '../query/fields.js';
+import { aggregateSource, groupableField } from './aggregate.js';
 import { ApiError } from './errors.js';
 import type { TimeRange } from './params.js';
 import { queryRows, type QueryLimits } from './run.js';
 import type { StatsJson } from './shapes.js';
 
-export type GroupBy = 'statusClass' | 'outcome' | 'protocol' | 'service' | 'none';
+const BUILTIN_GROUPS = ['statusClass', 'outcome', 'protocol', 'service', 'none'] as const;
+/** A built-in grouping, or a field name. */
+export type GroupBy = (typeof BUILTIN_GROUPS)[number] | (string & {});
 export type Metric = 'requests' | 'errors' | 'latency';
 
 export const MAX_POINTS = 11_000;
 export const MAX_SERIES = 200;
+/** The series a `top` keeps beside the rest, summed as `other`. */
+export const MAX_TOP = 50;
+export const OTHER_SERIES = 'other';
+/** A field group's series for entries without a value. */
+export const EMPTY_SERIES = '(none)';
 /** Bucket sizes the default interval picks from (ms): about 300 points over the range. */
 const NICE_INTERVALS = [1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400].map((s) => s * 1000);
 
@@ -38,22 +49,25 @@ export async function stats(
   limits: QueryLimits,
   filter: Expr,
   range: TimeRange,
-  opts: { intervalMs?: number; groupBy: GroupBy; metric: Metric; quantiles: number[] },
+  opts: { intervalMs?: number; groupBy: GroupBy; metric: Metric; quantiles: number[]; top?: number },
 ): Promise<StatsJson> {
   const intervalMs = opts.intervalMs ?? defaultInterval(range);
   const points = Math.floor(range.toMs / intervalMs) - Math.floor(range.fromMs / intervalMs) + 1;
   if (points > MAX_POINTS) {
     throw new ApiError(400, 'too_large', `an interval of ${intervalMs} ms gives ${points} points over this range; the limit is ${MAX_POINTS}`);
   }
+  const field: FieldDef | undefined = (BUILTIN_GROUPS as readonly string[]).includes(opts.groupBy) ? undefined : groupableField('groupBy', opts.groupBy);
   // Rollups only know whole minutes or hours: finer buckets read the raw table.
-  const src = aggregateSource(store, filter, range, (resolutionMs) => intervalMs % resolutionMs === 0);
-  const group = {
-    statusClass: src.statusClass,
-    outcome: src.outcome,
-    protocol: src.protocol,
-    service: `if(${src.dstNamespace} = '', ${src.dstName}, concat(${src.dstNamespace}, '/', ${src.dstName}))`,
-    none: "''",
-  }[opts.groupBy];
+  const src = aggregateSource(store, filter, range, (resolutionMs) => intervalMs % resolutionMs === 0, field ? [field] : []);
+  const group = field
+    ? `toString(${src.fieldSql(field)})`
+    : {
+        statusClass: src.statusClass,
+        outcome: src.outcome,
+        protocol: src.protocol,
+        service: `if(${src.dstNamespace} = '', ${src.dstName}, concat(${src.dstNamespace}, '/', ${src.dstName}))`,
+        none: "''",
+      }[opts.groupBy as (typeof BUILTIN_GROUPS)[number]];
   const value =
     opts.metric === 'latency' ? src.quantilesUs(opts.quantiles) : opts.metric === 'errors' ? src.errors : src.requests;
   const rows = await queryRows<{ t: number | string; g: string | number; v: number | string | number[] }>(
@@ -64,14 +78,18 @@ export async function stats(
     { ...src.params, ivMs: intervalMs },
   );
 
-  const seriesName = (g: string | number): string =>
-    opts.groupBy === 'statusClass'
-      ? CLASS_NAMES[Number(g)] ?? String(g)
-      : opts.groupBy === 'outcome'
-        ? OUTCOME_NAMES[Number(g)] ?? String(g)
-        : opts.groupBy === 'none'
-          ? opts.metric
-          : String(g);
+  const keep = opts.top === undefined || opts.groupBy === 'none' ? undefined : topGroups(rows, opts.top, opts.metric === 'latency');
+  const label = (g: string | number): string =>
+    field
+      ? String(g) === '' ? EMPTY_SERIES : String(g)
+      : opts.groupBy === 'statusClass'
+        ? CLASS_NAMES[Number(g)] ?? String(g)
+        : opts.groupBy === 'outcome'
+          ? OUTCOME_NAMES[Number(g)] ?? String(g)
+          : opts.groupBy === 'none'
+            ? opts.metric
+            : String(g);
+  const seriesName = (g: string | number): string => (keep && !keep.has(String(g)) ? OTHER_SERIES : label(g));
   const byName = new Map<string, Map<number, number>>();
   const put = (name: string, t: number, v: number) => {
     let s = byName.get(name);
@@ -80,13 +98,18 @@ export async function stats(
   };
   for (const row of rows) {
     const t = Number(row.t);
+    // Quantiles of the rest cannot be merged from theirs: `other` has counts only.
+    if (keep && !keep.has(String(row.g)) && opts.metric === 'latency') continue;
     if (opts.metric === 'latency') {
       const qs = row.v as number[];
       opts.quantiles.forEach((q, i) => {
         // No answered request in the bucket: no latency point (NaN from the quantile function).
         if (Number.isFinite(qs[i])) put(`${opts.groupBy === 'none' ? '' : seriesName(row.g) + ' '}p${+(q * 100).toFixed(3)}`, t, Number((qs[i] / 1000).toFixed(3)));
       });
-    } else put(seriesName(row.g), t, Number(row.v));
+    } else {
+      const name = seriesName(row.g);
+      put(name, t, (byName.get(name)?.get(t) ?? 0) + Number(row.v));
+    }
   }
   if (byName.size > MAX_SERIES) {
     throw new ApiError(400, 'too_large', `${byName.size} series; the limit is ${MAX_SERIES} (narrow the filter or group differently)`);
@@ -102,4 +125,11 @@ export async function stats(
       return { name, points: pts };
     });
   return { intervalMs, series };
+}
+
+/** The `top` groups by total count over the range (latency: by how many buckets have a point). */
+function topGroups(rows: ReadonlyArray<{ g: string | number; v: unknown }>, top: number, latency: boolean): Set<string> {
+  const totals = new Map<string, number>();
+  for (const r of rows) totals.set(String(r.g), (totals.get(String(r.g)) ?? 0) + (latency ? 1 : Number(r.v)));
+  return new Set([...totals.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, top).map(([g]) => g));
 }

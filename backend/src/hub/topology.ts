@@ -1,15 +1,16 @@
 /**
- * The service map (who calls whom, with rates, errors and p95) and the service catalog (per
- * service: requests, succeeded, failed, latency). A service is named as in the rollup: the
- * Kubernetes service, else the workload, else the pod, else the IP.
+ * The service map (who calls whom, with rates, errors and p95), the service catalog (per
+ * service: requests, succeeded, failed, latency) and the top values of any field with the same
+ * figures (`/api/v1/top?by=dns.qname`). A service is named as in the rollup: the Kubernetes
+ * service, else the workload, else the pod, else the IP.
  */
 import { OUTCOME_NAMES } from '../entries/entry.js';
 import type { Expr } from '../query/ast.js';
 import type { Store } from '../store/index.js';
-import { aggregateSource } from './aggregate.js';
+import { aggregateSource, groupableField, type AggregateSource } from './aggregate.js';
 import type { TimeRange } from './params.js';
 import { queryRows, type QueryLimits } from './run.js';
-import type { CatalogJson, ServiceMapJson, ServiceMapNode } from './shapes.js';
+import type { CatalogJson, CallStats, ServiceMapJson, ServiceMapNode, TopJson } from './shapes.js';
 
 export const MAX_EDGES = 5_000;
 
@@ -108,32 +109,65 @@ export async function serviceMap(store: Store, limits: QueryLimits, filter: Expr
   return { nodes: [...nodes.values()].sort((a, b) => a.id.localeCompare(b.id)), edges };
 }
 
+/** The figures the catalog and `top` give each group, as SQL over a source and read back. */
+const callStatsSql = (src: AggregateSource) =>
+  `${src.requests} AS n_req, ${src.errors} + ${src.errors4xx} AS n_failed, ${src.answered} AS n_ans, ` +
+  `${src.durationSumUs} AS dsum, ${src.quantilesUs([0.95])} AS q, arraySort(groupUniqArray(${src.protocol})) AS protocols`;
+interface CallStatsRow {
+  n_req: Num;
+  n_failed: Num;
+  n_ans: Num;
+  dsum: Num;
+  q: number[];
+  protocols: string[];
+}
+
+function callStats(r: CallStatsRow): CallStats {
+  const requests = Number(r.n_req);
+  const failed = Number(r.n_failed);
+  const answered = Number(r.n_ans);
+  return {
+    requests,
+    succeeded: requests - failed,
+    failed,
+    avgMs: answered ? round(Number(r.dsum) / answered / 1000, 3) : 0,
+    p95Ms: Number.isFinite(r.q[0]) ? round(r.q[0] / 1000, 3) : 0,
+    protocols: r.protocols,
+  };
+}
+
 export async function catalog(store: Store, limits: QueryLimits, filter: Expr, range: TimeRange): Promise<CatalogJson> {
   const src = aggregateSource(store, filter, range);
-  const rows = await queryRows<{ dn: string; d: string; n_req: Num; n_failed: Num; n_ans: Num; dsum: Num; q: number[]; protocols: string[] }>(
+  const rows = await queryRows<CallStatsRow & { dn: string; d: string }>(
     store,
     limits,
-    `SELECT ${src.dstNamespace} AS dn, ${src.dstName} AS d, ${src.requests} AS n_req, ` +
-      `${src.errors} + ${src.errors4xx} AS n_failed, ${src.answered} AS n_ans, ${src.durationSumUs} AS dsum, ` +
-      `${src.quantilesUs([0.95])} AS q, arraySort(groupUniqArray(${src.protocol})) AS protocols ` +
-      `${src.from} GROUP BY dn, d ORDER BY n_req DESC, dn, d`,
+    `SELECT ${src.dstNamespace} AS dn, ${src.dstName} AS d, ${callStatsSql(src)} ${src.from} GROUP BY dn, d ORDER BY n_req DESC, dn, d`,
     src.params,
   );
-  return {
-    services: rows.map((r) => {
-      const requests = Number(r.n_req);
-      const failed = Number(r.n_failed);
-      const answered = Number(r.n_ans);
-      return {
-        service: r.d,
-        namespace: r.dn,
-        requests,
-        succeeded: requests - failed,
-        failed,
-        avgMs: answered ? round(Number(r.dsum) / answered / 1000, 3) : 0,
-        p95Ms: Number.isFinite(r.q[0]) ? round(r.q[0] / 1000, 3) : 0,
-        protocols: r.protocols,
-      };
-    }),
-  };
+  return { services: rows.map((r) => ({ service: r.d, namespace: r.dn, ...callStats(r) })) };
+}
+
+export const TOP_SORTS = ['requests', 'failed', 'p95', 'avg'] as const;
+export type TopSort = (typeof TOP_SORTS)[number];
+const TOP_ORDER: Record<TopSort, string> = { requests: 'n_req', failed: 'n_failed', p95: 'q[1]', avg: 'if(n_ans = 0, 0, dsum / n_ans)' };
+export const MAX_TOP_ROWS = 1000;
+
+/** The values of a field with the most requests (failures, slowest p95 or mean), with the catalog's figures. */
+export async function top(
+  store: Store,
+  limits: QueryLimits,
+  filter: Expr,
+  range: TimeRange,
+  opts: { by: string; sort: TopSort; limit: number },
+): Promise<TopJson> {
+  const field = groupableField('by', opts.by);
+  const src = aggregateSource(store, filter, range, undefined, [field]);
+  const rows = await queryRows<CallStatsRow & { v: string }>(
+    store,
+    limits,
+    `SELECT toString(${src.fieldSql(field)}) AS v, ${callStatsSql(src)} ${src.from} ` +
+      `GROUP BY v ORDER BY ${TOP_ORDER[opts.sort]} DESC, n_req DESC, v LIMIT {topLimit:UInt32}`,
+    { ...src.params, topLimit: opts.limit },
+  );
+  return { by: field.name, rows: rows.map((r) => ({ value: r.v, ...callStats(r) })) };
 }

@@ -267,6 +267,80 @@ describe('aggregates', () => {
   }
 });
 
+describe('breakdowns by any field', () => {
+  test('stats grouped by a field keep the top series and sum the rest as other, as SQL counts', async () => {
+    const { status, body } = await getJson(`${url}/api/v1/stats?${q({ from: FROM, to: TO, interval: 30 * MINUTE, groupBy: 'target', top: 3 })}`);
+    assert.equal(status, 200, JSON.stringify(body));
+    const totals = await f.sql<{ v: string; n: number }>(`SELECT target AS v, count() AS n FROM tapline.entries WHERE ${RANGE} GROUP BY v ORDER BY n DESC, v LIMIT 3`);
+    const perBucket = await f.sql<{ t: number; v: string; n: number }>(
+      `SELECT intDiv(toUnixTimestamp64Milli(start_time), 1800000) * 1800000 AS t, target AS v, count() AS n FROM tapline.entries WHERE ${RANGE} GROUP BY t, v`,
+    );
+    const kept = new Set(totals.map((r) => r.v));
+    const expected = new Map<string, number>();
+    for (const r of perBucket) {
+      const key = `${kept.has(r.v) ? r.v : 'other'}@${Number(r.t)}`;
+      expected.set(key, (expected.get(key) ?? 0) + Number(r.n));
+    }
+    assert.deepEqual(body.series.map((x: { name: string }) => x.name).sort(), [...kept, 'other'].sort());
+    const got = new Map<string, number>();
+    for (const x of body.series) for (const [t, v] of x.points) if (v !== 0) got.set(`${x.name}@${t}`, v);
+    assert.deepEqual(got, expected);
+  });
+
+  test('a field the rollup keeps (dst.service) groups the same from the rollup as SQL over the raw table', async () => {
+    const { body } = await getJson(`${url}/api/v1/stats?${q({ from: FROM, to: TO, interval: MINUTE, groupBy: 'dst.service', metric: 'errors' })}`);
+    const rows = await f.sql<{ t: number; v: string; n: number }>(
+      `SELECT intDiv(toUnixTimestamp64Milli(start_time), 60000) * 60000 AS t, dst_service AS v, count() AS n FROM tapline.entries ` +
+        `WHERE ${RANGE} AND (status >= 500 OR unanswered) GROUP BY t, v`,
+    );
+    assert.ok(rows.length > 0);
+    const got = new Map<string, number>();
+    for (const x of body.series) for (const [t, v] of x.points) if (v !== 0) got.set(`${x.name}@${t}`, v);
+    assert.deepEqual(got, new Map(rows.map((r) => [`${r.v === '' ? '(none)' : r.v}@${Number(r.t)}`, Number(r.n)])));
+  });
+
+  test('top values of a field, by requests and by failures, with the catalog\'s figures', async () => {
+    for (const sort of ['requests', 'failed'] as const) {
+      const { status, body } = await getJson(`${url}/api/v1/top?${q({ by: 'target', sort, limit: 4, filter: 'dst.namespace == "shop"', from: FROM, to: TO })}`);
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.equal(body.by, 'target');
+      const rows = await f.sql<{ v: string; n: number; failed: number; avg: number }>(
+        `SELECT target AS v, count() AS n, countIf(status >= 400 OR unanswered) AS failed, avgIf(duration_us, NOT unanswered) / 1000 AS avg ` +
+          `FROM tapline.entries WHERE ${RANGE} AND dst_namespace = 'shop' GROUP BY v ORDER BY ${sort === 'requests' ? 'n' : 'failed'} DESC, n DESC, v LIMIT 4`,
+      );
+      assert.equal(rows.length, 4);
+      assert.deepEqual(body.rows.map((r: { value: string }) => r.value), rows.map((r) => r.v));
+      for (const [i, r] of rows.entries()) {
+        assert.equal(body.rows[i].requests, Number(r.n));
+        assert.equal(body.rows[i].failed, Number(r.failed));
+        assert.ok(Math.abs(body.rows[i].avgMs - Number(r.avg)) < 0.002);
+        assert.deepEqual(body.rows[i].protocols, ['http']);
+      }
+    }
+    const slowest = await getJson(`${url}/api/v1/top?${q({ by: 'dst.service', sort: 'p95', from: FROM, to: TO })}`);
+    const p95s = slowest.body.rows.map((r: { p95Ms: number }) => r.p95Ms);
+    assert.ok(p95s.length > 3);
+    assert.deepEqual(p95s, [...p95s].sort((a: number, b: number) => b - a));
+  });
+
+  const refused: Array<[path: string, message: RegExp]> = [
+    [`/api/v1/stats?${q({ groupBy: 'latency' })}`, /'groupBy': latency is a duration, a measure/],
+    [`/api/v1/stats?${q({ groupBy: 'request.header' })}`, /'groupBy': no field "request.header"/],
+    [`/api/v1/stats?${q({ groupBy: 'request.headers["user-agent"]' })}`, /request.headers\["…"\] holds many values an entry/],
+    [`/api/v1/top?${q({ by: 'dns.nope' })}`, /'by': no field "dns.nope"/],
+    [`/api/v1/top`, /by/],
+    [`/api/v1/top?${q({ by: 'target', sort: 'slowest' })}`, /sort/],
+    [`/api/v1/stats?${q({ groupBy: 'target', top: 51 })}`, /top/],
+  ];
+  for (const [path, message] of refused) {
+    test(`${path} → 400`, async () => {
+      const res = await getJson(url + path);
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.match(res.body.error.message, message);
+    });
+  }
+});
+
 describe('labels, validation, completions, health, metrics', () => {
   test('label values are the distinct values SQL sees', async () => {
     for (const [name, sql] of [
