@@ -21,7 +21,7 @@ import {
 } from '@grafana/data';
 import { getTemplateSrv } from '@grafana/runtime';
 import { catchError, defer, from, merge, of, switchMap, type Observable } from 'rxjs';
-import { catalogFrame, entriesFrame, entryFrames, serviceMapFrames, statsFrames } from './frames.js';
+import { catalogFrame, entriesFrame, entryFrames, serviceMapFrames, statsFrames, topFrame } from './frames.js';
 import { adHocClause, combineFilters, formatVariableValue, withColumn } from './filter.js';
 import { HubClient, HubError, toHubError } from './hub.js';
 import { describeHealth } from './health.js';
@@ -35,6 +35,8 @@ import {
   LABEL_NAMES,
   MAX_CAPACITY,
   MAX_LIMIT,
+  MAX_TOP_ROWS,
+  MAX_TOP_SERIES,
   type CompletionsResponse,
   type EntryDetail,
   type HealthResponse,
@@ -138,12 +140,14 @@ export class DataSource extends DataSourceApi<TaplineQuery, TaplineOptions> {
       }
       case 'stats': {
         const metric = query.metric ?? 'requests';
-        const groupBy = query.groupBy ?? 'statusClass';
+        const groupBy = (query.groupBy ?? 'statusClass').trim();
+        if (!groupBy) throw new Error('Group by "Field": name the field (e.g. target, dns.rcode, sql.shape)');
         // Buckets follow the panel: Grafana's interval, widened so no more than maxDataPoints come back.
         const span = range.to - range.from;
         const interval = Math.max(1, request.intervalMs || 0, request.maxDataPoints ? Math.ceil(span / request.maxDataPoints) : 0);
         const q = metric === 'latency' ? (query.quantiles?.length ? query.quantiles : DEFAULT_QUANTILES).join(',') : undefined;
-        const res = await this.hub.stats({ ...range, filter, interval, groupBy, metric, q });
+        const top = query.top === undefined ? undefined : clampInt(query.top, 1, MAX_TOP_SERIES, MAX_TOP_SERIES);
+        const res = await this.hub.stats({ ...range, filter, interval, groupBy, metric, q, top });
         return statsFrames(res, { refId, metric, groupBy });
       }
       case 'serviceMap': {
@@ -153,6 +157,13 @@ export class DataSource extends DataSourceApi<TaplineQuery, TaplineOptions> {
       case 'catalog': {
         const res = await this.hub.catalog({ ...range, filter });
         return [catalogFrame(res, refId)];
+      }
+      case 'top': {
+        const by = query.by?.trim();
+        if (!by) throw new Error('No field to list the top values of: set "Field" (e.g. target, dns.qname, sql.shape)');
+        const limit = clampInt(query.limit ?? 20, 1, MAX_TOP_ROWS, 20);
+        const res = await this.hub.top({ ...range, filter, by, sort: query.sort ?? 'requests', limit });
+        return [topFrame(res, refId)];
       }
       case 'entry': {
         const id = getTemplateSrv().replace(query.entryId ?? '', request.scopedVars).trim();

@@ -16,6 +16,7 @@ import {
 import { EMPTY_REGISTRY, outcomeMappings, outcomeName, type ProtocolRegistry } from './protocols.js';
 import type {
   BodyJson,
+  CallStats,
   CatalogResponse,
   EndpointJson,
   EntryDetail,
@@ -25,6 +26,7 @@ import type {
   StatsMetric,
   StatsResponse,
   TimeField,
+  TopResponse,
 } from './types.js';
 
 /** The columns of an entry row, in order, with how each is read from a summary. */
@@ -263,6 +265,18 @@ export function serviceMapFrames(
   return [nodes, edges];
 }
 
+/** The figures the catalog and `top` give each row (hub/shapes.ts CallStats), as table columns. */
+function callStatsFields(s: CallStats[]) {
+  return [
+      { name: 'requests', type: FieldType.number, values: s.map((x) => x.requests), config: { displayName: 'Requests' } },
+      { name: 'succeeded', type: FieldType.number, values: s.map((x) => x.succeeded), config: { displayName: 'Succeeded' } },
+      { name: 'failed', type: FieldType.number, values: s.map((x) => x.failed), config: { displayName: 'Failed' } },
+      { name: 'avg', type: FieldType.number, values: s.map((x) => x.avgMs), config: { displayName: 'Average latency', unit: 'ms' } },
+      { name: 'p95', type: FieldType.number, values: s.map((x) => x.p95Ms), config: { displayName: 'p95 latency', unit: 'ms' } },
+      { name: 'protocols', type: FieldType.string, values: s.map((x) => x.protocols.join(', ')), config: { displayName: 'Protocols' } },
+  ];
+}
+
 /** The service catalog: one row per service. */
 export function catalogFrame(res: CatalogResponse, refId: string): DataFrame {
   const s = res.services;
@@ -273,13 +287,18 @@ export function catalogFrame(res: CatalogResponse, refId: string): DataFrame {
     fields: [
       { name: 'service', type: FieldType.string, values: s.map((x) => x.service), config: { displayName: 'Service' } },
       { name: 'namespace', type: FieldType.string, values: s.map((x) => x.namespace), config: { displayName: 'Namespace' } },
-      { name: 'requests', type: FieldType.number, values: s.map((x) => x.requests), config: { displayName: 'Requests' } },
-      { name: 'succeeded', type: FieldType.number, values: s.map((x) => x.succeeded), config: { displayName: 'Succeeded' } },
-      { name: 'failed', type: FieldType.number, values: s.map((x) => x.failed), config: { displayName: 'Failed' } },
-      { name: 'avg', type: FieldType.number, values: s.map((x) => x.avgMs), config: { displayName: 'Average latency', unit: 'ms' } },
-      { name: 'p95', type: FieldType.number, values: s.map((x) => x.p95Ms), config: { displayName: 'p95 latency', unit: 'ms' } },
-      { name: 'protocols', type: FieldType.string, values: s.map((x) => x.protocols.join(', ')), config: { displayName: 'Protocols' } },
+      ...callStatsFields(s),
     ],
+  });
+}
+
+/** A field's top values: the value column is named after the field (`dns.qname`), then the figures. */
+export function topFrame(res: TopResponse, refId: string): DataFrame {
+  return createDataFrame({
+    refId,
+    name: `top ${res.by}`,
+    meta: { preferredVisualisationType: 'table' },
+    fields: [{ name: res.by, type: FieldType.string, values: res.rows.map((r) => r.value) }, ...callStatsFields(res.rows)],
   });
 }
 

@@ -17,6 +17,7 @@ import type {
   ServiceMapResponse,
   StatsResponse,
   StreamResponse,
+  TopResponse,
   ValidateResponse,
 } from './types.js';
 
@@ -68,7 +69,7 @@ export class HubClient {
   }
 
   stats(
-    p: TimeParams & { filter?: string; interval?: number; groupBy?: string; metric?: string; q?: string },
+    p: TimeParams & { filter?: string; interval?: number; groupBy?: string; metric?: string; q?: string; top?: number },
   ): Promise<StatsResponse> {
     return this.get('stats', p);
   }
@@ -79,6 +80,10 @@ export class HubClient {
 
   catalog(p: TimeParams & { filter?: string }): Promise<CatalogResponse> {
     return this.get('catalog', p);
+  }
+
+  top(p: TimeParams & { filter?: string; by: string; sort?: string; limit?: number }): Promise<TopResponse> {
+    return this.get('top', p);
   }
 
   validateFilter(filter: string): Promise<ValidateResponse> {

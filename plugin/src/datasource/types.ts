@@ -10,6 +10,7 @@
 import type { DataQuery, DataSourceJsonData } from '@grafana/data';
 import type {
   BodyJson,
+  CallStats,
   CatalogJson,
   CatalogService,
   EndpointJson,
@@ -24,15 +25,22 @@ import type {
   ServiceMapNode,
   StatsJson,
   StreamPage,
+  TopJson,
+  TopRow,
 } from '../../../backend/src/hub/shapes.js';
 
-export type { BodyJson, EndpointJson, EntryDetail, EntrySummary, ProtocolInfo, ProtocolsJson, SectionJson };
+export type { BodyJson, CallStats, EndpointJson, EntryDetail, EntrySummary, ProtocolInfo, ProtocolsJson, SectionJson };
 
-export const QUERY_TYPES = ['entries', 'stream', 'stats', 'serviceMap', 'catalog', 'entry'] as const;
+export const QUERY_TYPES = ['entries', 'stream', 'stats', 'serviceMap', 'catalog', 'top', 'entry'] as const;
 export type QueryType = (typeof QUERY_TYPES)[number];
 
-export const STATS_GROUP_BY = ['statusClass', 'protocol', 'service', 'none'] as const;
-export type StatsGroupBy = (typeof STATS_GROUP_BY)[number];
+export const STATS_GROUP_BY = ['statusClass', 'outcome', 'protocol', 'service', 'none'] as const;
+/** A built-in grouping, or the name of a field with one value an entry (`dns.rcode`, `sql.shape`). */
+export type StatsGroupBy = (typeof STATS_GROUP_BY)[number] | (string & {});
+export const TOP_SORTS = ['requests', 'failed', 'p95', 'avg'] as const;
+export type TopSort = (typeof TOP_SORTS)[number];
+export const MAX_TOP_SERIES = 50;
+export const MAX_TOP_ROWS = 1000;
 export const STATS_METRICS = ['requests', 'errors', 'latency'] as const;
 export type StatsMetric = (typeof STATS_METRICS)[number];
 export type SecondaryStat = 'p95' | 'errorRate';
@@ -42,13 +50,18 @@ export interface TaplineQuery extends DataQuery {
   queryType?: QueryType;
   /** Filter-language text; `$var` and ad-hoc filters are applied before it reaches the hub. */
   filter?: string;
-  /** entries: rows to fetch (hub max 10000). */
+  /** entries: rows to fetch (hub max 10000); top: values to list (max 1000). */
   limit?: number;
   /** stream: rows the live frame keeps before dropping the oldest. */
   capacity?: number;
   /** stats */
   metric?: StatsMetric;
   groupBy?: StatsGroupBy;
+  /** stats grouped by a field: keep the N biggest series, the rest summed as `other`. */
+  top?: number;
+  /** top: the field whose values are listed, and the order. */
+  by?: string;
+  sort?: TopSort;
   /** stats with metric 'latency': quantiles between 0 and 1. */
   quantiles?: number[];
   /** serviceMap: what the second number inside a node and on an edge shows. */
@@ -88,6 +101,8 @@ export type StreamResponse = StreamPage;
 export type StatsResponse = StatsJson;
 export type ServiceMapResponse = ServiceMapJson;
 export type CatalogResponse = CatalogJson;
+export type TopResponse = TopJson;
+export type { TopRow };
 export type { CatalogService, ServiceMapEdge, ServiceMapNode };
 
 export type ValidateResponse =

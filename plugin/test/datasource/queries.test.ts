@@ -32,6 +32,7 @@ beforeEach(async () => {
     .on('GET', '/api/v1/stats', (r) => ({ body: fixture(r.query.get('metric') === 'latency' ? 'stats-latency' : 'stats-status') }))
     .on('GET', '/api/v1/servicemap', { body: fixture('servicemap') })
     .on('GET', '/api/v1/catalog', { body: fixture('catalog') })
+    .on('GET', '/api/v1/top', { body: fixture('top') })
     .on('GET', '/api/v1/filter/completions', { body: fixture('completions') })
     .on('GET', '/api/v1/labels/namespace', { body: { values: ['default', 'kube-system'] } })
     .on('GET', '/api/v1/protocols', { body: fixture('protocols') })
@@ -294,6 +295,28 @@ test('catalog: one row per service', async () => {
   expect(values(f, 'p95')).toEqual([3.2, 30]);
   expect(values(f, 'protocols')).toEqual(['http', 'http, grpc']);
   expect(field(f, 'avg').config.unit).toBe('ms');
+});
+
+test("top values: the field's values with the catalog's figures, the field named as asked", async () => {
+  const [res] = await runAll(ds, request([{ refId: 'T', queryType: 'top', by: 'dns.qname', sort: 'failed', limit: 5, filter: 'dns' }]));
+  const call = hub.calls('/api/v1/top')[0].query;
+  expect([call.get('by'), call.get('sort'), call.get('limit'), call.get('filter')]).toEqual(['dns.qname', 'failed', '5', 'dns']);
+  const f = res.data[0] as DataFrame;
+  expect(f.fields.map((x) => x.name)).toEqual(['dns.qname', 'requests', 'succeeded', 'failed', 'avg', 'p95', 'protocols']);
+  expect(values(f, 'dns.qname')).toEqual(['nginx.default.svc.cluster.local', 'nginx.default.default.svc.cluster.local']);
+  expect(values(f, 'failed')).toEqual([2, 60]);
+  expect(f.meta?.preferredVisualisationType).toBe('table');
+  const [missing] = await runAll(ds, request([{ refId: 'T', queryType: 'top', by: ' ' }]));
+  expect(missing.errors?.[0].message).toMatch(/No field to list the top values of/);
+  expect(hub.calls('/api/v1/top')).toHaveLength(1);
+});
+
+test('stats grouped by a field: the field and top sent, series labelled by the field', async () => {
+  await runAll(ds, request([{ refId: 'S', queryType: 'stats', groupBy: 'dns.rcode', top: 5 }]));
+  const call = hub.calls('/api/v1/stats')[0].query;
+  expect([call.get('groupBy'), call.get('top')]).toEqual(['dns.rcode', '5']);
+  const [empty] = await runAll(ds, request([{ refId: 'S', queryType: 'stats', groupBy: '' }]));
+  expect(empty.errors?.[0].message).toMatch(/name the field/);
 });
 
 describe('entry', () => {

@@ -4,7 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { EntryDetailShape, EntrySummaryShape, ProtocolsShape } from '../../../backend/src/hub/shapes';
+import { CatalogShape, EntryDetailShape, EntrySummaryShape, ProtocolsShape, TopShape } from '../../../backend/src/hub/shapes';
 import { fixture } from '../support/recorded-hub';
 
 const problems = (schema: Parameters<typeof Value.Errors>[0], value: unknown) =>
@@ -15,6 +15,8 @@ test.each([
   ['entry-404', EntryDetailShape],
   ['entry-binary', EntryDetailShape],
   ['protocols', ProtocolsShape],
+  ['catalog', CatalogShape],
+  ['top', TopShape],
 ])('fixture %s has the hub’s shape', (name, schema) => {
   expect(problems(schema, fixture(name))).toEqual([]);
 });

@@ -104,6 +104,15 @@ test('the type picker switches the options shown, and runs the query', async () 
   expect(screen.queryByLabelText('Limit')).not.toBeInTheDocument();
   await userEvent.click(screen.getByLabelText('Service'));
   expect(changes.at(-1)?.groupBy).toBe('service');
+  expect(screen.queryByLabelText('Top')).not.toBeInTheDocument();
+  await userEvent.click(screen.getByLabelText('Field'));
+  const groupField = screen.getByRole('textbox', { name: 'Field' });
+  await userEvent.type(groupField, 'dns.rcode');
+  expect(changes.at(-1)?.groupBy).toBe('dns.rcode');
+  await userEvent.type(screen.getByLabelText('Top'), '5');
+  expect(changes.at(-1)?.top).toBe(5);
+  await userEvent.click(screen.getByLabelText('Service'));
+  expect(changes.at(-1)?.groupBy).toBe('service');
   await userEvent.click(screen.getByLabelText('Latency'));
   expect(changes.at(-1)?.metric).toBe('latency');
   const q = screen.getByLabelText('Quantiles');
@@ -115,6 +124,12 @@ test('the type picker switches the options shown, and runs the query', async () 
   await userEvent.click(screen.getByLabelText('Service map'));
   await userEvent.click(screen.getByLabelText('Error rate'));
   expect(changes.at(-1)).toMatchObject({ queryType: 'serviceMap', secondaryStat: 'errorRate' });
+
+  await userEvent.click(screen.getByLabelText('Top values'));
+  await userEvent.type(screen.getByRole('textbox', { name: 'Field' }), 'sql.shape');
+  await userEvent.click(screen.getByLabelText('p95 latency'));
+  await userEvent.type(screen.getByLabelText('Rows'), '10');
+  expect(changes.at(-1)).toMatchObject({ queryType: 'top', by: 'sql.shape', sort: 'p95', limit: 10 });
 
   await userEvent.click(screen.getByLabelText('Live stream'));
   await userEvent.type(screen.getByLabelText('Rows kept'), '5000');

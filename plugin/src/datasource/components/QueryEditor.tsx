@@ -8,12 +8,16 @@ import {
   DEFAULT_QUANTILES,
   MAX_CAPACITY,
   MAX_LIMIT,
+  MAX_TOP_ROWS,
+  MAX_TOP_SERIES,
+  STATS_GROUP_BY,
   type QueryType,
   type SecondaryStat,
   type StatsGroupBy,
   type StatsMetric,
   type TaplineOptions,
   type TaplineQuery,
+  type TopSort,
 } from '../types.js';
 
 type Props = QueryEditorProps<DataSource, TaplineQuery, TaplineOptions>;
@@ -24,6 +28,7 @@ const TYPE_OPTIONS: Array<{ label: string; value: QueryType; description: string
   { label: 'Stats', value: 'stats', description: 'Time series of requests, errors or latency' },
   { label: 'Service map', value: 'serviceMap', description: 'Services and their connections (node graph)' },
   { label: 'Catalog', value: 'catalog', description: 'Per service: requests, failures, latency' },
+  { label: 'Top values', value: 'top', description: "A field's values with the most requests, failures or latency" },
   { label: 'Entry', value: 'entry', description: 'One request and response in full' },
 ];
 const METRICS: Array<{ label: string; value: StatsMetric }> = [
@@ -31,11 +36,22 @@ const METRICS: Array<{ label: string; value: StatsMetric }> = [
   { label: 'Errors', value: 'errors' },
   { label: 'Latency', value: 'latency' },
 ];
-const GROUP_BY: Array<{ label: string; value: StatsGroupBy }> = [
+/** The built-in groupings, then "Field": any field with one value an entry, typed in. */
+const FIELD_GROUP = 'field';
+const GROUP_BY: Array<{ label: string; value: string }> = [
   { label: 'Status class', value: 'statusClass' },
+  { label: 'Outcome', value: 'outcome' },
   { label: 'Protocol', value: 'protocol' },
   { label: 'Service', value: 'service' },
   { label: 'None', value: 'none' },
+  { label: 'Field', value: FIELD_GROUP },
+];
+const isBuiltinGroup = (g: string) => (STATS_GROUP_BY as readonly string[]).includes(g);
+const SORTS: Array<{ label: string; value: TopSort }> = [
+  { label: 'Requests', value: 'requests' },
+  { label: 'Failures', value: 'failed' },
+  { label: 'p95 latency', value: 'p95' },
+  { label: 'Mean latency', value: 'avg' },
 ];
 const SECONDARY: Array<{ label: string; value: SecondaryStat }> = [
   { label: 'p95 latency', value: 'p95' },
@@ -47,6 +63,22 @@ export function parseQuantiles(text: string): number[] | undefined {
   const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
   const qs = parts.map(Number);
   return qs.length && qs.every((q) => Number.isFinite(q) && q > 0 && q < 1) ? qs : undefined;
+}
+
+function FieldNameInput(props: { id: string; value: string; onChange: (name: string) => void; onRunQuery: () => void }) {
+  return (
+    <InlineField label="Field" labelWidth={10} tooltip="A filter-language field with one value an entry: operation, target, dst.service, dns.rcode, sql.shape…">
+      <Input
+        id={props.id}
+        aria-label="Field"
+        width={24}
+        placeholder="dns.qname"
+        value={props.value}
+        onChange={(e: ChangeEvent<HTMLInputElement>) => props.onChange(e.currentTarget.value.trim())}
+        onBlur={props.onRunQuery}
+      />
+    </InlineField>
+  );
 }
 
 function CountInput(props: { id: string; label: string; tooltip: string; value?: number; max: number; onChange: (v?: number) => void }) {
@@ -115,11 +147,40 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           <InlineField label="Group by" labelWidth={10}>
             <RadioButtonGroup
               options={GROUP_BY}
-              value={query.groupBy ?? 'statusClass'}
-              onChange={(groupBy: StatsGroupBy) => setAndRun({ groupBy })}
+              value={isBuiltinGroup(query.groupBy ?? 'statusClass') ? query.groupBy ?? 'statusClass' : FIELD_GROUP}
+              onChange={(g: string) => (g === FIELD_GROUP ? set({ groupBy: '' }) : setAndRun({ groupBy: g as StatsGroupBy, top: undefined }))}
             />
           </InlineField>
+          {!isBuiltinGroup(query.groupBy ?? 'statusClass') && (
+            <>
+              <FieldNameInput id="tapline-group-field" value={query.groupBy ?? ''} onChange={(groupBy) => set({ groupBy })} onRunQuery={onRunQuery} />
+              <CountInput
+                id="tapline-top"
+                label="Top"
+                tooltip={`Keep the N biggest series (1–${MAX_TOP_SERIES}), the rest summed as "other"; empty keeps all.`}
+                value={query.top}
+                max={MAX_TOP_SERIES}
+                onChange={(top) => set({ top })}
+              />
+            </>
+          )}
           {query.metric === 'latency' && <QuantilesInput value={query.quantiles} onChange={(quantiles) => setAndRun({ quantiles })} />}
+        </InlineFieldRow>
+      )}
+      {type === 'top' && (
+        <InlineFieldRow>
+          <FieldNameInput id="tapline-top-field" value={query.by ?? ''} onChange={(by) => set({ by })} onRunQuery={onRunQuery} />
+          <InlineField label="Order by" labelWidth={10}>
+            <RadioButtonGroup options={SORTS} value={query.sort ?? 'requests'} onChange={(sort: TopSort) => setAndRun({ sort })} />
+          </InlineField>
+          <CountInput
+            id="tapline-top-limit"
+            label="Rows"
+            tooltip={`Values to list (1–${MAX_TOP_ROWS}); empty lists 20.`}
+            value={query.limit}
+            max={MAX_TOP_ROWS}
+            onChange={(limit) => set({ limit })}
+          />
         </InlineFieldRow>
       )}
       {type === 'serviceMap' && (
