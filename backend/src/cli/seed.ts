@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
-import { syntheticEntries } from '../entries/synthetic.js';
+import { SYNTHETIC_PROTOCOLS, syntheticEntries, type SyntheticProtocol } from '../entries/synthetic.js';
 import { createLogger } from '../log.js';
 import { EntryWriter, migrate, openStore, storeConfigFrom, DEFAULT_DATA_DIR, DEFAULT_TTL_DAYS, type StoreCliOptions } from '../store/index.js';
 
@@ -23,8 +23,18 @@ function positiveInt(text: string): number {
   return n;
 }
 
+function protocolList(text: string): SyntheticProtocol[] {
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(SYNTHETIC_PROTOCOLS as readonly string[]).includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new InvalidArgumentError(`expected some of ${SYNTHETIC_PROTOCOLS.join(', ')} (comma-separated), got ${JSON.stringify(text)}`);
+  }
+  return names as SyntheticProtocol[];
+}
+
 interface SeedOptions extends StoreCliOptions {
   rows: number;
+  protocols?: SyntheticProtocol[];
   span: number;
   seed: number;
   batch?: number;
@@ -44,7 +54,7 @@ export async function seed(o: SeedOptions): Promise<{ rows: number; seconds: num
     bar?.start(o.rows, 0);
     const started = performance.now();
     let i = 0;
-    const entries = syntheticEntries({ count: o.rows, seed: o.seed, spanUs: o.span, startUs: Date.now() * 1000 - o.span });
+    const entries = syntheticEntries({ count: o.rows, seed: o.seed, spanUs: o.span, startUs: Date.now() * 1000 - o.span, protocols: o.protocols ?? SYNTHETIC_PROTOCOLS });
     await writer.pushAll((function* counted() {
       for (const entry of entries) {
         yield entry;
@@ -67,7 +77,7 @@ export async function seed(o: SeedOptions): Promise<{ rows: number; seconds: num
 export function registerSeed(program: Command): void {
   program
     .command('seed')
-    .description('fill the store with realistic synthetic entries (several namespaces and services, 404s, 5xx bursts)')
+    .description("fill the store with realistic synthetic entries (several namespaces and services, 404s, 5xx bursts, the pods' DNS lookups)")
     .requiredOption('--rows <n>', 'how many entries', positiveInt)
     .option('--data <dir>', `embedded store directory (default ${DEFAULT_DATA_DIR})`)
     .option('--url <url>', 'ClickHouse server instead, e.g. http://127.0.0.1:8123 (or TAPLINE_CLICKHOUSE_URL)')
@@ -76,6 +86,7 @@ export function registerSeed(program: Command): void {
     .option('--database <name>', 'database (default tapline)')
     .option('--span <duration>', 'spread the entries over this much time, ending now', parseSpan, parseSpan('1h'))
     .option('--seed <n>', 'random seed (same seed, same entries)', positiveInt, 1)
+    .option('--protocols <list>', `which protocols' entries to make, comma-separated (default all: ${SYNTHETIC_PROTOCOLS.join(',')})`, protocolList)
     .option('--batch <n>', "entries per insert (default: the writer's)", positiveInt)
     .option('--no-progress', 'no progress bar')
     .action(async (o: SeedOptions) => {

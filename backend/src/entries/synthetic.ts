@@ -2,8 +2,13 @@
  * Realistic synthetic entries for tests, benchmarks and `tapline seed`: a small cluster (several
  * namespaces, services, pods on two nodes, kubelet probes, an outside client), a status mix with
  * 404s and 5xx bursts, lognormal latencies per service, small JSON/HTML bodies and usual headers.
- * A seeded PRNG makes every run with the same options produce the same entries.
+ * With `protocols` including 'dns', a share of the entries are the pods' DNS lookups to kube-dns
+ * (protocols/dns/synthetic.ts). A seeded PRNG makes every run with the same options produce the
+ * same entries.
  */
+import type { Exchange } from '../protocols/dissector.js';
+import { dnsDissector } from '../protocols/dns/dissector.js';
+import { lookupSteps, syntheticLookup, type LookupName } from '../protocols/dns/synthetic.js';
 import { httpOutcome } from '../protocols/http/dissector.js';
 import { NO_FIELDS, type Body, type Endpoint, type Entry } from './entry.js';
 import { HeaderList } from './headers.js';
@@ -19,7 +24,14 @@ export interface SyntheticOptions {
   spanUs?: number;
   /** Agent name written into each entry (default 'synthetic'). */
   agent?: string;
+  /** The protocols to make entries of (default HTTP only). */
+  protocols?: readonly SyntheticProtocol[];
 }
+
+export const SYNTHETIC_PROTOCOLS = ['http', 'dns'] as const;
+export type SyntheticProtocol = (typeof SYNTHETIC_PROTOCOLS)[number];
+/** With DNS on, the share of entries that are lookups. */
+const DNS_SHARE = 0.3;
 
 /** sfc32: small, fast, good enough for test data; deterministic from the seed. */
 export function seededRandom(seed: number): () => number {
@@ -98,8 +110,23 @@ export const SYNTHETIC_TOPOLOGY = (() => {
   const prometheus = workload('monitoring', 'prometheus', '0', 1, 12, '10.96.60.10', 9090, 2_000, []);
   const testPod = { namespace: 'default', service: '', workload: 'test-pod', pods: [{ name: 'test-pod', ip: '10.244.1.7', node: 'kind-worker' }] };
   const services = [nginx, frontend, cart, catalog, payments];
+  const kubeDns = workload('kube-system', 'kube-dns', '5d78c9869d', 2, 14, '10.96.0.10', 53, 250, []);
+  kubeDns.workload = 'coredns';
+  for (const p of kubeDns.pods) p.name = p.name.replace('kube-dns', 'coredns');
+  /** Who looks up what: the services each calls, an outside API, and a typo now and then. */
+  const lookups: Array<[Workload | typeof testPod, LookupName, number]> = [
+    [frontend, { name: 'cart.shop', address: cart.serviceIp, external: false }, 6],
+    [frontend, { name: 'catalog.shop', address: catalog.serviceIp, external: false }, 8],
+    [frontend, { name: 'payments-api.payments', address: payments.serviceIp, external: false }, 2],
+    [cart, { name: 'catalog.shop', address: catalog.serviceIp, external: false }, 2],
+    [payments, { name: 'api.stripe.com', address: '54.187.216.72', external: true }, 4],
+    [frontend, { name: 'cart.shpo', address: '', external: false }, 1],
+    [testPod, { name: 'nginx.default', address: nginx.serviceIp, external: false }, 3],
+  ];
   return {
     services,
+    kubeDns,
+    lookups,
     /** [caller, callee, weight]; a null caller is a kubelet probe from the node's IP. */
     calls: [
       [frontend, cart, 6], [frontend, catalog, 8], [cart, catalog, 2], [frontend, payments, 2],
@@ -171,9 +198,67 @@ export function* syntheticEntries(options: SyntheticOptions): Generator<Entry> {
   const normal = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
   let dateSecond = -1;
   let dateHeader = '';
+  const dns = options.protocols?.includes('dns') ?? false;
+  const lookupWeight = SYNTHETIC_TOPOLOGY.lookups.reduce((s, l) => s + l[2], 0);
+
+  function lookupEntry(start: number): Entry {
+    let w = rnd() * lookupWeight;
+    let lookup = SYNTHETIC_TOPOLOGY.lookups[0];
+    for (const l of SYNTHETIC_TOPOLOGY.lookups) {
+      w -= l[2];
+      if (w < 0) { lookup = l; break; }
+    }
+    const [caller, name] = lookup;
+    const pod = pick(caller.pods);
+    const server = SYNTHETIC_TOPOLOGY.kubeDns;
+    const dnsPod = pick(server.pods);
+    // The outside resolver fails a third of its lookups in one minute of every ten.
+    const servfail = name.external && Math.floor(start / 60e6) % 10 === 7 && rnd() < 0.33;
+    const unanswered = rnd() < 0.003;
+    const mean = name.external ? 18_000 : server.medianUs;
+    const x: Exchange = syntheticLookup(name, caller.namespace, {
+      step: Math.floor(rnd() * lookupSteps(name)),
+      aaaa: rnd() < 0.5,
+      servfail,
+      id: Math.floor(rnd() * 65536),
+      startUs: start,
+      durationUs: Math.max(40, Math.round(mean * Math.exp(0.5 * normal()))),
+      unanswered,
+    });
+    return {
+      id: uuidv7(x.endUs / 1000, rnd),
+      agent: pod.node === NODES[0] ? agent : `${agent}-2`,
+      protocol: dnsDissector.protocol,
+      protocolVersion: x.protocolVersion,
+      transport: 'udp',
+      startUs: x.startUs,
+      endUs: x.endUs,
+      durationUs: x.durationUs,
+      src: { ip: pod.ip, port: 32768 + Math.floor(rnd() * 28000), pod: pod.name, namespace: caller.namespace, service: caller.service, workload: caller.workload, node: pod.node },
+      dst: { ip: dnsPod.ip, port: 53, pod: dnsPod.name, namespace: server.namespace, service: server.service, workload: server.workload, node: dnsPod.node },
+      operation: x.operation,
+      target: x.target,
+      query: x.query,
+      host: x.host,
+      status: x.status,
+      statusText: x.statusText,
+      outcome: dnsDissector.outcome(x),
+      requestHeaders: x.requestHeaders,
+      responseHeaders: x.responseHeaders,
+      requestBody: x.requestBody,
+      responseBody: x.responseBody,
+      fields: x.fields,
+      unanswered: x.unanswered,
+      incomplete: x.incomplete,
+    };
+  }
 
   for (let i = 0; i < options.count; i++) {
     const start = Math.floor(startUs + i * step + rnd() * step);
+    if (dns && rnd() < DNS_SHARE) {
+      yield lookupEntry(start);
+      continue;
+    }
     let w = rnd() * totalWeight;
     let call = calls[0];
     for (const c of calls) {

@@ -51,4 +51,29 @@ describe('synthetic entries', () => {
     assert.ok(p50 > 2000 && p50 < 8000, `cart p50 ${p50} µs`);
     assert.ok(p99 > 3 * p50, `p99 ${p99} vs p50 ${p50}`);
   });
+
+  it("with DNS on, a share are the pods' lookups to kube-dns: search path NXDOMAINs, answers, SERVFAIL bursts from the outside resolver", () => {
+    const mixed = [...syntheticEntries({ count: 20_000, seed: 5, startUs: START, spanUs: 3_600_000_000, protocols: ['http', 'dns'] })];
+    const dns = mixed.filter((e) => e.protocol === 'dns');
+    assert.ok(dns.length > 0.25 * mixed.length && dns.length < 0.35 * mixed.length, `${dns.length} lookups`);
+    for (const e of dns) {
+      assert.equal(e.transport, 'udp');
+      assert.deepEqual([e.dst.namespace, e.dst.service, e.dst.port], ['kube-system', 'kube-dns', 53]);
+      assert.ok(e.operation === 'A' || e.operation === 'AAAA');
+      assert.equal(e.fields['dns.qname'], e.target);
+    }
+    const names = new Set(dns.map((e) => e.target));
+    for (const n of ['api.stripe.com.payments.svc.cluster.local', 'api.stripe.com.svc.cluster.local', 'api.stripe.com.cluster.local', 'api.stripe.com', 'catalog.shop.svc.cluster.local']) {
+      assert.ok(names.has(n), n);
+    }
+    const catalogA = dns.find((e) => e.target === 'catalog.shop.svc.cluster.local' && e.operation === 'A' && !e.unanswered)!;
+    assert.deepEqual([catalogA.statusText, catalogA.outcome], ['NOERROR', 1]);
+    assert.deepEqual(catalogA.responseHeaders.toPairs()[0], ['catalog.shop.svc.cluster.local', 'A 5 10.96.40.30']);
+    const nx = dns.filter((e) => e.target.endsWith('.cluster.local') && e.target.startsWith('api.stripe.com.') && !e.unanswered);
+    assert.ok(nx.length > 0 && nx.every((e) => e.status === 3 && e.statusText === 'NXDOMAIN' && e.outcome === 2));
+    assert.ok(dns.filter((e) => e.target.startsWith('cart.shpo') && !e.unanswered).every((e) => e.statusText === 'NXDOMAIN'));
+    const servfail = dns.filter((e) => e.statusText === 'SERVFAIL');
+    assert.ok(servfail.length > 0);
+    assert.ok(servfail.every((e) => e.target === 'api.stripe.com' && Math.floor(e.startUs / 60e6) % 10 === 7 && e.outcome === 3));
+  });
 });

@@ -46,6 +46,8 @@ const dashboards = readdirSync(DIR)
 const TOKEN = 'dashboards-test-token';
 /** Series names the stats query can return by status class (a panel may colour any of them). */
 const STATUS_CLASSES = ['no response', '1xx', '2xx', '3xx', '4xx', '5xx'];
+/** DNS response codes a panel grouping by status text may colour (a quiet hour has no SERVFAIL). */
+const RCODES = ['NOERROR', 'NXDOMAIN', 'SERVFAIL', 'REFUSED'];
 
 /** The names Grafana matches `byName` against: the field name and its display names. */
 function fieldNames(frames: DataFrame[]): Set<string> {
@@ -105,9 +107,9 @@ describe('provisioned dashboards over a real hub', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('there are the five dashboards the user guide lists', () => {
+  test('there are the six dashboards the user guide lists', () => {
     expect(dashboards.map((d) => d.uid).sort()).toEqual(
-      ['tapline-catalog', 'tapline-live', 'tapline-overview', 'tapline-request', 'tapline-service-map'],
+      ['tapline-catalog', 'tapline-dns', 'tapline-live', 'tapline-overview', 'tapline-request', 'tapline-service-map'],
     );
   });
 
@@ -154,9 +156,11 @@ describe('provisioned dashboards over a real hub', () => {
         const names = fieldNames(frames);
         for (const n of namesInTransformations(p)) expect([...names]).toContain(n);
         const groupByStatus = targets.some((t) => t.groupBy === 'statusClass');
+        const groupByStatusText = targets.some((t) => t.groupBy === 'response.statusText');
         for (const o of p.fieldConfig?.overrides ?? []) {
           if (o.matcher.id !== 'byName') continue;
           if (groupByStatus && STATUS_CLASSES.includes(o.matcher.options)) continue;
+          if (groupByStatusText && RCODES.includes(o.matcher.options) && o.matcher.options !== 'NOERROR') continue;
           expect([...names]).toContain(o.matcher.options);
         }
         const fieldsRegex = p.options?.reduceOptions?.fields;

@@ -30,14 +30,14 @@ import {
 
 const MDNS_PORT = 5353;
 
-interface Sent {
+export interface Sent {
   msg: DnsMessage;
   dir: Direction;
   startUs: number;
   endUs: number;
 }
 
-interface Query extends Sent {
+export interface Query extends Sent {
   /** The same query (id) seen again while waiting for its answer. */
   retransmits: number;
 }
@@ -64,7 +64,8 @@ export function dnsOutcome(x: Pick<Exchange, 'unanswered' | 'status'>): Outcome 
   }
 }
 
-function exchange(q: Query, res: Sent | null, incomplete: boolean): Exchange {
+/** One query and its response (or none) as an exchange; also what synthetic DNS entries are made by. */
+export function dnsExchange(q: Query, res: Sent | null, incomplete: boolean): Exchange {
   const m = q.msg;
   const question = m.questions[0];
   const r = res?.msg ?? null;
@@ -123,7 +124,7 @@ class Exchanges {
       this.waiting.delete(q.msg.id);
       ctx.counters.exchanges++;
       if (!res) ctx.counters.unanswered++;
-      ctx.emit(exchange(q, res, res === null && this.cut));
+      ctx.emit(dnsExchange(q, res, res === null && this.cut));
     });
   }
 
