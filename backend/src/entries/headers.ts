@@ -7,6 +7,12 @@
  * someone reads a name or a value (the hub, JSON output, tests).
  */
 
+/**
+ * What trailer names start with in a side's attributes (HTTP chunked trailers, HTTP/2 and gRPC
+ * trailers): a header name holds no space, so `trailer grpc-status` is never a header's.
+ */
+export const TRAILER_PREFIX = 'trailer ';
+
 /** What a redacted value reads as, wherever it is rendered (store, JSON, hub). */
 export const REDACTED = '[REDACTED]';
 

@@ -72,7 +72,7 @@ test('a lost segment: the entry keeps its status, is marked incomplete, body cut
   assert.equal(result.counters.gapBytes, 1000);
 });
 
-test('capture starting mid-connection: the partial exchange is skipped, the next ones are whole', async () => {
+test('capture starting mid-connection: the partial exchange is skipped, the next ones are whole; a response whose request was not captured is an orphan entry', async () => {
   const { c, res } = exchange('/before');
   exchange('/second', c);
   exchange('/third', c);
@@ -82,10 +82,16 @@ test('capture starting mid-connection: the partial exchange is skipped, the next
   assert.deepEqual(entries.map((e) => [e.target, e.status, text(e.responseBody) === body]), [['/second', 200, true], ['/third', 200, true]]);
   assert.equal(entries[0].src.ip, client.ip, 'the client is found from the request line');
   assert.equal(result.counters.midStream, 1);
-  // Starting between a request and its response: an orphan response, counted.
+  // Starting between a request and its response: the response is still an entry (no request,
+  // no latency, incomplete), counted as an orphan; tshark shows it as a response alone.
   const reqIdx = c.frames.findIndex((f) => f.data.includes('GET /second'));
   const r2 = await importFrames(c.frames.slice(reqIdx + 1));
-  assert.deepEqual(r2.entries.map((e) => e.target), ['/third']);
+  assert.deepEqual(
+    r2.entries.map((e) => [e.operation, e.target, e.status, e.durationUs, e.incomplete, text(e.responseBody) === body]),
+    [['', '', 200, 0, true, true], ['GET', '/third', 200, r2.entries[1].durationUs, false, true]],
+  );
+  assert.ok(r2.entries[1].durationUs > 0);
+  assert.equal(r2.entries[0].src.ip, client.ip, 'the client is the side the response goes to');
   assert.equal(r2.result.counters.protocols.http.orphanResponses, 1);
 });
 

@@ -103,6 +103,7 @@ class HttpConnection implements StreamConsumer {
       false,
       {
         head: (msg) => this.responseHead(msg),
+        headless: () => this.unanswered()?.request.version === '0.9',
         message: (msg) => this.responseDone(msg),
         parseError,
         tunnel: (buf, start, end, tsUs) => this.next?.data(serverDir, buf, start, end, tsUs),
@@ -158,6 +159,8 @@ class HttpConnection implements StreamConsumer {
 
   tick(nowUs: number): void {
     this.next?.tick(nowUs);
+    // A response on its way (head seen, body arriving) answers the oldest: no timeout then.
+    if (this.responses.inMessage()) return;
     const before = nowUs - this.ctx.limits.unansweredTimeoutUs;
     while (this.pending.length > 0 && this.pending[0].done && this.pending[0].request.endUs < before) {
       this.emit(this.pending.shift()!.request, null);
@@ -173,7 +176,10 @@ class HttpConnection implements StreamConsumer {
       if (!oldest.done) oldest.request.incomplete = true;
       this.emit(oldest.request, oldest.response);
     }
-    if (msg.method === 'CONNECT' || msg.upgrade) {
+    // CONNECT has no content (RFC 9110 §9.3.6), whatever its headers say: what follows is the tunnel's.
+    if (msg.method === 'CONNECT') return BodyKind.Tunnel;
+    if (msg.version === '0.9') return BodyKind.None;
+    if (msg.upgrade) {
       // What follows may be another protocol: wait for the response to say (101/2xx or not).
       return msg.chunked ? BodyKind.Chunked : msg.contentLength !== -1 ? BodyKind.Length : BodyKind.Tunnel;
     }
@@ -205,7 +211,10 @@ class HttpConnection implements StreamConsumer {
     if (msg.status >= 100 && msg.status < 200 && msg.status !== 101) return; // interim: the real answer follows
     const p = this.unanswered();
     if (!p) {
+      // Its request was not captured (capture started between them, one direction only): the
+      // response is still an entry, with no request, marked incomplete.
       this.ctx.counters.orphanResponses++;
+      this.emit(null, msg);
       return;
     }
     p.response = msg;
@@ -237,36 +246,41 @@ class HttpConnection implements StreamConsumer {
     }
   }
 
-  private emit(req: HttpMessage, res: HttpMessage | null): void {
+  /** One exchange; `req` null for a response whose request was not captured (an orphan). */
+  private emit(req: HttpMessage | null, res: HttpMessage | null): void {
     const counters = this.ctx.counters;
     counters.exchanges++;
     if (!res) counters.unanswered++;
-    const target = req.target;
+    const target = req?.target ?? '';
     const q = target.indexOf('?');
     let path = q < 0 ? target : target.slice(0, q);
-    // Absolute form (proxies): keep the path only, the host is in `host`.
-    const scheme = path.charCodeAt(0) === 47 ? null : /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/.exec(path);
+    // Absolute form (proxies): the path alone; the host is the target's authority (RFC 9112
+    // §3.2.2: it overrides Host), without its userinfo, which is a credential.
+    const scheme = path === '' || path.charCodeAt(0) === 47 ? null : /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/]*)/.exec(path);
     if (scheme) path = path.slice(scheme[0].length) || '/';
+    const authority = scheme ? scheme[1].slice(scheme[1].lastIndexOf('@') + 1) : '';
     const limit = this.ctx.limits.maxBodyBytes;
+    const start = req ?? res!;
     const exchange: Exchange = {
       clientDir: this.clientDir,
-      protocolVersion: req.version,
-      startUs: req.startUs,
-      endUs: res ? res.endUs : req.endUs,
-      durationUs: res ? Math.max(0, res.endUs - req.startUs) : 0,
-      operation: req.method,
+      protocolVersion: start.version,
+      startUs: start.startUs,
+      endUs: res ? res.endUs : start.endUs,
+      // An orphan's request time is unknown: no latency rather than a made-up one.
+      durationUs: res && req ? Math.max(0, res.endUs - req.startUs) : 0,
+      operation: req?.method ?? '',
       target: path,
       query: q < 0 ? '' : target.slice(q + 1),
-      host: req.host !== '' ? req.host : scheme ? scheme[0].replace(/^[^:]*:\/\//, '') : '',
+      host: authority !== '' ? authority : req?.host ?? '',
       status: res?.status ?? 0,
       statusText: res?.statusText ?? '',
-      requestHeaders: req.headers,
+      requestHeaders: req?.headers ?? HeaderList.of([]),
       responseHeaders: res?.headers ?? HeaderList.of([]),
-      requestBody: messageBody(req, limit),
+      requestBody: req ? messageBody(req, limit) : emptyBody(),
       responseBody: res ? messageBody(res, limit) : emptyBody(),
       fields: NO_FIELDS,
       unanswered: !res,
-      incomplete: req.incomplete || req.headTruncated || (res !== null && (res.incomplete || res.headTruncated)),
+      incomplete: req === null || req.incomplete || req.headTruncated || (res !== null && (res.incomplete || res.headTruncated)),
     };
     this.ctx.emit(exchange);
   }

@@ -4,10 +4,11 @@
  * resynchronises on the next start line instead of giving up on the connection (llhttp stops at
  * the first error and cannot skip bytes it never saw). Body bytes are only copied when kept.
  */
+import { HeaderList, TRAILER_PREFIX } from '../../entries/headers.js';
 import { defaultDissectorLimits, Detection, type DissectorLimits } from '../dissector.js';
 import { capturedHeaders } from '../captured-headers.js';
 import { newMessage, noteHeader, type HttpMessage } from './message.js';
-import { detectStartLine, findStartLine } from './start-line.js';
+import { detectStartLine, findStartLine, TCHAR } from './start-line.js';
 
 const enum State {
   /** Between messages. */
@@ -39,6 +40,8 @@ export const enum BodyKind {
 export interface ParserEvents {
   /** The head is parsed; returns how the body is delimited (responses depend on the request). */
   head(msg: HttpMessage): BodyKind;
+  /** Responses: bytes that start no status line answer an HTTP/0.9 request (a bare body until the close). */
+  headless?(): boolean;
   /** The message is complete (or ended early: then msg.incomplete is set). */
   message(msg: HttpMessage): void;
   /** Bytes that are not HTTP were skipped. */
@@ -89,6 +92,12 @@ export class HttpParser {
           while (pos < end && (buf[pos] === 13 || buf[pos] === 10)) pos++;
           if (pos === end) return;
           const looks = detectStartLine(buf, pos, end);
+          if (looks !== Detection.FromServer && !this.requests && this.events.headless?.()) {
+            this.beginHead(tsUs);
+            this.msg!.version = '0.9';
+            this.startBody(BodyKind.UntilClose);
+            break;
+          }
           if (looks === Detection.No || looks === (this.requests ? Detection.FromServer : Detection.FromClient)) {
             this.events.parseError(`not an HTTP ${this.requests ? 'request' : 'response'}`);
             this.state = State.Resync;
@@ -140,13 +149,17 @@ export class HttpParser {
           if (pos < end) this.events.tunnel(buf, pos, end, tsUs);
           return;
         case State.Resync: {
-          const at = findStartLine(buf, pos, end, this.requests, this.atLineStart);
+          // A segment that starts a message counts as a line start, whatever came before it
+          // (binary bytes, a gap): senders write a message's head in one go.
+          const atStart = this.atLineStart || (pos === start && detectStartLine(buf, pos, end) === (this.requests ? Detection.FromClient : Detection.FromServer));
+          const at = findStartLine(buf, pos, end, this.requests, atStart);
           if (at < 0) {
             this.atLineStart = buf[end - 1] === 10;
             return;
           }
           pos = at;
-          this.beginHead(tsUs);
+          // Idle skips the empty lines a start line may follow, then begins the head.
+          this.state = State.Idle;
           break;
         }
       }
@@ -183,9 +196,23 @@ export class HttpParser {
       case State.Resync:
         this.resync();
         return;
+      case State.Head:
+        // A head cut short (snap length, loss): what its complete lines say is still an entry,
+        // marked incomplete; the line the gap cut is left out rather than guessed.
+        if (msg && this.headLen > 0) {
+          const text = this.head.toString('latin1', 0, this.headLen);
+          const cut = text.lastIndexOf('\n') + 1;
+          if (cut > 0) {
+            msg.headTruncated = true;
+            this.parseHead(text, cut, true);
+          }
+        }
+        this.msg = null;
+        this.resync();
+        return;
       default:
-        // Inside a head or the chunked framing: the message cannot be followed further.
-        if (msg && this.state !== State.Head) {
+        // Inside the chunked framing: the message cannot be followed further.
+        if (msg) {
           msg.bodyCut = true;
           this.finishMessage(true);
         }
@@ -203,6 +230,11 @@ export class HttpParser {
     }
     this.msg = null;
     this.state = State.Idle;
+  }
+
+  /** A message is under way: its head or its body is arriving. */
+  inMessage(): boolean {
+    return this.msg !== null;
   }
 
   /** After a refused upgrade the client carries on with HTTP: look for the next start line. */
@@ -246,6 +278,8 @@ export class HttpParser {
         text = buf.toString('latin1', pos, limit);
         n = headLength(text);
       }
+      // HTTP/0.9: the request line is the whole request (no headers, no blank line).
+      if (n < 0 && this.requests) n = http09Length(text);
       if (n > 0) {
         // Heads on one connection are alike: the next probe decodes about this much.
         this.headProbe = n + (n >> 2) + PROBE_SLACK;
@@ -314,7 +348,7 @@ export class HttpParser {
    * start line, then header lines. Headers are kept as offsets into the text (no strings of their
    * own); the start line's fields and the framing values that matter are the only strings made.
    */
-  private parseHead(text: string, len: number): void {
+  private parseHead(text: string, len: number, cut = false): void {
     const msg = this.msg!;
     let nl = text.indexOf('\n');
     if (nl < 0 || nl > len) nl = len;
@@ -360,7 +394,10 @@ export class HttpParser {
       noteHeader(msg, text, lineStart, nameEnd, v, vEnd);
     }
     msg.headers = headers.finish();
-    this.startBody(this.events.head(msg));
+    if (hasHighBytes(text, len)) decodeUtf8(msg);
+    const kind = this.events.head(msg);
+    if (cut) this.finishMessage(true);
+    else this.startBody(kind);
   }
 
   private startBody(kind: BodyKind): void {
@@ -462,7 +499,8 @@ export class HttpParser {
         }
         const line = this.chunkLine + buf.toString('latin1', lineStart, i);
         const colon = line.indexOf(':');
-        if (colon > 0) msg.headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+        // Trailers are the message's, not its head's: kept apart by their prefix.
+        if (colon > 0) msg.headers.append(TRAILER_PREFIX + line.slice(0, colon).trim(), line.slice(colon + 1).trim());
         this.chunkLine = '';
         lineStart = i + 1;
         lineLen = 0;
@@ -513,14 +551,39 @@ function headLength(text: string): number {
   return crlf < 0 ? -1 : crlf + 3;
 }
 
+/** Whether text[0, len) holds a byte above 0x7f (heads are ASCII nearly always). */
+function hasHighBytes(text: string, len: number): boolean {
+  for (let i = 0; i < len; i++) if (text.charCodeAt(i) > 0x7f) return true;
+  return false;
+}
+
+/** Latin-1 text of bytes that are valid UTF-8, as UTF-8; anything else as it is (RFC 9110 obs-text). */
+function utf8(s: string): string {
+  if (!hasHighBytes(s, s.length)) return s;
+  const decoded = Buffer.from(s, 'latin1').toString('utf8');
+  return decoded.includes('\ufffd') ? s : decoded;
+}
+
+/** Header values and the target with UTF-8 bytes (`Düsseldorf`, not `DÃ¼sseldorf`), names as sent. */
+function decodeUtf8(msg: HttpMessage): void {
+  msg.target = utf8(msg.target);
+  msg.statusText = utf8(msg.statusText);
+  msg.host = utf8(msg.host);
+  msg.headers = HeaderList.of(msg.headers.toPairs().map(([n, v]) => [n, utf8(v)]));
+}
+
+/** Length of an HTTP/0.9 request (`GET /target` and its line break) at the start of `text`, -1 when it is not one. */
+function http09Length(text: string): number {
+  const nl = text.indexOf('\n');
+  if (nl < 0) return -1;
+  const line = text.charCodeAt(nl - 1) === 13 ? text.slice(0, nl - 1) : text.slice(0, nl);
+  return /^GET \/[^ ]*$/.test(line) ? nl + 1 : -1;
+}
+
 /** What String#trim removes, within latin1: tab, line feed, VT, FF, CR, space, no-break space. */
 function isTrimmed(c: number): boolean {
   return c === 32 || c === 9 || c === 13 || c === 10 || c === 11 || c === 12 || c === 160;
 }
-
-/** RFC 9110 tchar, by character code. */
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-") TCHAR[c.charCodeAt(0)] = 1;
 
 /** "HTTP/1.0" or "HTTP/1.1" at text[at, at + 8): the version ('1.0', '1.1'), else ''. */
 function httpVersion(text: string, at: number): string {
@@ -529,19 +592,29 @@ function httpVersion(text: string, at: number): string {
   return minor === 0x31 ? '1.1' : minor === 0x30 ? '1.0' : '';
 }
 
-/** method SP target SP HTTP/1.x in text[start, end); the target is whatever lies between. */
+/**
+ * method SP target SP HTTP/1.x in text[start, end), the method any token. The target ends at the
+ * first space, as RFC 9112 reads it and tshark does (`GET /a b HTTP/1.1` asks for /a); the version
+ * is the line's last word. `GET /target` alone is HTTP/0.9.
+ */
 function parseRequestLine(text: string, start: number, end: number, msg: HttpMessage): boolean {
   const sp1 = text.indexOf(' ', start);
-  const sp2 = text.lastIndexOf(' ', end - 1);
-  if (sp1 <= start || sp1 >= end || sp2 <= sp1 + 1) return false;
+  if (sp1 <= start || sp1 >= end) return false;
   for (let i = start; i < sp1; i++) {
     const c = text.charCodeAt(i);
     if (c >= 128 || TCHAR[c] === 0) return false;
   }
-  const version = end - sp2 - 1 === 8 ? httpVersion(text, sp2 + 1) : '';
-  if (version === '') return false;
+  let targetEnd = text.indexOf(' ', sp1 + 1);
+  if (targetEnd < 0 || targetEnd > end) targetEnd = end;
+  if (targetEnd === sp1 + 1) return false;
+  const sp2 = text.lastIndexOf(' ', end - 1);
+  let version = sp2 > sp1 && end - sp2 - 1 === 8 ? httpVersion(text, sp2 + 1) : '';
+  if (version === '') {
+    if (targetEnd !== end || text.slice(start, sp1) !== 'GET' || text.charCodeAt(sp1 + 1) !== 0x2f) return false;
+    version = '0.9';
+  }
   msg.method = text.slice(start, sp1);
-  msg.target = text.slice(sp1 + 1, sp2);
+  msg.target = text.slice(sp1 + 1, targetEnd);
   msg.version = version;
   return true;
 }
