@@ -1,5 +1,6 @@
 /** Runs a capture file through the pipeline (what `tapline import` does, minus the terminal). */
 import { CaptureError } from '../capture/errors.js';
+import { linkTypeName, supportedLinkTypeNames } from '../capture/link.js';
 import { readCaptureFile, type FileProgress } from '../capture/pcap-file.js';
 import type { EntrySink } from '../entries/entry.js';
 import { Pipeline, type PipelineCounters, type PipelineOptions } from './pipeline.js';
@@ -30,5 +31,11 @@ export async function importCaptureFile(
     error = err;
   }
   await pipeline.finish('shutdown');
-  return { counters: pipeline.counters(), error };
+  const counters = pipeline.counters();
+  // A file all of whose packets are of link types not read gives nothing: say so, not "0 entries".
+  if (counters.packets > 0 && counters.unknownLinkType === counters.packets) {
+    const types = [...pipeline.unreadLinkTypes].map(linkTypeName).join(', ');
+    throw new CaptureError('UNSUPPORTED_LINK', `${path}: its packets are of link type ${types}, which Tapline does not read (it reads ${supportedLinkTypeNames()})`);
+  }
+  return { counters, error };
 }

@@ -7,13 +7,14 @@
  * wait on `pause()` between chunks, live sources cannot wait, so past the queue's bound entries
  * are dropped and counted.
  */
-import { decodeLink, type L3Position } from '../capture/link.js';
+import { decodeLink, isSupportedLinkType, LINKTYPE_ETHERNET, type L3Position } from '../capture/link.js';
 import type { RawPacket } from '../capture/packet.js';
 import { emptyEndpoint, type Entry, type EntrySink } from '../entries/entry.js';
 import { ConnectionTable, defaultConnectionLimits, type ConnectionLimits } from '../net/connections.js';
 import { newNetCounters, type NetCounters } from '../net/counters.js';
 import { defaultFlowLimits, FlowTable, type FlowLimits } from '../net/flows.js';
 import { decodeIp, IpResult, newSegment } from '../net/ip.js';
+import { ipTunnel, MAX_TUNNEL_DEPTH, newInner, newTunnelOuter, noteOuter, udpTunnel } from '../net/tunnel.js';
 import type { ConnectionInfo, EndReason } from '../net/stream.js';
 import { defaultDissectorLimits, type Dissector, type DissectorLimits, type Exchange } from '../protocols/dissector.js';
 import { Dissectors, protocols } from '../protocols/registry.js';
@@ -70,6 +71,11 @@ export class Pipeline {
   private readonly opts: PipelineOptions;
   private readonly l3: L3Position = { etherType: 0, offset: 0, vlanTags: 0 };
   private readonly seg = newSegment();
+  /** Reused for every tunnelled packet: where its inner frame starts, and the outer addresses. */
+  private readonly inner = newInner();
+  private readonly outer = newTunnelOuter();
+  /** The link types seen that are not read (a file of one of them imports nothing: import-file.ts says so). */
+  readonly unreadLinkTypes = new Set<number>();
   private lastTickUs = 0;
   private lastPacketUs = 0;
   private entries = 0;
@@ -96,10 +102,39 @@ export class Pipeline {
     net.bytes += p.wireLen;
     const end = p.offset + p.caplen;
     if (!decodeLink(p.linkType, p.buf, p.offset, end, this.l3)) {
-      net.nonIp++;
+      if (isSupportedLinkType(p.linkType)) net.nonIp++;
+      else {
+        net.unknownLinkType++;
+        this.unreadLinkTypes.add(p.linkType);
+      }
       return;
     }
-    const r = decodeIp(this.l3.etherType, p.buf, this.l3.offset, end, p.offset + p.wireLen, this.seg);
+    const seg = this.seg;
+    const wireEnd = p.offset + p.wireLen;
+    let r = decodeIp(this.l3.etherType, p.buf, this.l3.offset, end, wireEnd, seg);
+    seg.tunnel = null;
+    // Tunnels (net/tunnel.ts): the packet inside is the one dissected, the outer one noted.
+    for (let depth = 0; depth < MAX_TUNNEL_DEPTH; depth++) {
+      const inner = this.inner;
+      const tunnelled =
+        r === IpResult.Udp ? udpTunnel(seg, inner) : r === IpResult.NotTcpUdp ? ipTunnel(seg.proto, p.buf, seg.l4, end, inner) : false;
+      if (!tunnelled) break;
+      if (depth === 0) {
+        noteOuter(seg, inner, this.outer);
+        net.tunneled++;
+      }
+      if (inner.ethernet) {
+        if (!decodeLink(LINKTYPE_ETHERNET, p.buf, inner.offset, end, this.l3)) {
+          net.nonIp++;
+          return;
+        }
+      } else {
+        this.l3.etherType = inner.etherType;
+        this.l3.offset = inner.offset;
+      }
+      r = decodeIp(this.l3.etherType, p.buf, this.l3.offset, end, wireEnd, seg);
+      seg.tunnel = this.outer;
+    }
     if (r !== IpResult.Tcp && r !== IpResult.Udp) {
       if (r === IpResult.NotTcpUdp) net.nonTcpUdp++;
       else if (r === IpResult.Fragment) net.fragments++;
@@ -108,8 +143,8 @@ export class Pipeline {
     }
     const ts = p.tsUs;
     if (ts > this.lastPacketUs) this.lastPacketUs = ts;
-    if (r === IpResult.Tcp) this.table.segment(this.seg, ts);
-    else this.flows.datagram(this.seg, ts);
+    if (r === IpResult.Tcp) this.table.segment(seg, ts);
+    else this.flows.datagram(seg, ts);
     if (ts - this.lastTickUs >= TICK_US) this.tick(ts);
   };
 
@@ -166,7 +201,9 @@ export class Pipeline {
       responseHeaders: x.responseHeaders,
       requestBody: x.requestBody,
       responseBody: x.responseBody,
-      fields: x.fields,
+      // The tunnel is the connection's: an envelope field (query/fields.ts), in a copy of the
+      // exchange's fields (NO_FIELDS is shared).
+      fields: conn.tunnel ? { ...x.fields, tunnel: conn.tunnel } : x.fields,
       unanswered: x.unanswered,
       incomplete: x.incomplete,
     };

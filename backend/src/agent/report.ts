@@ -27,6 +27,8 @@ export function formatCounters(c: PipelineCounters, capture: InterfaceStats[] = 
     ['parse errors', parseErrors],
     ['entries dropped (sink full)', c.sinkDrops],
     ['not IP', c.nonIp],
+    ['link type not read', c.unknownLinkType],
+    ['unwrapped from tunnels', c.tunneled],
     ['not TCP or UDP', c.nonTcpUdp],
     ['IP fragments', c.fragments],
     ['malformed', c.malformed],

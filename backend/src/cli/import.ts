@@ -19,7 +19,7 @@ export function registerImport(program: Command): void {
     program
       .command('import')
       .description('dissect a .pcap or .pcapng capture file into entries')
-      .argument('<file>', 'capture file (pcap or pcapng, any link type tcpdump writes on Linux)'),
+      .argument('<file>', 'capture file (pcap or pcapng: Ethernet, Linux cooked v1/v2, raw IP, loopback, NFLOG, 802.11 with or without radiotap; VXLAN, Geneve, GTP-U, GRE, ERSPAN, IP-in-IP and MPLS unwrapped)'),
   )
     .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)')
     .action(async (file: string, o: ImportOptions) => {

@@ -13,6 +13,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, ipv4Text, ipv6Text, type Segment } 
 import type { NetCounters } from './counters.js';
 import type { Direction, EndReason, StreamConsumer, StreamConsumerFactory } from './stream.js';
 import { newTupleKey, storedKey, tupleKey, TupleEntry, TupleMap, type TupleKey } from './tuple.js';
+import { tunnelText } from './tunnel.js';
 
 export interface ConnectionLimits {
   maxConnections: number;
@@ -151,6 +152,7 @@ export class ConnectionTable {
     const srcIp = seg.v6 ? ipv6Text(seg.buf, seg.src6) : ipv4Text(seg.src4);
     const dstIp = seg.v6 ? ipv6Text(seg.buf, seg.dst6) : ipv4Text(seg.dst4);
     const conn = new Connection(this.nextId++, storedKey(k), k.high, [srcIp, dstIp], [seg.srcPort, seg.dstPort], k.srcIsLow);
+    if (seg.tunnel) conn.tunnel = tunnelText(seg.tunnel);
     this.conns.set(k, conn);
     this.counters.connections++;
     this.counters.currentConnections++;

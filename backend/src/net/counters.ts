@@ -2,10 +2,14 @@
 export interface NetCounters {
   packets: number;
   bytes: number;
-  /** Frames without IPv4/IPv6 (ARP, LLDP, unknown link types). */
+  /** Frames without IPv4/IPv6 (ARP, LLDP, 802.11 management frames…). */
   nonIp: number;
+  /** Frames of a link type that is not read (capture/link.ts). */
+  unknownLinkType: number;
   /** IP packets neither TCP nor UDP (ICMP, SCTP, ESP…). */
   nonTcpUdp: number;
+  /** Packets unwrapped from a tunnel (VXLAN, Geneve, GTP-U, GRE, ERSPAN, IP-in-IP) and dissected inside. */
+  tunneled: number;
   /** IP fragments (skipped). */
   fragments: number;
   /** Headers that cannot be right (too short, bad lengths). */
@@ -47,7 +51,9 @@ export function newNetCounters(): NetCounters {
     packets: 0,
     bytes: 0,
     nonIp: 0,
+    unknownLinkType: 0,
     nonTcpUdp: 0,
+    tunneled: 0,
     fragments: 0,
     malformed: 0,
     strays: 0,

@@ -12,6 +12,7 @@ import type { NetCounters } from './counters.js';
 import { ipv4Text, ipv6Text, type Segment } from './ip.js';
 import type { ConnectionInfo, DatagramConsumer, Direction, EndReason } from './stream.js';
 import { newTupleKey, storedKey, tupleKey, TupleEntry, TupleMap, type TupleKey } from './tuple.js';
+import { tunnelText } from './tunnel.js';
 
 export interface FlowLimits {
   maxFlows: number;
@@ -94,6 +95,7 @@ export class FlowTable {
     const srcIp = seg.v6 ? ipv6Text(seg.buf, seg.src6) : ipv4Text(seg.src4);
     const dstIp = seg.v6 ? ipv6Text(seg.buf, seg.dst6) : ipv4Text(seg.dst4);
     const flow = new Flow(this.nextId++, storedKey(k), k.high, [srcIp, dstIp], [seg.srcPort, seg.dstPort], k.srcIsLow);
+    if (seg.tunnel) flow.tunnel = tunnelText(seg.tunnel);
     this.flows.set(k, flow);
     this.live++;
     this.counters.flows++;

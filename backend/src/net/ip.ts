@@ -3,6 +3,7 @@
  * Checksums are not verified: offloading leaves them wrong on captured outgoing traffic.
  */
 import { ETHERTYPE_IPV4 } from '../capture/link.js';
+import type { TunnelOuter } from './tunnel.js';
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
@@ -45,6 +46,11 @@ export interface Segment {
    * captured when the snap length cut it.
    */
   segLen: number;
+  /** The IP protocol number and where its header starts (for tunnels over IP: GRE, IP-in-IP). */
+  proto: number;
+  l4: number;
+  /** The outermost tunnel the packet came through (set by the agent), null when none. */
+  tunnel: TunnelOuter | null;
 }
 
 export function newSegment(): Segment {
@@ -63,6 +69,9 @@ export function newSegment(): Segment {
     payloadStart: 0,
     payloadEnd: 0,
     segLen: 0,
+    proto: 0,
+    l4: 0,
+    tunnel: null,
   };
 }
 
@@ -129,6 +138,8 @@ export function decodeIp(etherType: number, buf: Buffer, off: number, end: numbe
       } else break;
     }
   }
+  seg.proto = proto;
+  seg.l4 = l4;
   if (proto === PROTO_UDP) {
     if (end - l4 < 8) return IpResult.Malformed;
     const udpLen = u16(buf, l4 + 4);

@@ -18,6 +18,8 @@ export interface ConnectionInfo {
   clientDir: Direction | undefined;
   /** True when the capture started after the connection did (no SYN seen). */
   midStream: boolean;
+  /** The tunnel its packets came through (`vxlan 10.0.0.1 > 10.0.0.2 id 42`); '' or absent when none. */
+  tunnel?: string;
 }
 
 export interface StreamConsumer {

@@ -17,6 +17,7 @@ export abstract class TupleEntry<Self> implements ConnectionInfo, LruLinks<Self>
   abstract readonly transport: Transport;
   clientDir: Direction | undefined = undefined;
   midStream = false;
+  tunnel = '';
   lastSeenUs = 0;
   /** LRU list links (older ← → newer). */
   older: Self | null = null;

@@ -83,6 +83,7 @@ const outcomeNameSql = (col: string) => `arrayElement([${OUTCOME_NAMES.map((n) =
 /** The envelope's and the summary's fields, for every protocol. */
 const CORE: readonly CoreField[] = [
   { name: 'protocol', type: 'string', sql: 'protocol', get: (e) => e.protocol, rollup: 'protocol', values: 'protocol', doc: "protocol keyword: 'http', 'dns', …" },
+  { name: 'tunnel', type: 'string', sql: "fields_text['tunnel']", get: (e) => String(e.fields['tunnel'] ?? ''), doc: 'the tunnel the connection came through, outer endpoints and id: "vxlan 10.0.0.1 > 10.0.0.2 id 42" ("" when none)' },
   { name: 'protocol.version', type: 'string', sql: 'protocol_version', get: (e) => e.protocolVersion, doc: "protocol version as seen: '1.1'" },
   { name: 'transport', type: 'string', sql: 'transport', get: (e) => e.transport, values: 'transport', doc: "'tcp' or 'udp'" },
   { name: 'agent', type: 'string', sql: 'agent', get: (e) => e.agent, values: 'agent', doc: 'the agent (node) that captured it' },
