@@ -50,6 +50,8 @@ interface QueuedSegment {
 class HalfStream {
   started = false;
   nextSeq = 0;
+  /** The initial sequence number of the SYN, -1 when no SYN was seen. */
+  isn = -1;
   /** Sequence number of the FIN, once seen. */
   finSeq = -1;
   finished = false;
@@ -87,6 +89,12 @@ export class ConnectionTable {
     if (conn) {
       const dir: Direction = srcIsLow === conn.lowIsDir0 ? 0 : 1;
       const half = conn.halves[dir];
+      // The closed connection's own SYN again: a copy of it (a mirror that sends each packet once
+      // per VLAN, a late retransmission), not a new connection; it and what follows are duplicates.
+      if (syn && conn.closed && half.isn === seg.seq) {
+        this.counters.duplicateBytes += seg.segLen;
+        return;
+      }
       // A new SYN on a known tuple after it closed, or with a new initial sequence: port reuse.
       if (syn && (seg.flags & TCP_ACK) === 0 && (conn.closed || (half.started && half.nextSeq !== ((seg.seq + 1) >>> 0)))) {
         this.close(conn, 'fin', tsUs);
@@ -166,10 +174,16 @@ export class ConnectionTable {
     if (flags & TCP_SYN) {
       if (!half.started) {
         half.started = true;
+        half.isn = seg.seq;
         half.nextSeq = (seg.seq + 1) >>> 0;
         if (conn.clientDir === undefined) conn.clientDir = flags & TCP_ACK ? ((1 - dir) as Direction) : dir;
       }
-      return; // data on a SYN (TCP Fast Open) is not followed
+      // TCP Fast Open (RFC 7413): data on a SYN (or SYN-ACK) comes right after the SYN's number.
+      if (seg.segLen > 0) {
+        seg.seq = (seg.seq + 1) >>> 0;
+        this.data(conn, dir, seg, tsUs);
+      }
+      return;
     }
     if (!half.started) {
       half.started = true;

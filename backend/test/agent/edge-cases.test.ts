@@ -140,3 +140,43 @@ test('IPv6, VLAN-tagged Ethernet, Linux SLL and SLL2: the same entries, as tshar
     assert.deepEqual(rx.entries.map((e) => [e.target, text(e.responseBody) === body]), [['/cooked', true]], `link type ${linkType}`);
   }
 });
+
+test('TCP Fast Open: the request in the SYN is dissected (RFC 7413), as tshark says', async () => {
+  // Built by hand: a Fast Open client needs a cookie from an earlier connection; this is the second
+  // connection, its SYN carrying the cookie option's data (the request) from ISN + 1.
+  const req = 'GET /fast HTTP/1.1\r\nHost: h\r\n\r\n';
+  const res = 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfast';
+  const f = (tsUs: number, fromClient: boolean, flags: string, seq: number, ack: number, payload = '') => ({
+    tsUs,
+    data: ethernet(ipTcp({ src: fromClient ? client.ip : server.ip, dst: fromClient ? server.ip : client.ip, sport: fromClient ? client.port : server.port, dport: fromClient ? server.port : client.port, seq, ack, flags, payload })),
+  });
+  const frames = [
+    f(1, true, 'S', 7000, 0, req),
+    f(2, false, 'SA', 9000, 7001 + req.length),
+    f(3, true, 'A', 7001 + req.length, 9001),
+    f(4, false, 'PA', 9001, 7001 + req.length, res),
+    f(5, true, 'FA', 7001 + req.length, 9001 + res.length),
+    f(6, false, 'FA', 9001 + res.length, 7002 + req.length),
+  ];
+  const { entries } = await importFrames(frames);
+  assert.deepEqual(entries.map((e) => [e.target, e.status, e.incomplete]), [['/fast', 200, false]]);
+  await compareWithTshark(frames);
+});
+
+test('a mirror that sends each packet once per VLAN, the second copy late: one entry per exchange, not two', async () => {
+  const c10 = new Conversation(client, server, 1_700_000_000_000_000, (ip) => ethernet(ip, [10])).handshake();
+  const c20 = new Conversation(client, server, 1_700_000_000_000_000, (ip) => ethernet(ip, [20])).handshake();
+  for (const c of [c10, c20]) {
+    exchange('/a', c);
+    exchange('/b', c);
+    c.close();
+  }
+  // Copies interleaved, then copies that come after the first copy's connection closed.
+  const interleaved = c10.frames.flatMap((f, i) => [f, { ...c20.frames[i], tsUs: f.tsUs + 5 }]);
+  const late = [...c10.frames, ...c20.frames.map((f) => ({ ...f, tsUs: f.tsUs + 1000 }))];
+  for (const frames of [interleaved, late]) {
+    const { entries, result } = await importFrames(frames);
+    assert.deepEqual(entries.map((e) => [e.target, e.status]), [['/a', 200], ['/b', 200]]);
+    assert.equal(result.counters.connections, 1);
+  }
+});
