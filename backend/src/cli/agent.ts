@@ -7,6 +7,7 @@
  * with the BPF filter the targets give, following them as pods come and go.
  */
 import type { Command } from 'commander';
+import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { defaultLiveOptions, type LiveOptions } from '../capture/live.js';
 import { addTapTargetOptions, setupKube, tapTargetOptionsFrom, type TapChange } from '../k8s/index.js';
 import { LiveAgent } from '../agent/live-agent.js';
@@ -30,7 +31,7 @@ export function registerAgent(program: Command): void {
   addTapTargetOptions(addCommonOptions(
     program
       .command('agent')
-      .description('capture live traffic on network interfaces into entries')
+      .description(COMMAND_DESCRIPTIONS.agent)
       .option('-i, --interface <name>', "interface to capture on (repeatable; `any` for all); default in a cluster: the targeted pods' interfaces", (v: string, acc: string[]) => [...acc, v], [] as string[])
       .option('--filter <bpf>', 'BPF filter (pcap-filter(7)) with -i', defaultLiveOptions.filter)
       .option('--buffer-size <bytes>', 'kernel capture buffer per interface', byteCount, defaultLiveOptions.bufferSize)

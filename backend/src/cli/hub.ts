@@ -3,6 +3,7 @@
  * without capturing. In cluster mode agents write to ClickHouse and hubs follow it.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { createHub } from '../hub/server.js';
 import { createLogger } from '../log.js';
 import { migrate, openStore, storeConfigFrom, type StoreCliOptions, type StoreConfig } from '../store/index.js';
@@ -10,7 +11,8 @@ import { addRetentionOptions, describeRetention, startRetention, type RetentionC
 
 export function registerHub(program: Command): void {
   addRetentionOptions(addHubOptions(
-    addStoreOptions(program.command('hub').description('serve the hub API (docs/api.md) over a store: --store DIR|URL')),
+    addStoreOptions(program.command('hub')
+      .description(COMMAND_DESCRIPTIONS.hub)),
   ))
     .option('--settle <ms>', 'live stream: inserts are assumed visible this long after their insert time', nonNegativeInt, 1000)
     .action(async (o: HubCliOptions & StoreArgOptions & RetentionCliOptions & { settle: number }) => {

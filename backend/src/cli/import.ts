@@ -5,6 +5,7 @@
 import { stat } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { importCaptureFile } from '../agent/import-file.js';
 import { addCommonOptions, pipelineOptions, sinkChoice, type CommonOptions } from '../agent/options.js';
 import { formatCounters } from '../agent/report.js';
@@ -18,7 +19,7 @@ export function registerImport(program: Command): void {
   addCommonOptions(
     program
       .command('import')
-      .description('dissect a .pcap or .pcapng capture file into entries')
+      .description(COMMAND_DESCRIPTIONS.import)
       .argument('<file>', 'capture file (pcap or pcapng: Ethernet, Linux cooked v1/v2, raw IP, loopback, NFLOG, 802.11 with or without radiotap; VXLAN, Geneve, GTP-U, GRE, ERSPAN, IP-in-IP and MPLS unwrapped)'),
   )
     .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)')

@@ -4,6 +4,7 @@
  * store directly, or a running hub with --hub (needed while `tapline up` holds the embedded store).
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { EntryLookup, listEntries, checkLimit } from '../hub/entries.js';
 import type { EntryDetail, EntrySummary } from '../hub/shapes.js';
 import { parseUserFilter, timeRange } from '../hub/params.js';
@@ -47,7 +48,7 @@ export function registerQuery(program: Command): void {
   addStoreOptions(
     program
       .command('query')
-      .description('print entries matching a filter (docs/filter-language.md), newest first')
+      .description(COMMAND_DESCRIPTIONS.query)
       .argument('[filter]', 'e.g. \'http and status >= 500\' (empty: everything)', ''),
   )
     .option('--since <duration>', 'how far back, when --from is not given (default 1h)', parseSince)

@@ -3,6 +3,7 @@
  * real writer, e.g. for a demo, a dashboard check or a benchmark.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import cliProgress from 'cli-progress';
 import { SYNTHETIC_PROTOCOLS, syntheticEntries, type SyntheticProtocol } from '../entries/synthetic.js';
 import { createLogger } from '../log.js';
@@ -77,7 +78,7 @@ export async function seed(o: SeedOptions): Promise<{ rows: number; seconds: num
 export function registerSeed(program: Command): void {
   program
     .command('seed')
-    .description("fill the store with realistic synthetic entries (several namespaces and services, 404s, 5xx bursts, the pods' DNS lookups)")
+      .description(COMMAND_DESCRIPTIONS.seed)
     .requiredOption('--rows <n>', 'how many entries', positiveInt)
     .option('--data <dir>', `embedded store directory (default ${DEFAULT_DATA_DIR})`)
     .option('--url <url>', 'ClickHouse server instead, e.g. http://127.0.0.1:8123 (or TAPLINE_CLICKHOUSE_URL)')

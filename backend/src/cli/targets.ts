@@ -4,6 +4,7 @@
  * and go.
  */
 import type { Command } from 'commander';
+import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import {
   addTapTargetOptions,
   KubeError,
@@ -24,7 +25,8 @@ interface TargetsOptions {
 }
 
 export function registerTargets(program: Command): void {
-  addTapTargetOptions(program.command('targets').description('list the pods the agent would tap (-n/-A/--pod, as kubeshark tap) and its capture filter'))
+  addTapTargetOptions(program.command('targets')
+      .description(COMMAND_DESCRIPTIONS.targets))
     .option('--watch', 'keep listing as pods come and go (until Ctrl-C)')
     .option('--json', 'print each state as one JSON object: {pods, bpfFilter, interfaces}')
     .option('--sync-timeout <seconds>', 'how long to wait for the API server', (v) => Number(v), 10)

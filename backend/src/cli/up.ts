@@ -12,6 +12,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { LiveAgent } from '../agent/live-agent.js';
 import { addTapTargetOptions, setupKube, tapTargetOptionsFrom, type TapChange } from '../k8s/index.js';
 import { defaultLiveOptions, type LiveOptions } from '../capture/live.js';
@@ -38,7 +39,7 @@ export function registerUp(program: Command): void {
   addTapTargetOptions(addRetentionOptions(addHubOptions(
     program
       .command('up')
-      .description('store + capture + hub in one process: tap loopback (or -i IFACE) and serve the API on 127.0.0.1:8787')
+      .description(COMMAND_DESCRIPTIONS.up)
       // npm runs scripts in the workspace folder; INIT_CWD is where `npm start` was typed.
       .option('--data <dir>', 'embedded store directory', join(process.env.INIT_CWD ?? '.', DEFAULT_DATA_DIR))
       .option('-i, --interface <name>', 'capture on this interface (repeatable); default: on a cluster node (--node-name), the targeted pods\' interfaces, else lo', collect)
