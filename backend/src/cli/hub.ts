@@ -65,10 +65,12 @@ export interface ListenAddress {
 }
 
 /** "127.0.0.1:8787", "[::1]:8787", "0.0.0.0:80", ":8787" (loopback), "8787". */
+/** `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or a bare `PORT` (host 127.0.0.1). */
 export function parseListen(text: string): ListenAddress {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):?(\d{1,5})$/.exec(text.trim());
+  const t = text.trim();
+  const m = /^\d{1,5}$/.test(t) ? [t, undefined, '', t] : /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(t);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new InvalidArgumentError(`expected HOST:PORT like 127.0.0.1:8787, got ${JSON.stringify(text)}`);
+  if (!m || port > 65535) throw new InvalidArgumentError(`expected HOST:PORT like 127.0.0.1:8787 (or a port), got ${JSON.stringify(text)}`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 

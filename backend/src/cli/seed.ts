@@ -85,7 +85,7 @@ export function registerSeed(program: Command): void {
     .option('--user <name>', 'ClickHouse user (or TAPLINE_CLICKHOUSE_USER)')
     .option('--password <secret>', 'ClickHouse password (or TAPLINE_CLICKHOUSE_PASSWORD)')
     .option('--database <name>', 'database (default tapline)')
-    .option('--span <duration>', 'spread the entries over this much time, ending now', parseSpan, parseSpan('1h'))
+    .option('--span <duration>', 'spread the entries over this much time, ending now (30m, 24h, 7d at most; default 1h)', parseSpan, parseSpan('1h'))
     .option('--seed <n>', 'random seed (same seed, same entries)', positiveInt, 1)
     .option('--protocols <list>', `which protocols' entries to make, comma-separated (default all: ${SYNTHETIC_PROTOCOLS.join(',')})`, protocolList)
     .option('--batch <n>', "entries per insert (default: the writer's)", positiveInt)

@@ -1,5 +1,6 @@
 // The retention options of `tapline up` and `tapline hub` as processes: the start line says what is
-// kept, the store's TTL follows --retention-days, env variables work as flags, bad values are refused.
+// kept, the store's TTL follows --retention-days, env variables work as flags, bad values are refused;
+// and the --listen forms both take.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -71,4 +72,13 @@ test('bad retention values are refused with the option, the value and what is ex
   const days = tapline(['hub', '--store', join(dir, 'bad')], { TAPLINE_RETENTION_DAYS: '1.5' });
   assert.notEqual(await days.exited, 0);
   assert.match(days.stderr(), /--retention-days <days>' value '1\.5' from env 'TAPLINE_RETENTION_DAYS' is invalid\. expected a whole number of days/);
+});
+
+test('--listen takes HOST:PORT, [IPv6]:PORT, :PORT and a bare PORT; anything else is refused with the form', async () => {
+  const { parseListen } = await import('../../src/cli/hub.js');
+  assert.deepEqual(parseListen('19171'), { host: '127.0.0.1', port: 19171 });
+  assert.deepEqual(parseListen(':8787'), { host: '127.0.0.1', port: 8787 });
+  assert.deepEqual(parseListen('0.0.0.0:80'), { host: '0.0.0.0', port: 80 });
+  assert.deepEqual(parseListen('[::1]:9000'), { host: '::1', port: 9000 });
+  for (const bad of ['1917x', 'host:', 'host:70000', '[::1]9000', '']) assert.throws(() => parseListen(bad), /expected HOST:PORT like 127\.0\.0\.1:8787 \(or a port\)/, bad);
 });
