@@ -245,3 +245,25 @@ test('a head cut by the snap length: the start line and the whole header lines a
   ]);
   assert.deepEqual(entries[0].requestHeaders.toPairs(), [['Host', 'h'], ['User-Agent', 'curl/8']], 'the cut Cookie line is left out, not guessed');
 });
+
+test('heads over the 64 KiB limit are entries marked incomplete with what was kept: a 2 MiB header, 20 000 headers, a 200 KB path', async () => {
+  const cases: Array<[string, string, number]> = [
+    [`GET /big HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(2 << 20)}\r\n\r\n`, '/big', 2],
+    [`GET /many HTTP/1.1\r\nHost: h\r\n${Array.from({ length: 20_000 }, (_, i) => `X-H${i}: v\r\n`).join('')}\r\n`, '/many', -1],
+    [`GET /${'p'.repeat(200_000)} HTTP/1.1\r\nHost: h\r\n\r\n`, `/${'p'.repeat(200_000)}`.slice(0, 64 * 1024 - 4), 0],
+  ];
+  for (const [request, target, headers] of cases) {
+    const c = conv();
+    c.send(request);
+    c.reply('HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n');
+    c.send('GET /after HTTP/1.1\r\nHost: h\r\n\r\n');
+    c.reply('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    c.close();
+    const { entries } = await importFrames(c.frames);
+    assert.deepEqual(entries.map((e) => [e.operation, e.target, e.status, e.incomplete]), [['GET', target, 431, true], ['GET', '/after', 200, false]]);
+    const kept = entries[0];
+    if (headers >= 0) assert.equal(kept.requestHeaders.count, headers);
+    else assert.ok(kept.requestHeaders.count > 1000 && kept.requestHeaders.count < 20_000, `${kept.requestHeaders.count} headers kept`);
+    assert.equal(kept.protocolVersion, target.length > 1000 ? '' : '1.1', 'a cut start line has no version');
+  }
+});

@@ -55,8 +55,11 @@ const MAX_CHUNK_LINE = 1024;
 const LINE_MIDDLE = 0;
 const LINE_START = 1;
 const LINE_START_CR = 2;
-/** A head this many times over the limit without a blank line is not a head. */
-const MAX_HEAD_FACTOR = 16;
+/**
+ * A head this many times over the limit without a blank line is not a head (4 MiB at the default
+ * 64 KiB: past the kept part only its length is counted, so this bounds time, not memory).
+ */
+const MAX_HEAD_FACTOR = 64;
 
 export class HttpParser {
   private state = State.Idle;
@@ -354,7 +357,9 @@ export class HttpParser {
     if (nl < 0 || nl > len) nl = len;
     let lineEnd = nl;
     if (lineEnd > 0 && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
-    const ok = this.requests ? parseRequestLine(text, 0, lineEnd, msg) : parseStatusLine(text, 0, lineEnd, msg);
+    // A start line cut by the head limit (a 200 KB path): its method and the target's start, version unknown.
+    const lineCut = nl === len && msg.headTruncated;
+    const ok = this.requests ? parseRequestLine(text, 0, lineEnd, msg, lineCut) : parseStatusLine(text, 0, lineEnd, msg);
     if (!ok) {
       this.fail(lineEnd === 0 ? 'empty head' : `bad ${this.requests ? 'request' : 'status'} line`, true);
       return;
@@ -595,9 +600,10 @@ function httpVersion(text: string, at: number): string {
 /**
  * method SP target SP HTTP/1.x in text[start, end), the method any token. The target ends at the
  * first space, as RFC 9112 reads it and tshark does (`GET /a b HTTP/1.1` asks for /a); the version
- * is the line's last word. `GET /target` alone is HTTP/0.9.
+ * is the line's last word. `GET /target` alone is HTTP/0.9. A line cut by the head limit (`lineCut`) keeps its
+ * method and the target's start, its version unknown ('').
  */
-function parseRequestLine(text: string, start: number, end: number, msg: HttpMessage): boolean {
+function parseRequestLine(text: string, start: number, end: number, msg: HttpMessage, lineCut = false): boolean {
   const sp1 = text.indexOf(' ', start);
   if (sp1 <= start || sp1 >= end) return false;
   for (let i = start; i < sp1; i++) {
@@ -609,7 +615,7 @@ function parseRequestLine(text: string, start: number, end: number, msg: HttpMes
   if (targetEnd === sp1 + 1) return false;
   const sp2 = text.lastIndexOf(' ', end - 1);
   let version = sp2 > sp1 && end - sp2 - 1 === 8 ? httpVersion(text, sp2 + 1) : '';
-  if (version === '') {
+  if (version === '' && !lineCut) {
     if (targetEnd !== end || text.slice(start, sp1) !== 'GET' || text.charCodeAt(sp1 + 1) !== 0x2f) return false;
     version = '0.9';
   }
