@@ -556,10 +556,12 @@ function headLength(text: string): number {
   return crlf < 0 ? -1 : crlf + 3;
 }
 
-/** Whether text[0, len) holds a byte above 0x7f (heads are ASCII nearly always). */
+const HIGH_BYTE = /[\u0080-\u00ff]/;
+
+/** Whether text[0, len) holds a byte above 0x7f (heads are ASCII nearly always): one native search. */
 function hasHighBytes(text: string, len: number): boolean {
-  for (let i = 0; i < len; i++) if (text.charCodeAt(i) > 0x7f) return true;
-  return false;
+  const at = text.search(HIGH_BYTE);
+  return at >= 0 && at < len;
 }
 
 /** Latin-1 text of bytes that are valid UTF-8, as UTF-8; anything else as it is (RFC 9110 obs-text). */
