@@ -1,5 +1,6 @@
 /** Where the CLI sends entries: JSON lines on stdout, or the store (embedded data dir or a server URL). */
 import type { EntrySink } from '../entries/entry.js';
+import { createLogger } from '../log.js';
 import { JsonLinesSink } from './json-sink.js';
 
 export interface OpenedSink {
@@ -34,13 +35,24 @@ export async function openSink(choice: SinkChoice): Promise<OpenedSink> {
         password: decodeURIComponent(url.password) || undefined,
       })
     : openStore({ kind: 'embedded', dataDir: choice.store });
+  let prepare: (() => Promise<void>) | undefined;
   try {
     await migrate(store);
   } catch (err) {
-    await store.close();
-    throw err;
+    // A server that does not answer at start, with a spool to write to: capture and spool now,
+    // migrate when it answers (the writer runs the migration before its first insert).
+    const down = remote && choice.spoolDir !== undefined && !(await store.client.ping().then((p) => p.success, () => false));
+    if (!down) {
+      await store.close();
+      throw err;
+    }
+    createLogger('store').warn({ err: (err as Error).message, spool: choice.spoolDir },
+      'the store does not answer: spooling entries until it does, then migrating its schema and replaying them');
+    prepare = async () => {
+      await migrate(store);
+    };
   }
-  const writer = await EntryWriter.create(store, { spoolDir: choice.spoolDir });
+  const writer = await EntryWriter.create(store, { spoolDir: choice.spoolDir, prepare });
   return {
     sink: writer,
     describe: url ? `ClickHouse at ${url.host}` : `the embedded store in ${choice.store}`,

@@ -56,6 +56,12 @@ export interface WriterOptions {
    * and says so instead of reporting them written.
    */
   ttlDays?: number;
+  /**
+   * Runs before the first insert, and again before each one until it succeeds: the schema
+   * migration of a store that was down when the writer started (agent/sinks.ts). Until then
+   * batches retry and spool as for a store that is down.
+   */
+  prepare?: () => Promise<void>;
 }
 
 export interface WriterCounters {
@@ -122,6 +128,7 @@ export class EntryWriter implements EntrySink {
   private readonly maxDelayMs: number;
   private readonly maxReplayFailures: number;
   private readonly ttlUs: number;
+  private prepare: (() => Promise<void>) | undefined;
   /** Entries starting before this (µs) are past the TTL; refreshed with each new batch. */
   private oldestKeptUs = 0;
   private readonly instance = randomUUID().slice(0, 8);
@@ -167,6 +174,7 @@ export class EntryWriter implements EntrySink {
     this.maxDelayMs = o.maxDelayMs ?? 5000;
     this.maxReplayFailures = o.maxReplayFailures ?? 3;
     this.ttlUs = (o.ttlDays ?? DEFAULT_TTL_DAYS) * 86_400_000_000;
+    this.prepare = o.prepare;
     this.loop = this.run().catch((err: unknown) => {
       this.log.fatal({ err }, 'store writer stopped on an unexpected error');
     });
@@ -383,6 +391,11 @@ export class EntryWriter implements EntrySink {
   }
 
   private async insert(body: Buffer, token: string): Promise<void> {
+    if (this.prepare) {
+      await this.prepare();
+      this.prepare = undefined;
+      this.log.info('the store is ready (schema migrated): inserting');
+    }
     await this.store.insertNative('entries', ENTRY_COLUMNS, body, token);
   }
 
