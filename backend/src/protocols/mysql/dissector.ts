@@ -161,6 +161,9 @@ interface Session {
   compressed: '' | 'zlib' | 'zstd';
 }
 
+/** The sequence id of a payload's last packet (every packet but the last is 16 MiB - 1 long). */
+const lastSeq = (seq: number, length: number) => (seq + Math.floor(length / MAX_PACKET)) & 0xff;
+
 const u24 = (b: Buffer, i: number) => b[i] | (b[i + 1] << 8) | (b[i + 2] << 16);
 /** A chunk that can start a command (framing resumes there after a gap in the client's direction). */
 const resyncClient: Resync = (b, s, e) => e - s >= 5 && b[s + 3] === 0 && commandName(b[s + 4]) !== undefined && u24(b, s) > 0 && (u24(b, s) + 4 <= e - s || e - s >= 1024);
@@ -334,6 +337,7 @@ class MysqlConnection implements StreamConsumer {
       // Auth data (switch responses, passwords sent in the clear by some plugins): counted, never read.
       const req = this.pairing.oldest;
       if (req) req.wireSize += length + 4;
+      if (this.reply) this.reply.lastSeq = lastSeq(seq, length);
       return;
     }
     if (this.phase === Phase.Tls) return;
@@ -344,6 +348,8 @@ class MysqlConnection implements StreamConsumer {
         req.wireSize += length + 4;
       }
       if (length === 0) this.infile = false;
+      // The server's answer continues the sequence after the file's packets.
+      if (this.reply) this.reply.lastSeq = lastSeq(seq, length);
       return;
     }
     const command = b[s];
@@ -353,7 +359,7 @@ class MysqlConnection implements StreamConsumer {
       return;
     }
     this.orphan = false;
-    const req = this.request(command, seq, startUs, endUs, length);
+    const req = this.request(command, lastSeq(seq, length), startUs, endUs, length);
     r.skip(1);
     switch (command) {
       case Command.query:
@@ -415,8 +421,14 @@ class MysqlConnection implements StreamConsumer {
 
   /** The statement text of a query or prepare: kept (a copy) up to the body limit. */
   private statementText(req: Request, r: Reader, length: number): void {
+    let end = Math.min(r.end, r.pos + this.ctx.limits.maxBodyBytes);
+    // Some C clients (mysqlslap) send the string's terminating NUL too: not part of the statement.
+    if (end === r.pos + length) {
+      while (end > r.pos && r.buf[end - 1] === 0) end--;
+      length = end - r.pos;
+    }
     req.textLength = length;
-    const bytes = Buffer.from(r.buf.subarray(r.pos, Math.min(r.end, r.pos + this.ctx.limits.maxBodyBytes)));
+    const bytes = Buffer.from(r.buf.subarray(r.pos, end));
     req.textBytes = bytes;
     req.text = bytes.toString('utf8');
     req.incomplete ||= bytes.length < length && bytes.length < this.ctx.limits.maxBodyBytes;
@@ -425,7 +437,7 @@ class MysqlConnection implements StreamConsumer {
   private login(r: Reader, seq: number, length: number, startUs: number, endUs: number): void {
     const session = this.session;
     const greeting = session.greeting!;
-    const req = this.request(LOGIN, seq, startUs, endUs, length);
+    const req = this.request(LOGIN, lastSeq(seq, length), startUs, endUs, length);
     const caps = r.left >= 4 ? r.buf.readUInt32LE(r.pos) : 0;
     if (length === 32 && caps & Cap.ssl) {
       // SSLRequest: a TLS handshake follows; what the connection carries is not readable.
@@ -475,7 +487,7 @@ class MysqlConnection implements StreamConsumer {
       x.lastSeq = req.seq;
     }
     if (seq !== ((x.lastSeq + 1) & 0xff)) this.ctx.counters.parseErrors++;
-    x.lastSeq = seq;
+    x.lastSeq = lastSeq(seq, length);
     x.wireSize += length + 4;
     x.endUs = endUs;
     if (!this.step(req, x, r, length)) return;
@@ -742,7 +754,10 @@ class MysqlConnection implements StreamConsumer {
       if (x.insertId > 0) fields['mysql.insert_id'] = x.insertId;
       if (x.columnCount > 0) fields['mysql.columns'] = x.columnCount;
       if (x.results > 1) fields['mysql.results'] = x.results;
-      if (x.infile !== '') fields['mysql.infile'] = x.infile;
+      if (x.infile !== '') {
+        fields['mysql.infile'] = x.infile;
+        fields['mysql.infile_bytes'] = req.infileBytes;
+      }
     }
     const request: Array<[string, string]> = req.login ? [...req.login.attributes] : req.params.map((v, i) => [`${PARAMETER_PREFIX}${i + 1}`, v]);
     return {
@@ -769,7 +784,7 @@ class MysqlConnection implements StreamConsumer {
 
   private requestBody(req: Request): Body {
     const bytes = req.textBytes;
-    if (bytes === null) return { bytes: Buffer.alloc(0), wireSize: req.wireSize - 4, size: req.infileBytes, truncated: false, encoding: '' };
+    if (bytes === null) return { bytes: Buffer.alloc(0), wireSize: req.wireSize - 4, size: 0, truncated: false, encoding: '' };
     return { bytes, wireSize: req.wireSize - 4, size: req.textLength, truncated: bytes.length < req.textLength, encoding: '' };
   }
 
@@ -891,6 +906,7 @@ export const mysqlDissector: Dissector = {
     { name: 'mysql.columns', type: 'int', doc: 'columns of the (last) result set' },
     { name: 'mysql.results', type: 'int', doc: 'result sets of a multi-statement or CALL reply, when more than one' },
     { name: 'mysql.infile', type: 'string', doc: 'the file a LOAD DATA LOCAL INFILE asked the client for' },
+    { name: 'mysql.infile_bytes', type: 'int', doc: 'bytes of the file the client sent for a LOCAL INFILE' },
     { name: 'mysql.auth_plugin', type: 'string', labels: true, doc: 'LOGIN: the auth plugin used in the end (mysql_native_password, caching_sha2_password…)' },
     { name: 'mysql.tls', type: 'bool', doc: 'LOGIN: the client asked for TLS (SSLRequest); the rest of the connection is not read' },
     { name: 'mysql.compressed', type: 'bool', doc: 'LOGIN: both sides agreed on the compressed protocol' },
