@@ -143,6 +143,8 @@ class Reply {
   incomplete = false;
   /** The login (or change of user) was accepted. */
   loggedIn = false;
+  /** The reply's last packet was read (not cut by a gap or the end of the connection). */
+  complete = false;
 
   constructor(readonly startUs: number) {
     this.endUs = startUs;
@@ -211,7 +213,7 @@ function firstKeyword(shape: string): string {
   return m ? m[1].toUpperCase() : '';
 }
 
-const TABLE_AFTER = /\b(?:FROM|INTO|UPDATE|TABLE|JOIN)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?((?:`[^`]*`|[\w$]+)(?:\.(?:`[^`]*`|[\w$]+))?)/i;
+const TABLE_AFTER = /\b(?:FROM|INTO(?:\s+TABLE)?|UPDATE|TABLE|JOIN)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?((?:`[^`]*`|[\w$]+)(?:\.(?:`[^`]*`|[\w$]+))?)/i;
 
 /** The statement's main table when its text names it plainly (FROM, INTO, UPDATE, TABLE), else ''. */
 export function mainTable(shape: string): string {
@@ -258,7 +260,8 @@ class MysqlConnection implements StreamConsumer {
     private readonly ctx: DissectorContext,
     private readonly clientDir: Direction,
   ) {
-    this.keep = Math.max(ctx.limits.maxBodyBytes, 4096);
+    // The body limit, plus room for a command's fixed fields before its statement.
+    this.keep = Math.max(ctx.limits.maxBodyBytes, 4096) + 64;
     const client: PacketSink = { packet: (...a) => this.clientPacket(...a) };
     const server: PacketSink = { packet: (...a) => this.serverPacket(...a) };
     const sides: Side[] = [];
@@ -443,7 +446,7 @@ class MysqlConnection implements StreamConsumer {
       // SSLRequest: a TLS handshake follows; what the connection carries is not readable.
       this.phase = Phase.Tls;
       const x = new Reply(endUs);
-      x.loggedIn = true;
+      x.complete = true;
       this.ctx.counters.exchanges++;
       this.ctx.emit(this.exchange(req, x, false, true));
       return;
@@ -491,6 +494,7 @@ class MysqlConnection implements StreamConsumer {
     x.wireSize += length + 4;
     x.endUs = endUs;
     if (!this.step(req, x, r, length)) return;
+    x.complete = true;
     this.reply = null;
     this.pairing.response(x);
     if (x.loggedIn) this.loggedIn(req);
@@ -730,7 +734,7 @@ class MysqlConnection implements StreamConsumer {
       const shape = statementShape(req.text, 'mysql');
       fields['sql.statement'] = req.text;
       fields['sql.shape'] = shape;
-      if (req.command !== Command.stmtPrepare && req.command !== Command.stmtClose && req.command !== Command.stmtReset && req.command !== Command.stmtSendLongData) {
+      if (req.command === Command.query || req.command === Command.stmtExecute || req.command === Command.stmtBulkExecute) {
         operation = firstKeyword(shape) || name;
       }
     }
@@ -745,7 +749,7 @@ class MysqlConnection implements StreamConsumer {
     let statusText = '';
     if (x) {
       status = x.errno;
-      statusText = tls ? 'TLS' : x.errno !== 0 ? x.sqlstate || 'ERR' : x.incomplete && x.wireSize === 0 ? '' : 'OK';
+      statusText = tls ? 'TLS' : x.errno !== 0 ? x.sqlstate || 'ERR' : x.complete ? 'OK' : '';
       fields['mysql.errno'] = x.errno;
       fields['sql.error'] = x.errno !== 0 ? x.sqlstate : '';
       fields['sql.message'] = x.message;
