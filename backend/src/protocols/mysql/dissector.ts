@@ -21,6 +21,7 @@ import { statementShape } from '../sql/shape.js';
 import { sqlstateOutcome } from '../sql/sqlstate.js';
 import {
   binaryRow,
+  headerRow,
   Cap,
   Command,
   commandName,
@@ -34,6 +35,7 @@ import {
   parseOk,
   Reader,
   ServerStatus,
+  RowWriter,
   textRow,
   type Column,
   type Greeting,
@@ -135,7 +137,8 @@ class Reply {
   left = 0;
   paramsLeft = 0;
   prepared: Statement | null = null;
-  body = '';
+  /** The rendered rows, taken from the connection's writer when the reply ends. */
+  body: Buffer | null = null;
   bodyCut = false;
   wireSize = 0;
   infile = '';
@@ -255,6 +258,8 @@ class MysqlConnection implements StreamConsumer {
   private orphan = false;
   private cut = false;
   private readonly keep: number;
+  /** The reply being read renders its rows here (one reply at a time per connection). */
+  private readonly rows: RowWriter;
 
   constructor(
     private readonly ctx: DissectorContext,
@@ -262,6 +267,7 @@ class MysqlConnection implements StreamConsumer {
   ) {
     // The body limit, plus room for a command's fixed fields before its statement.
     this.keep = Math.max(ctx.limits.maxBodyBytes, 4096) + 64;
+    this.rows = new RowWriter(ctx.limits.maxBodyBytes);
     const client: PacketSink = { packet: (...a) => this.clientPacket(...a) };
     const server: PacketSink = { packet: (...a) => this.serverPacket(...a) };
     const sides: Side[] = [];
@@ -285,6 +291,7 @@ class MysqlConnection implements StreamConsumer {
     if (req === undefined) return;
     const x = this.reply ?? new Reply(req.endUs);
     x.incomplete = true;
+    if (this.reply) this.takeRows(x);
     this.reply = null;
     this.pairing.response(x);
   }
@@ -297,6 +304,7 @@ class MysqlConnection implements StreamConsumer {
     if (this.reply) {
       this.reply.incomplete = true;
       const x = this.reply;
+      this.takeRows(x);
       this.reply = null;
       this.pairing.response(x);
     }
@@ -486,6 +494,7 @@ class MysqlConnection implements StreamConsumer {
     let x = this.reply;
     if (x === null) {
       x = this.reply = new Reply(startUs);
+      this.rows.reset();
       if (req.command === LOGIN || req.command === Command.changeUser) x.state = State.Auth;
       x.lastSeq = req.seq;
     }
@@ -495,6 +504,7 @@ class MysqlConnection implements StreamConsumer {
     x.endUs = endUs;
     if (!this.step(req, x, r, length)) return;
     x.complete = true;
+    this.takeRows(x);
     this.reply = null;
     this.pairing.response(x);
     if (x.loggedIn) this.loggedIn(req);
@@ -660,7 +670,7 @@ class MysqlConnection implements StreamConsumer {
 
   private columnsRead(x: Reply): void {
     x.state = State.AfterColumns;
-    this.append(x, x.columns.map((c) => c.name).join('\t'));
+    headerRow(x.columns, this.rows);
   }
 
   private row(req: Request, x: Reply, r: Reader, h: number, length: number): boolean {
@@ -679,20 +689,18 @@ class MysqlConnection implements StreamConsumer {
       return false;
     }
     x.rows++;
-    if (x.body.length < this.ctx.limits.maxBodyBytes) {
-      const binary = req.command !== Command.query;
-      this.append(x, binary ? binaryRow(r, x.columns) : textRow(r, x.columnCount));
-      if (r.short) x.bodyCut = true; // the row is longer than the bytes kept
-    } else x.bodyCut = true;
+    if (this.rows.full) this.rows.cut = true;
+    else {
+      if (req.command === Command.query) textRow(r, x.columnCount, this.rows);
+      else binaryRow(r, x.columns, this.rows);
+      if (r.short) this.rows.cut = true; // the row is longer than the bytes kept
+    }
     return false;
   }
 
-  private append(x: Reply, line: string): void {
-    if (x.body.length >= this.ctx.limits.maxBodyBytes) {
-      x.bodyCut = true;
-      return;
-    }
-    x.body += `${line}\n`;
+  private takeRows(x: Reply): void {
+    if (this.rows.length > 0) x.body = this.rows.take();
+    x.bodyCut = this.rows.cut;
   }
 
   /** Reads an OK after its header byte; returns its status flags. */
@@ -793,12 +801,9 @@ class MysqlConnection implements StreamConsumer {
   }
 
   private responseBody(x: Reply): Body {
-    if (x.body === '') return { ...emptyBody(), wireSize: x.wireSize };
-    let bytes = Buffer.from(x.body);
-    const max = this.ctx.limits.maxBodyBytes;
-    const cut = x.bodyCut || bytes.length > max;
-    if (bytes.length > max) bytes = bytes.subarray(0, max);
-    return { bytes, wireSize: x.wireSize, size: cut ? Buffer.byteLength(x.body) : bytes.length, truncated: cut, encoding: '' };
+    // The size of what was rendered: rows past the limit are counted (sql.rows), not rendered.
+    if (x.body === null) return { ...emptyBody(), wireSize: x.wireSize, truncated: x.bodyCut };
+    return { bytes: x.body, wireSize: x.wireSize, size: x.body.length, truncated: x.bodyCut, encoding: '' };
   }
 }
 

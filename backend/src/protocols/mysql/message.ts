@@ -352,20 +352,109 @@ export const FieldType = {
 
 const UNSIGNED = 0x20;
 
-/** `\t`, `\n`, `\\` and NUL escaped as `mariadb --batch` does, so one row is one line. */
-function batchEscape(s: string): string {
-  return /[\t\n\\\0]/.test(s) ? s.replace(/[\t\n\\\0]/g, (c) => (c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\\' ? '\\\\' : '\\0')) : s;
+/**
+ * A result set rendered as `mariadb --batch` prints it, into one reused buffer up to a limit:
+ * values are copied as bytes (no string per value), `\t`, `\n`, `\\` and NUL escaped so one row
+ * is one line.
+ */
+export class RowWriter {
+  private buf: Buffer;
+  length = 0;
+  /** Something did not fit. */
+  cut = false;
+
+  constructor(private readonly limit: number) {
+    this.buf = Buffer.allocUnsafe(Math.min(limit, 4096));
+  }
+
+  reset(): void {
+    this.length = 0;
+    this.cut = false;
+  }
+
+  get full(): boolean {
+    return this.length >= this.limit;
+  }
+
+  /** A copy of what was written. */
+  take(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.length));
+  }
+
+  private room(n: number): boolean {
+    if (this.length + n > this.buf.length && this.buf.length < this.limit) {
+      const grown = Buffer.allocUnsafe(Math.min(this.limit, Math.max(this.buf.length * 2, this.length + n)));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    if (this.length + n <= this.buf.length) return true;
+    this.cut = true;
+    return false;
+  }
+
+  byte(c: number): void {
+    if (this.room(1)) this.buf[this.length++] = c;
+  }
+
+  ascii(s: string): void {
+    if (this.room(s.length)) this.length += this.buf.write(s, this.length, 'latin1');
+  }
+
+  text(s: string): void {
+    const n = Buffer.byteLength(s);
+    if (this.room(n)) this.length += this.buf.write(s, this.length, 'utf8');
+  }
+
+  /** `src[start, end)` escaped. */
+  escaped(src: Buffer, start: number, end: number): void {
+    let from = start;
+    for (let i = start; i < end; i++) {
+      const c = src[i];
+      if (c !== 9 && c !== 10 && c !== 92 && c !== 0) continue;
+      // Runs without a special byte are copied at once.
+      if (!this.copy(src, from, i) || !this.room(2)) return;
+      this.buf[this.length++] = 92;
+      this.buf[this.length++] = c === 9 ? 116 : c === 10 ? 110 : c === 0 ? 48 : 92;
+      from = i + 1;
+    }
+    this.copy(src, from, end);
+  }
+
+  private copy(src: Buffer, start: number, end: number): boolean {
+    const n = end - start;
+    if (n === 0) return true;
+    if (!this.room(n)) {
+      // What fits of the value, then the writer is full.
+      const fits = Math.max(0, this.buf.length - this.length);
+      src.copy(this.buf, this.length, start, start + fits);
+      this.length += fits;
+      return false;
+    }
+    // Short runs by hand: a native copy costs more than it saves below a few dozen bytes.
+    if (n < 64) {
+      const b = this.buf;
+      let at = this.length;
+      for (let i = start; i < end; i++) b[at++] = src[i];
+    } else src.copy(this.buf, this.length, start, end);
+    this.length += n;
+    return true;
+  }
 }
 
-/** A text row as one tab-separated line (NULL as `NULL`), as `mariadb --batch` prints it. */
-export function textRow(r: Reader, columns: number): string {
-  let line = '';
+const NULL_TEXT = 'NULL';
+
+/** A text row: each value a length-encoded string or the NULL marker. */
+export function textRow(r: Reader, columns: number, w: RowWriter): void {
   for (let i = 0; i < columns && !r.short; i++) {
-    const v = r.lenencText();
-    if (i > 0) line += '\t';
-    line += v === null ? 'NULL' : batchEscape(v);
+    if (i > 0) w.byte(9);
+    const n = r.lenenc();
+    if (n < 0) w.ascii(NULL_TEXT);
+    else {
+      const p = r.span(n);
+      w.escaped(r.buf, p, r.pos);
+    }
   }
-  return line;
+  w.byte(10);
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -430,22 +519,37 @@ function binaryValue(r: Reader, c: Column): string {
     case FieldType.time:
       return temporal(r, c.type);
     default:
-      return batchEscape(r.lenencText() ?? '');
+      return r.lenencText() ?? '';
   }
 }
 
-/** A binary (prepared statement) row as one tab-separated line. */
-export function binaryRow(r: Reader, columns: readonly Column[]): string {
+/** Types whose binary value is a length-encoded string (every one but the numbers and times). */
+const isNumberOrTime = (t: number) => t <= FieldType.year && t !== FieldType.decimal;
+
+/** A binary (prepared statement) row: a NULL bitmap, then each value in its column's type. */
+export function binaryRow(r: Reader, columns: readonly Column[], w: RowWriter): void {
   r.skip(1); // 0x00 header
   const bitmap = r.span((columns.length + 9) >> 3);
-  let line = '';
   for (let i = 0; i < columns.length && !r.short; i++) {
     const bit = i + 2;
-    const isNull = (r.buf[bitmap + (bit >> 3)] & (1 << (bit & 7))) !== 0;
-    if (i > 0) line += '\t';
-    line += isNull ? 'NULL' : binaryValue(r, columns[i]);
+    if (i > 0) w.byte(9);
+    if ((r.buf[bitmap + (bit >> 3)] & (1 << (bit & 7))) !== 0) w.ascii(NULL_TEXT);
+    else if (isNumberOrTime(columns[i].type)) w.ascii(binaryValue(r, columns[i]));
+    else {
+      const p = r.span(Math.max(0, r.lenenc()));
+      w.escaped(r.buf, p, r.pos);
+    }
   }
-  return line;
+  w.byte(10);
+}
+
+/** Column names as the header line. */
+export function headerRow(columns: readonly Column[], w: RowWriter): void {
+  for (let i = 0; i < columns.length; i++) {
+    if (i > 0) w.byte(9);
+    w.text(columns[i].name);
+  }
+  w.byte(10);
 }
 
 /** Longest parameter value kept (a prepared statement's bound values). */
