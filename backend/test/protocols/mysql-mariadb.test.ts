@@ -251,7 +251,23 @@ test('secrets: the password, statements\' password literals and the auth respons
     const { body: list } = await getJson(`${base}/api/v1/entries?${q({ filter: 'mysql', from: Math.floor(entries[0].startUs / 1000) - 1000, to: Date.now() + 1000 })}`);
     assert.equal(list.entries.length, entries.length);
     const served = [JSON.stringify(list)];
-    for (const e of entries) served.push(JSON.stringify((await getJson(`${base}/api/v1/entries/${e.id}`)).body));
+    for (const e of entries) {
+      const { body } = await getJson(`${base}/api/v1/entries/${e.id}`);
+      // Read back from the store, an entry shows what it showed when captured.
+      const shape = (sections: Array<{ kind: string; title: string }>) => sections.map((x) => (x.kind === 'table' ? x : { kind: x.kind, title: x.title }));
+      assert.deepEqual(shape(body.sections), shape(JSON.parse(JSON.stringify(mysqlDissector.represent(e)))), e.operation);
+      served.push(JSON.stringify(body));
+    }
+    const range = { from: Math.floor(entries[0].startUs / 1000) - 1000, to: Date.now() + 1000 };
+    const operations = async (filter: string) => {
+      const { status, body } = await getJson(`${base}/api/v1/entries?${q({ filter, ...range })}`);
+      assert.equal(status, 200, JSON.stringify(body));
+      return (body.entries as Array<{ operation: string }>).map((e) => e.operation).sort();
+    };
+    assert.deepEqual(await operations('mysql.command == "LOGIN" and sql.user == "app" and sql.database == "shop"'), ['LOGIN']);
+    assert.deepEqual(await operations('sql.statement.startsWith("SET PASSWORD") and sql.error == ""'), ['SET']);
+    assert.deepEqual(await operations('mysql.one_way'), ['QUIT']);
+    assert.deepEqual(await operations('sql.rows == 1 and mysql.columns == 1'), ['SELECT']);
     const texts = [everything, ...served];
     assert.match(everything, /IDENTIFIED BY '\[REDACTED\]'/);
     assert.match(everything, /PASSWORD\('\[REDACTED\]'\)/);

@@ -796,7 +796,7 @@ class MysqlConnection implements StreamConsumer {
 
   private requestBody(req: Request): Body {
     const bytes = req.textBytes;
-    if (bytes === null) return { bytes: Buffer.alloc(0), wireSize: req.wireSize - 4, size: 0, truncated: false, encoding: '' };
+    if (bytes === null) return emptyBody(); // no statement: nothing to show as a payload
     return { bytes, wireSize: req.wireSize - 4, size: req.textLength, truncated: bytes.length < req.textLength, encoding: '' };
   }
 
