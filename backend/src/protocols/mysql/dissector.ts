@@ -94,6 +94,9 @@ const enum State {
 
 interface Statement {
   text: string;
+  /** Its shape and main table, computed once for every execution. */
+  shape: string;
+  target: string;
   params: number;
   columns: Column[];
   /** The parameter types last sent (a client may send them on the first execution only). */
@@ -105,6 +108,7 @@ interface Request extends Timed {
   seq: number;
   startUs: number;
   text: string;
+  shape: string;
   /** The statement as sent (a copy, cut at the body limit). */
   textBytes: Buffer | null;
   textLength: number;
@@ -323,6 +327,7 @@ class MysqlConnection implements StreamConsumer {
       startUs,
       endUs,
       text: '',
+      shape: '',
       textBytes: null,
       textLength: 0,
       stmtId: -1,
@@ -396,6 +401,8 @@ class MysqlConnection implements StreamConsumer {
         req.statement = stmt;
         if (stmt) {
           req.text = stmt.text;
+          req.shape = stmt.shape;
+          req.target = stmt.target;
           req.textLength = Buffer.byteLength(stmt.text);
           req.textBytes = Buffer.from(stmt.text);
         }
@@ -419,8 +426,9 @@ class MysqlConnection implements StreamConsumer {
         this.phase = Phase.Auth;
         break;
     }
-    if (req.text !== '') {
-      req.target = mainTable(statementShape(req.text, 'mysql'));
+    if (req.text !== '' && req.statement === undefined) {
+      req.shape = statementShape(req.text, 'mysql');
+      req.target = mainTable(req.shape);
     }
     if (ONE_WAY.has(command)) {
       this.ctx.counters.exchanges++;
@@ -596,7 +604,7 @@ class MysqlConnection implements StreamConsumer {
         r.skip(1);
         x.warnings = r.u16();
         req.stmtId = id;
-        const stmt: Statement = { text: req.text, params, columns: [], types: [] };
+        const stmt: Statement = { text: req.text, shape: req.shape, target: req.target, params, columns: [], types: [] };
         if (this.statements.size >= MAX_STATEMENTS && !this.statements.has(id)) this.statements.delete(this.statements.keys().next().value!);
         this.statements.set(id, stmt);
         x.prepared = stmt;
@@ -739,7 +747,7 @@ class MysqlConnection implements StreamConsumer {
     }
     let operation = name;
     if (req.text !== '') {
-      const shape = statementShape(req.text, 'mysql');
+      const shape = req.shape;
       fields['sql.statement'] = req.text;
       fields['sql.shape'] = shape;
       if (req.command === Command.query || req.command === Command.stmtExecute || req.command === Command.stmtBulkExecute) {
