@@ -96,6 +96,7 @@ test('mariadb, mysqlslap and mysql2 against MariaDB: entries are tshark\'s reque
     await c.query({ sql: "LOAD DATA LOCAL INFILE 'items.tsv' INTO TABLE items (name, price)", infileStreamFactory: () => Readable.from([Buffer.from('melon\t3.00\nkiwi\t0.75\n')]) });
     const [fig] = await c.execute('INSERT INTO items (name, price) VALUES (?, ?)', ['fig', 4.5]);
     out.figId = String((fig as mysql.ResultSetHeader).insertId);
+    await c.changeUser({ user: 'app', password: PASSWORD, database: 'shop' });
     await c.ping();
     c.unprepare(PREPARED);
     await c.end();
@@ -133,7 +134,7 @@ test('mariadb, mysqlslap and mysql2 against MariaDB: entries are tshark\'s reque
     const command = COMMANDS[String(e.fields['mysql.command'])];
     assert.notEqual(command, undefined, `command ${e.fields['mysql.command']}`);
     const text = command === COMMANDS.QUERY || command === COMMANDS.STMT_PREPARE ? String(e.fields['sql.statement'] ?? '') : '';
-    const user = command === COMMANDS.LOGIN ? String(e.fields['sql.user']) : '';
+    const user = command === COMMANDS.LOGIN || command === COMMANDS.CHANGE_USER ? String(e.fields['sql.user']) : '';
     const id = command === COMMANDS.STMT_EXECUTE || command === COMMANDS.STMT_CLOSE ? Number(e.fields['mysql.statement_id']) : -1;
     return key(e.src.port, command, text, user, id, e.status, e.status === 0 ? '' : e.statusText);
   });
@@ -193,6 +194,8 @@ test('mariadb, mysqlslap and mysql2 against MariaDB: entries are tshark\'s reque
   assert.ok(big.responseBody.bytes.toString().startsWith(`seq\tpad\n1\t${'x'.repeat(100)}\n2\t`));
   const infile = find((e) => e.fields['mysql.infile'] !== undefined, 'LOCAL INFILE');
   assert.deepEqual([infile.fields['mysql.infile'], infile.fields['sql.rows'], infile.status, infile.fields['mysql.infile_bytes']], ['items.tsv', 2, 0, 'melon\t3.00\nkiwi\t0.75\n'.length]);
+  const change = find((e) => e.operation === 'CHANGE_USER', 'change user');
+  assert.deepEqual([change.statusText, change.fields['sql.user'], change.fields['sql.database'], change.target], ['OK', 'app', 'shop', '']);
   const ping = find((e) => e.operation === 'PING', 'ping');
   assert.equal(ping.statusText, 'OK');
 

@@ -122,7 +122,8 @@ export async function tsharkMysql(file: string, port: number): Promise<TsharkReq
       const pending = open.get(client) ?? [];
       open.set(client, pending);
       const user = list(users);
-      if (user.length > 0) {
+      // A handshake response has a user and no command (COM_CHANGE_USER has both).
+      if (user.length > 0 && commands === '') {
         const r: TsharkRequest = { clientPort: client, command: -1, query: '', user: user[0], stmtId: -1, errno: 0, sqlstate: '' };
         all.push(r);
         pending.push(r);
@@ -141,7 +142,7 @@ export async function tsharkMysql(file: string, port: number): Promise<TsharkReq
           clientPort: client,
           command,
           query: withText ? (qs[q++] ?? '') : '',
-          user: '',
+          user: command === COMMANDS.CHANGE_USER ? (user[0] ?? '') : '',
           stmtId: withId ? Number(ids[id++] ?? -1) : -1,
           errno: 0,
           sqlstate: '',
