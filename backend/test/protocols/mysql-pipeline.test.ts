@@ -182,7 +182,7 @@ test('the compressed protocol: zlib frames (a packet across frames, a frame sent
   assert.deepEqual([entries[0].fields['mysql.compressed'], entries[3].fields['mysql.compressed']], [1, 1]);
 });
 
-test('TLS after an SSLRequest is not read; a pickup mid-connection is found by its statements', async () => {
+test('TLS after an SSLRequest is not read; a pickup mid-connection is found by its statements; a connection refused before its greeting', async () => {
   const caps = BASE_CAPS | CAP.ssl;
   const tls = new Conversation({ ip: '10.7.1.1', port: port++ }, { ip: '10.7.1.2', port: 13306 }, t0).handshake();
   tls.reply(packet(0, greeting(caps, '10.11.19-MariaDB')));
@@ -192,8 +192,11 @@ test('TLS after an SSLRequest is not read; a pickup mid-connection is found by i
   const mid = new Conversation({ ip: '10.7.1.3', port: port++ }, { ip: '10.7.1.4', port: 23306 }, t0 + 1e6);
   mid.send(packet(0, command(3, 'SELECT id FROM users')));
   mid.reply(Buffer.concat([packet(1, Buffer.from([1])), packet(2, column('id', 3)), packet(3, eof()), packet(4, eof())]));
-  const { entries, counters } = await run(tls, mid);
-  assert.deepEqual(entries.map(summary), ['LOGIN  0 TLS', 'SELECT users 0 OK']);
+  const refused = new Conversation({ ip: '10.7.1.5', port: port++ }, { ip: '10.7.1.6', port: 3306 }, t0 + 2e6).handshake();
+  refused.reply(packet(0, Buffer.concat([Buffer.from([0xff]), u16(1040), Buffer.from('Too many connections')])));
+  const { entries, counters } = await run(tls, mid, refused);
+  assert.deepEqual(entries.map(summary), ['LOGIN  0 TLS', 'SELECT users 0 OK', 'LOGIN  1040 ERR']);
+  assert.deepEqual([entries[2].fields['sql.message'], entries[2].fields['sql.error'], outcome(entries[2])], ['Too many connections', '', Outcome.serverError]);
   assert.deepEqual([entries[0].fields['mysql.tls'], entries[0].fields['mysql.server_version'], outcome(entries[0])], [1, '10.11.19-MariaDB', Outcome.ok]);
   assert.equal(counters.parseErrors, 0);
 });

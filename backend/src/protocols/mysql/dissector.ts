@@ -486,6 +486,16 @@ class MysqlConnection implements StreamConsumer {
         this.session.greeting = parseGreeting(r);
         return;
       }
+      if (seq === 0 && b[s] === 0xff && this.session.greeting === null) {
+        // Refused before any greeting (too many connections, host blocked): a login that failed.
+        const req = this.request(LOGIN, 0, startUs, endUs, length);
+        const x = new Reply(startUs);
+        x.endUs = endUs;
+        x.complete = this.err(x, r);
+        this.ctx.counters.exchanges++;
+        this.ctx.emit(this.exchange(req, x, false));
+        return;
+      }
       if (seq !== 0 || this.session.greeting !== null) this.phase = Phase.Command;
     }
     const req = this.pairing.oldest;
@@ -832,6 +842,14 @@ function detect(buf: Buffer, start: number, end: number): Detection {
       if (!printable(buf[i])) return Detection.No;
     }
     return end - start < 4 + len ? Detection.More : Detection.No;
+  }
+  if (seq === 0 && first === 0xff && len >= 4 && len < 512) {
+    // Refused before the greeting: ERR with a server error number and a printable message, alone in its segment.
+    if (end - start < 4 + len) return Detection.More;
+    const errno = buf.readUInt16LE(start + 5);
+    if (end - start !== 4 + len || errno < 1000 || errno > 2999) return Detection.No;
+    for (let i = start + 7; i < end; i++) if (!printable(buf[i])) return Detection.No;
+    return Detection.FromServer;
   }
   if (seq === 0 && (first === Command.query || first === Command.stmtPrepare) && len >= 7 && len < MAX_PACKET) {
     // Picked up mid-connection: a statement, its first bytes printable and starting with a letter.
