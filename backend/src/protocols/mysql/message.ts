@@ -352,6 +352,9 @@ export const FieldType = {
 
 const UNSIGNED = 0x20;
 
+/** What a RowWriter holds between replies. */
+const START = 4096;
+
 /**
  * A result set rendered as `mariadb --batch` prints it, into one reused buffer up to a limit:
  * values are copied as bytes (no string per value), `\t`, `\n`, `\\` and NUL escaped so one row
@@ -364,7 +367,7 @@ export class RowWriter {
   cut = false;
 
   constructor(private readonly limit: number) {
-    this.buf = Buffer.allocUnsafe(Math.min(limit, 4096));
+    this.buf = Buffer.allocUnsafe(Math.min(limit, START));
   }
 
   reset(): void {
@@ -376,9 +379,11 @@ export class RowWriter {
     return this.length >= this.limit;
   }
 
-  /** A copy of what was written. */
+  /** A copy of what was written; a buffer grown for a big result is let go. */
   take(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.length));
+    const copy = Buffer.from(this.buf.subarray(0, this.length));
+    if (this.buf.length > START) this.buf = Buffer.allocUnsafe(START);
+    return copy;
   }
 
   private room(n: number): boolean {

@@ -42,7 +42,10 @@ export class PacketFramer {
   private lastSeq = 0;
   private total = 0;
   private startUs = 0;
-  /** The kept prefix of a payload that spans chunks (reused: the sink copies what it keeps). */
+  /**
+   * The kept prefix of a payload that spans chunks (reused: the sink copies what it keeps), sized
+   * to the payload; one larger than SMALL is let go once delivered, so idle connections hold little.
+   */
   private kept: Buffer | null = null;
   private keptLength = 0;
   private lost = false;
@@ -100,9 +103,9 @@ export class PacketFramer {
       const n = Math.min(this.remaining, end - i);
       const room = this.keepBytes - this.keptLength;
       if (room > 0) {
-        this.kept ??= Buffer.allocUnsafe(this.keepBytes);
         const k = Math.min(room, n);
-        buf.copy(this.kept, this.keptLength, i, i + k);
+        const kept = this.kept !== null && this.kept.length >= this.keptLength + k ? this.kept : this.grow(Math.min(this.keepBytes, this.total));
+        buf.copy(kept, this.keptLength, i, i + k);
         this.keptLength += k;
       }
       this.remaining -= n;
@@ -145,11 +148,21 @@ export class PacketFramer {
     if (this.physicalLength === MAX_PACKET) return false;
     this.inPayload = false;
     this.sink.packet(this.seq, this.kept ?? EMPTY, 0, this.keptLength, this.total, this.startUs, tsUs);
+    if (this.kept !== null && this.kept.length > SMALL) this.kept = null;
     return this.halt;
+  }
+
+  private grow(size: number): Buffer {
+    const next = Buffer.allocUnsafe(Math.max(size, SMALL));
+    if (this.kept !== null) this.kept.copy(next, 0, 0, this.keptLength);
+    this.kept = next;
+    return next;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+/** A kept buffer up to this size stays with the framer between payloads. */
+const SMALL = 4096;
 
 export type Compression = 'zlib' | 'zstd';
 
@@ -162,7 +175,8 @@ export type Compression = 'zlib' | 'zstd';
 export class CompressedFramer {
   private readonly header = Buffer.alloc(COMPRESSED_HEADER);
   private headerHave = 0;
-  private frame: Buffer | null = null;
+  private frame: Buffer[] | null = null;
+  private frameLength = 0;
   private frameHave = 0;
   private inflatedLength = 0;
   private lost = false;
@@ -206,18 +220,20 @@ export class CompressedFramer {
           len = u24(this.header, 0);
           inflated = u24(this.header, 4);
         }
-        // A frame split across chunks is gathered whole (at most 16 MiB, by its 3-byte length).
-        this.frame = Buffer.allocUnsafe(len);
+        // A frame split across chunks is gathered whole (at most 16 MiB, by its 3-byte length),
+        // as its bytes come: a length that lies costs what really arrives.
+        this.frame = [];
+        this.frameLength = len;
         this.frameHave = 0;
         this.inflatedLength = inflated;
         if (len === 0) this.flush(tsUs);
         continue;
       }
-      const n = Math.min(this.frame.length - this.frameHave, end - i);
-      buf.copy(this.frame, this.frameHave, i, i + n);
+      const n = Math.min(this.frameLength - this.frameHave, end - i);
+      this.frame.push(Buffer.from(buf.subarray(i, i + n)));
       this.frameHave += n;
       i += n;
-      if (this.frameHave === this.frame.length) this.flush(tsUs);
+      if (this.frameHave === this.frameLength) this.flush(tsUs);
     }
   }
 
@@ -230,7 +246,7 @@ export class CompressedFramer {
   }
 
   private flush(tsUs: number): void {
-    const f = this.frame!;
+    const f = Buffer.concat(this.frame!, this.frameLength);
     this.frame = null;
     this.unpack(f, 0, f.length, this.inflatedLength, tsUs);
   }
