@@ -55,26 +55,42 @@ interface Response {
   endUs: number;
 }
 
-/** The request header's fields at `buf[start, end)` (after the length), or null when they are not a known API's. */
-function requestHeader(buf: Buffer, start: number, end: number): { key: number; version: number; correlationId: number; clientIdEnd: number } | null {
+/**
+ * The request header's fields at `buf[start, end)` (after the length), or null when they are not
+ * a request's. `strict` (detection, resynchronisation) wants a known API and a printable client
+ * id; inside a connection any API key is a request (an entry with its key and version).
+ */
+function requestHeader(buf: Buffer, start: number, end: number, strict: boolean): { key: number; version: number; correlationId: number } | null {
   if (end - start < REQUEST_HEADER_MIN) return null;
   const key = buf.readInt16BE(start);
   const version = buf.readInt16BE(start + 2);
   const correlationId = buf.readInt32BE(start + 4);
   const idLength = buf.readInt16BE(start + 8);
-  if (!isKnownApi(key, version) || correlationId < 0 || idLength < -1) return null;
+  if (key < 0 || version < 0 || idLength < -1) return null;
+  if (!strict) return { key, version, correlationId };
+  if (!isKnownApi(key, version) || correlationId < 0) return null;
   const idEnd = start + REQUEST_HEADER_MIN + Math.max(0, idLength);
   for (let i = start + REQUEST_HEADER_MIN; i < Math.min(idEnd, end); i++) if (buf[i] < 0x20 || buf[i] > 0x7e) return null;
-  return { key, version, correlationId, clientIdEnd: idEnd };
+  return { key, version, correlationId };
 }
+
+const probe = new Reader();
 
 function detect(buf: Buffer, start: number, end: number): Detection {
   if (end - start < 4) return Detection.More;
   const length = buf.readInt32BE(start);
   if (length < REQUEST_HEADER_MIN || length > MAX_FRAME_BYTES) return Detection.No;
   if (end - start < 4 + REQUEST_HEADER_MIN) return Detection.More;
-  const h = requestHeader(buf, start + 4, end);
-  if (h === null || h.clientIdEnd > start + 4 + length) return Detection.No;
+  const h = requestHeader(buf, start + 4, end, true);
+  if (h === null || 4 + REQUEST_HEADER_MIN + buf.readInt16BE(start + 12) > 4 + length) return Detection.No;
+  if (end - start >= 4 + length) {
+    // The whole first message is here: it must read as its API's request (a response's bytes rarely do).
+    const r = probe.reset(buf, start + 4 + 8, start + 4 + length);
+    r.str(false);
+    if (isFlexible(h.key, h.version)) r.tags(true);
+    parseRequest(h.key, r, h.version, new Side(0));
+    if (r.cut) return Detection.No;
+  }
   return Detection.FromClient;
 }
 
@@ -218,7 +234,8 @@ function target(req: Side, res: Side | null): string {
 
 function exchange(q: Request, res: Response | null, clientDir: Direction, connectionCut: boolean): Exchange {
   const api = q.key === -1 ? SASL_TOKEN : apiName(q.key);
-  const rs = res?.side ?? null;
+  // A response to an API without a parser here says nothing but that it came.
+  const rs = res !== null && res.parsed ? res.side : null;
   const fields: Record<string, string | number> = {
     'kafka.api': api,
     'kafka.api_key': q.key,
@@ -326,7 +343,7 @@ class KafkaConnection implements StreamConsumer {
   }
 
   private request(buf: Buffer, start: number, end: number, cut: boolean, startUs: number, endUs: number): void {
-    const header = requestHeader(buf, start, end);
+    const header = requestHeader(buf, start, end, this.rawSasl);
     if (this.rawSasl) {
       const c = header?.correlationId ?? -1;
       if (header === null || c <= this.lastCorrelationId || c > this.lastCorrelationId + CORRELATION_WINDOW) {
