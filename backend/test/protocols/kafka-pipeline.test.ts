@@ -3,10 +3,13 @@
  * arrays, tagged fields, request header v2, ApiVersions' response header v0), the worst error of a
  * response and each code's outcome, acks=0 as one-way, unknown API keys kept, SASL bytes never
  * kept (SaslAuthenticate and raw tokens after SaslHandshake v0), and bad input: a length of 2^31,
- * counts that lie, a varint that never ends, a message over the kept size, a gap.
+ * counts that lie, a varint that never ends, a message over the kept size, a gap; and fast-check's
+ * random and mutated real chunks through the whole pipeline.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { Outcome, type Entry } from '../../src/entries/entry.js';
 import { kafkaDissector } from '../../src/protocols/kafka/dissector.js';
 import { protocols } from '../../src/protocols/registry.js';
@@ -225,4 +228,36 @@ test('detection: a request on any port; other bytes (HTTP, TLS, a response first
   assert.equal(detect(response(7, Buffer.concat([i16(0), array([])]))), 0);
   assert.equal(detect(request(250, 0, 1, 'x', none)), 0, 'an unknown API key does not open a connection');
   assert.equal(detect(request(3, 1, 1, 'bad\x01id', none)), 0);
+});
+
+test('fuzz through the pipeline: random and mutated chunks on Kafka connections never throw; entries stay bounded', async () => {
+  const real = readFileSync(new URL('../fixtures/kafka/mock-messages.txt', import.meta.url), 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => ({ request: l.startsWith('req'), bytes: Buffer.from(l.split(' ')[3], 'hex') }));
+  const chunk = fc.oneof(
+    fc.record({ fromClient: fc.boolean(), bytes: fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b)) }),
+    fc.record({ i: fc.nat(real.length - 1), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }), cut: fc.nat() }).map(({ i, at, value, cut }) => {
+      const b = Buffer.from(real[i].bytes);
+      b[at % b.length] = value;
+      return { fromClient: real[i].request, bytes: b.subarray(0, 1 + (cut % b.length)) };
+    }),
+  );
+  const conversations = fc.sample(fc.array(chunk, { minLength: 1, maxLength: 30 }), { numRuns: 200, seed: 0x9092 });
+  const frames = conversations.flatMap((chunks, n) => {
+    const conv = conversation(20000 + n);
+    // A real first request opens each connection as Kafka; what follows is the fuzz.
+    conv.send(request(12, 0, 0, 'ok', Buffer.concat([str('g'), i32(1), str('m')])));
+    for (const c of chunks) {
+      if (c.fromClient) conv.send(c.bytes);
+      else conv.reply(c.bytes);
+    }
+    return (n % 3 === 0 ? conv.reset() : conv.close()).frames;
+  });
+  const { entries, result } = await importFrames(frames);
+  const c = result.counters.protocols.kafka;
+  assert.equal(c.connections, 200);
+  assert.ok(c.parseErrors + c.orphanResponses > 0, 'bad messages were counted');
+  assert.ok(entries.length <= 200 * 31);
+  for (const e of entries) assert.ok(e.requestHeaders.count <= 64 + 2 + 5 * (2 + 16) && e.responseHeaders.count <= 64 + 1 + 5 * (2 + 16) && e.target.length <= 17 * 257);
 });
