@@ -311,6 +311,8 @@ class KafkaConnection implements StreamConsumer {
   /** After a SaslHandshake v0: frames without a Kafka header (raw SASL tokens) come until a request does. */
   private rawSasl = false;
   private lastCorrelationId = -1;
+  /** The client id of the last request: a raw SASL token has no header to carry one. */
+  private lastClientId = '';
   private cut = false;
 
   constructor(
@@ -349,7 +351,7 @@ class KafkaConnection implements StreamConsumer {
       if (header === null || c <= this.lastCorrelationId || c > this.lastCorrelationId + CORRELATION_WINDOW) {
         const side = new Side(0);
         side.row('auth bytes', `${end - start} bytes, not kept`);
-        this.settle({ key: -1, version: 0, correlationId: -1, clientId: '', side, parsed: true, cut, startUs, endUs }, null);
+        this.settle({ key: -1, version: 0, correlationId: -1, clientId: this.lastClientId, side, parsed: true, cut, startUs, endUs }, null);
         return;
       }
       this.rawSasl = false;
@@ -368,6 +370,7 @@ class KafkaConnection implements StreamConsumer {
     if (r.cut && !cut) this.ctx.counters.parseErrors++;
     const q: Request = { key, version, correlationId, clientId, side, parsed, cut: cut || r.cut, startUs, endUs };
     this.lastCorrelationId = correlationId;
+    this.lastClientId = clientId;
     if (isOneWay(q)) return this.settle(q, null);
     if (this.pairing.request(correlationId, q)) this.waiting.set(correlationId, q);
     else {
