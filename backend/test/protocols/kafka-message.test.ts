@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import snappy from 'snappyjs';
 import lz4 from 'lz4js';
 import { isFlexible, parseRequest, parseResponse, responseHeaderFlexible, Side } from '../../src/protocols/kafka/apis.js';
-import { KEPT_RECORDS, RecordTally } from '../../src/protocols/kafka/records.js';
+import { KEPT_RECORDS, RecordTally, text } from '../../src/protocols/kafka/records.js';
 import { MAX_STRING_CHARS, Reader } from '../../src/protocols/kafka/wire.js';
 import { batch, i16, i32, i64, i8, records, str } from './kafka-wire.js';
 
@@ -72,6 +72,16 @@ test('lengths and counts that lie: a string past the end, 2^31-1 elements, a lon
   assert.deepEqual([r.reset(i64(-2), 0, 8).i64()], [-2]);
 });
 
+test('record bytes as text: printable UTF-8 as is, other bytes as hex, long ones cut', () => {
+  const t = (b: Buffer) => text(b, 0, b.length);
+  assert.equal(t(Buffer.from('{"a":"é ✓"}\n')), '{"a":"é ✓"}\n');
+  assert.equal(t(Buffer.from([0, 1, 0xff, 0x41])), '0x0001ff41');
+  assert.equal(t(Buffer.from([0xc3, 0x28])), '0xc328', 'invalid UTF-8');
+  assert.equal(t(Buffer.alloc(2000, 'a')), `${'a'.repeat(512)}…`);
+  assert.equal(t(Buffer.alloc(2000, 1)), `0x${'01'.repeat(256)}…`);
+  assert.equal(t(Buffer.alloc(0)), '');
+});
+
 const recs = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: `value ${i} `.repeat(20), headers: [['h', `x${i}`]] as Array<[string, string]> }));
 
 /** xerial's snappy framing, as Java clients write it: magic, version 1, compat 1, length-prefixed blocks. */
@@ -98,7 +108,9 @@ test('record batches in each codec: gzip, snappy (raw and xerial-framed), lz4 fr
     const set = batch(8, payload, codec, 40);
     t.add('t', 3, set, 0, set.length);
     assert.deepEqual([t.records, t.batches, t.undecoded, t.compression, t.kept.length], [8, 1, 0, name, KEPT_RECORDS], name);
-    assert.deepEqual(t.kept.map((k) => [k.offset, String(k.key), k.value!.length, k.valueSize, k.headers.map(([h, v]) => `${h}=${v}`).join()]), [0, 1, 2, 3, 4].map((i) => [40 + i, `k${i}`, 100, `value ${i} `.repeat(20).length, `h=x${i}`]), name);
+    assert.deepEqual(t.kept.map((k) => [k.offset, k.key, k.value, k.valueSize, k.headers.map(([h, v]) => `${h}=${v}`).join()]), [0, 1, 2, 3, 4].map((i) => [40 + i, `k${i}`, `value ${i} `.repeat(20), `value ${i} `.repeat(20).length, `h=x${i}`]), name);
+    // The first record's value is the payload, cut at the cap; the others are text only.
+    assert.deepEqual(t.kept.map((k) => k.body?.toString() ?? null), [`value 0 `.repeat(20).slice(0, 100), null, null, null, null], name);
   }
 });
 
@@ -133,7 +145,7 @@ test('the old message sets (magic 0 and 1): each message a record; a compressed 
   const t = new RecordTally(100);
   t.add('old', 1, set, 0, set.length);
   assert.deepEqual([t.records, t.batches, t.undecoded, t.compression], [3, 3, 1, 'none']);
-  assert.deepEqual(t.kept.map((k) => [k.offset, k.key === null ? null : String(k.key), String(k.value)]), [[7, 'a', 'first'], [7, null, 'second']]);
+  assert.deepEqual(t.kept.map((k) => [k.offset, k.key, k.value]), [[7, 'a', 'first'], [7, '(null)', 'second']]);
 });
 
 test('real messages from kcat and kafkajs: every one reads whole; each Produce batch decodes in its codec to the values sent', () => {
@@ -149,7 +161,7 @@ test('real messages from kcat and kafkajs: every one reads whole; each Produce b
       codecs.add(codec);
       assert.deepEqual([t.compression, t.undecoded], [codec, 0]);
       for (const k of t.kept) {
-        assert.match(String(k.value), new RegExp(`^value-${codec}-\\d the quick brown fox jumps over the lazy dog the quick brown fox$`));
+        assert.match(k.value, new RegExp(`^value-${codec}-\\d the quick brown fox jumps over the lazy dog the quick brown fox$`));
         assert.deepEqual(k.headers.map(([n, v]) => `${n}=${v}`), ['h1=x']);
       }
     }
@@ -164,7 +176,7 @@ function bounded(side: Side): void {
   assert.ok(side.rows.length <= 64 && side.topics.length <= 16 && side.errors.length <= 64);
   for (const [n, v] of side.rows) assert.ok(n.length <= 2048 && v.length <= 4096);
   const t = side.tally;
-  if (t) assert.ok(t.kept.length <= KEPT_RECORDS && t.kept.every((k) => (k.value?.length ?? 0) <= 4096));
+  if (t) assert.ok(t.kept.length <= KEPT_RECORDS && t.kept.every((k) => k.value.length <= 1100 && k.key.length <= 1100 && (k.body?.length ?? 0) <= 4096));
 }
 
 test('fuzz: random bodies for every API and version never throw, and what is kept stays bounded', () => {

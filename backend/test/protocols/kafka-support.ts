@@ -41,6 +41,8 @@ export class MockCluster {
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;
     const exited = once(this.child, 'exit');
+    // A kcat producer blocked reading stdin notices SIGTERM once its stdin ends.
+    this.child.stdin!.end();
     this.child.kill('SIGTERM');
     await exited;
   }

@@ -203,7 +203,6 @@ const requests: Record<number, Parser> = {
       if (txn) s.row('transactional id', txn);
     }
     s.acks = r.i16();
-    s.row('acks', s.acks);
     s.row('timeout ms', r.i32());
     each(r, f, () => {
       const topic = r.str(f);

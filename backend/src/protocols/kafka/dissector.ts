@@ -14,7 +14,6 @@
  * sends raw SASL tokens without a Kafka header (the pre-KIP-152 flow): they become one-way "SASL
  * token" entries holding their length only, until a frame looks like a request again.
  */
-import { isUtf8 } from 'node:buffer';
 import { emptyBody, HeaderList, Outcome, type Body, type Entry, type ProtocolFields } from '../../entries/entry.js';
 import type { Direction, EndReason, StreamConsumer } from '../../net/stream.js';
 import { Detection, type Dissector, type DissectorContext, type Exchange, type Section } from '../dissector.js';
@@ -30,11 +29,11 @@ const MAX_FRAME_BYTES = 128 << 20;
 export const MAX_KEPT_MESSAGE_BYTES = 1 << 20;
 /** api key, version, correlation id, client id length: the v1 request header without the id. */
 const REQUEST_HEADER_MIN = 10;
-/** Characters of a record key or value shown as text (or bytes shown as hex). */
-const MAX_SHOWN_CHARS = 512;
 /** How far ahead of the last a correlation id may be and still be taken for a request's (after raw SASL). */
 const CORRELATION_WINDOW = 1024;
 export const SASL_TOKEN = 'SASL token';
+/** Requests waiting for their responses on one connection, at least (beyond, the oldest is unanswered). */
+const MAX_IN_FLIGHT = 1024;
 
 interface Request {
   key: number;
@@ -192,27 +191,17 @@ class Framer {
   }
 }
 
-function text(b: Buffer | null): string {
-  if (b === null) return '(null)';
-  if (isUtf8(b)) {
-    const s = b.toString('utf8');
-    // eslint-disable-next-line no-control-regex
-    if (!/[\x00-\x08\x0e-\x1f\x7f]/.test(s)) return s.length > MAX_SHOWN_CHARS ? `${s.slice(0, MAX_SHOWN_CHARS)}…` : s;
-  }
-  const hex = b.subarray(0, MAX_SHOWN_CHARS / 2).toString('hex');
-  return `0x${hex}${b.length > MAX_SHOWN_CHARS / 2 ? '…' : ''}`;
-}
-
 /** The attribute name of a kept record's part: `orders[0] @5 key`. */
 export function recordRowName(r: KeptRecord, part: string): string {
   return `${r.topic}[${r.partition}] @${r.offset} ${part}`;
 }
 
-function recordRows(s: Side): Array<[string, string]> {
-  const rows: Array<[string, string]> = [];
+/** A side's attribute rows, then its kept records' key, value and header rows. */
+function rowsOf(s: Side): Array<[string, string]> {
+  const rows = s.rows;
   for (const r of s.tally?.kept ?? []) {
-    rows.push([recordRowName(r, 'key'), text(r.key)], [recordRowName(r, 'value'), text(r.value)]);
-    for (const [name, value] of r.headers) rows.push([recordRowName(r, `header ${name}`), text(value)]);
+    rows.push([recordRowName(r, 'key'), r.key], [recordRowName(r, 'value'), r.value]);
+    for (const [name, value] of r.headers) rows.push([recordRowName(r, `header ${name}`), value]);
   }
   return rows;
 }
@@ -220,9 +209,9 @@ function recordRows(s: Side): Array<[string, string]> {
 /** The first record's value as the side's payload. */
 function firstValue(s: Side): Body {
   const r = s.tally?.kept[0];
-  if (!r || r.value === null) return emptyBody();
+  if (!r || r.body === null) return emptyBody();
   const codec = s.tally!.compression;
-  return { bytes: r.value, wireSize: r.valueSize, size: r.valueSize, truncated: r.value.length < r.valueSize, encoding: codec === 'none' ? '' : codec };
+  return { bytes: r.body, wireSize: r.valueSize, size: r.valueSize, truncated: r.body.length < r.valueSize, encoding: codec === 'none' ? '' : codec };
 }
 
 /** The topics named (the request's, else the response's), or the group for group APIs. */
@@ -266,13 +255,9 @@ function exchange(q: Request, res: Response | null, clientDir: Direction, connec
     fields['kafka.undecoded'] = tally.undecoded;
   }
   if (!q.parsed) fields['kafka.unparsed'] = 1;
-  const requestRows: Array<[string, string]> = [
-    ['client id', q.clientId],
-    ['correlation id', String(q.correlationId)],
-    ...req.rows,
-    ...recordRows(req),
-  ];
-  const responseRows: Array<[string, string]> = rs ? [...rs.rows, ...recordRows(rs)] : [];
+  // Client id and correlation id are fields (the fields table shows them), not attributes again.
+  const requestRows = rowsOf(req);
+  const responseRows: Array<[string, string]> = rs ? rowsOf(rs) : [];
   if (rs && rs.errors.length > 1) responseRows.push(['error codes', rs.errors.join(' ')]);
   const oneWay = isOneWay(q);
   return {
@@ -319,7 +304,10 @@ class KafkaConnection implements StreamConsumer {
     private readonly ctx: DissectorContext,
     private readonly clientDir: Direction,
   ) {
-    this.pairing = new KeyedPairing(ctx.limits, (q, res) => {
+    // librdkafka keeps up to a million requests in flight on a connection (max.in.flight): a Kafka
+    // connection may have many more waiting than an HTTP/1.1 pipeline.
+    const limits = { ...ctx.limits, maxPendingRequests: Math.max(ctx.limits.maxPendingRequests, MAX_IN_FLIGHT) };
+    this.pairing = new KeyedPairing(limits, (q, res) => {
       this.waiting.delete(q.correlationId);
       this.settle(q, res);
     });

@@ -9,6 +9,7 @@
  * LZ4 frame format); zstd through `fzstd`. Output is capped (MAX_DECOMPRESSED_BYTES); a batch that
  * does not decode is counted and marked (`undecoded`), never fatal.
  */
+import { isUtf8 } from 'node:buffer';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import snappy from 'snappyjs';
 import lz4 from 'lz4js';
@@ -17,8 +18,6 @@ import { Reader } from './wire.js';
 
 /** Records whose key, value and headers an entry keeps (the first ones of the exchange). */
 export const KEPT_RECORDS = 5;
-/** Bytes of a record key kept. */
-const MAX_KEY_BYTES = 1024;
 /** Headers of a record kept. */
 const MAX_RECORD_HEADERS = 16;
 /** A batch decompresses to at most this much (more is cut: the first records are what is shown). */
@@ -28,17 +27,48 @@ const BATCH_HEADER_REST = 49;
 
 export const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 
+/** The reader of records inside a batch: one for all tallies (a batch is read to its end before the next). */
+const inner = new Reader();
+
 export interface KeptRecord {
   topic: string;
   partition: number;
   /** The record's offset (in a Produce request, its position in the batch: the broker assigns offsets). */
   offset: number;
-  key: Buffer | null;
-  /** Cut at the tally's value cap. */
-  value: Buffer | null;
+  /** Key, value and header values as a person reads them (`text`): made at once, the bytes are not ours. */
+  key: string;
+  value: string;
+  headers: Array<[string, string]>;
+  /** The value's bytes, cut at the tally's cap: kept for the first record only (the entry's payload). */
+  body: Buffer | null;
   valueSize: number;
-  headers: Array<[string, Buffer | null]>;
 }
+
+/** Characters of a record key or value shown as text (or bytes shown as hex). */
+const MAX_SHOWN_CHARS = 512;
+
+/** Bytes as text when they are printable UTF-8, else as hex; cut at MAX_SHOWN_CHARS; null as `(null)`. */
+export function text(buf: Buffer, start: number, end: number): string {
+  const stop = Math.min(end, start + MAX_SHOWN_CHARS);
+  const more = end > stop ? '…' : '';
+  let printable = true;
+  let ascii = true;
+  for (let i = start; i < stop; i++) {
+    const c = buf[i];
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) {
+      printable = false;
+      break;
+    }
+    if (c >= 0x80) ascii = false;
+  }
+  // ASCII (most keys and values) needs no UTF-8 check; a cut may split a UTF-8 sequence, which is no reason for hex.
+  if (printable && ascii) return buf.toString('latin1', start, stop) + more;
+  if (printable && (more !== '' || isUtf8(buf.subarray(start, stop)))) return buf.toString('utf8', start, stop) + more;
+  const hexStop = Math.min(end, start + MAX_SHOWN_CHARS / 2);
+  return `0x${buf.toString('hex', start, hexStop)}${end > hexStop ? '…' : ''}`;
+}
+
+export const NULL_TEXT = '(null)';
 
 /** What the record sets of one message held: counts for all of them, the first records kept. */
 export class RecordTally {
@@ -49,7 +79,6 @@ export class RecordTally {
   /** The codec of the first batch ('' when there was none). */
   compression = '';
   readonly kept: KeptRecord[] = [];
-  private readonly inner = new Reader();
 
   constructor(private readonly maxValueBytes: number) {}
 
@@ -90,7 +119,7 @@ export class RecordTally {
       this.undecoded++;
       return;
     }
-    const r = this.inner.reset(data, 0, data.length);
+    const r = inner.reset(data, 0, data.length);
     for (let i = 0; i < count && this.kept.length < KEPT_RECORDS && !r.cut; i++) {
       const length = r.varint();
       const recordEnd = r.pos + length;
@@ -98,19 +127,20 @@ export class RecordTally {
       r.i8(); // attributes
       r.varlong(); // timestamp delta
       const offsetDelta = r.varint();
-      const key = this.varBytes(r, MAX_KEY_BYTES);
+      const key = this.varText(r);
       const valueSize = r.varint();
-      const value = this.slice(r, valueSize, this.maxValueBytes);
-      const headers: Array<[string, Buffer | null]> = [];
+      const valueAt = r.pos;
+      const value = this.shown(r, valueSize);
+      const headers: Array<[string, string]> = [];
       const headerCount = r.varint();
       for (let h = 0; h < headerCount && h < MAX_RECORD_HEADERS && !r.cut; h++) {
         const nameLength = r.varint();
         const name = nameLength > 0 && nameLength <= r.left ? data.toString('utf8', r.pos, r.pos + Math.min(nameLength, 256)) : '';
         r.skip(Math.max(0, nameLength));
-        headers.push([name, this.varBytes(r, MAX_KEY_BYTES)]);
+        headers.push([name, this.varText(r)]);
       }
       if (r.cut) break;
-      this.kept.push({ topic, partition, offset: baseOffset + offsetDelta, key, value, valueSize: Math.max(0, valueSize), headers });
+      this.keep(topic, partition, baseOffset + offsetDelta, key, value, headers, data, valueAt, valueSize);
       r.pos = recordEnd;
     }
     if (r.cut && codec !== 0) this.undecoded++;
@@ -121,9 +151,11 @@ export class RecordTally {
     const codec = buf[at + 5] & 0x07;
     this.batches++;
     if (this.compression === '') this.compression = CODECS[codec] ?? `codec ${codec}`;
-    const r = this.inner.reset(buf, at + 6 + (magic === 1 ? 8 : 0), end);
+    const r = inner.reset(buf, at + 6 + (magic === 1 ? 8 : 0), end);
     const key = r.bytes(false);
     const valueSize = r.i32();
+    const valueAt = r.pos;
+    const value = this.shown(r, valueSize);
     if (codec !== 0) {
       // A wrapper: its value is a compressed message set whose messages are not read (counted as one).
       this.records++;
@@ -132,27 +164,25 @@ export class RecordTally {
     }
     this.records++;
     if (r.cut || this.kept.length >= KEPT_RECORDS) return;
-    this.kept.push({
-      topic,
-      partition,
-      offset,
-      key: key ? Buffer.from(buf.subarray(key.start, Math.min(key.end, key.start + MAX_KEY_BYTES))) : null,
-      value: this.slice(r, valueSize, this.maxValueBytes),
-      valueSize: Math.max(0, valueSize),
-      headers: [],
-    });
+    this.keep(topic, partition, offset, key ? text(buf, key.start, key.end) : NULL_TEXT, value, [], buf, valueAt, valueSize);
   }
 
-  /** A varint-length bytes field, copied up to `cap` (null for a negative length). */
-  private varBytes(r: Reader, cap: number): Buffer | null {
-    return this.slice(r, r.varint(), cap);
+  private keep(topic: string, partition: number, offset: number, key: string, value: string, headers: Array<[string, string]>, buf: Buffer, valueAt: number, valueSize: number): void {
+    const body = this.kept.length === 0 && valueSize >= 0 ? Buffer.from(buf.subarray(valueAt, valueAt + Math.min(valueSize, this.maxValueBytes))) : null;
+    this.kept.push({ topic, partition, offset, key, value, headers, body, valueSize: Math.max(0, valueSize) });
   }
 
-  private slice(r: Reader, n: number, cap: number): Buffer | null {
-    if (n < 0) return null;
+  /** A varint-length bytes field as text. */
+  private varText(r: Reader): string {
+    return this.shown(r, r.varint());
+  }
+
+  /** The next `n` bytes as text (`(null)` for a negative length), '' when they are not all there. */
+  private shown(r: Reader, n: number): string {
+    if (n < 0) return NULL_TEXT;
     const at = r.pos;
     r.skip(n);
-    return r.cut ? null : Buffer.from(r.buf.subarray(at, at + Math.min(n, cap)));
+    return r.cut ? '' : text(r.buf, at, at + n);
   }
 }
 
