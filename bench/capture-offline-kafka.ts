@@ -2,11 +2,13 @@
  * Benchmark: `tapline import` of a Kafka capture of ≥ 100k Produce requests against `tshark -T
  * fields` on the same file (issue 21's goal: ≥ 10x less CPU).
  *
- *   node --import tsx bench/capture-offline-kafka.ts [--requests 100000] [--keep FILE] [--file FILE --port N]
+ *   node --import tsx bench/capture-offline-kafka.ts [--requests 100000] [--in-flight N] [--keep FILE] [--file FILE --port N]
  *
  * Builds the capture from real traffic: kcat (librdkafka) producing one record a request
  * (batch.num.messages=1, linger.ms=0, acks=all) to librdkafka's mock cluster on 127.0.0.1,
- * captured by tcpdump on lo. Then, one after the other on that file: the import pipeline into a
+ * captured by tcpdump on lo. `--in-flight` is librdkafka's max.in.flight: its default (a million)
+ * pipelines, several requests to a segment; 1 waits for each answer, a request and a response a
+ * segment each. Then, one after the other on that file: the import pipeline into a
  * counting sink, and tshark's Kafka fields. Prints CPU time, requests per CPU-second and the ratio.
  */
 import { execFile } from 'node:child_process';
@@ -23,6 +25,7 @@ const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '100000' },
+    'in-flight': { type: 'string', default: '1000000' },
     keep: { type: 'string' },
     file: { type: 'string' },
     port: { type: 'string' },
@@ -37,7 +40,7 @@ async function record(): Promise<number> {
   const dump = await Tcpdump.start('lo', `tcp port ${cluster.port}`, file, [], false);
   try {
     const lines = Array.from({ length: REQUESTS }, (_, i) => `key-${i}:value-${i} ${'x'.repeat(i % 64)}`).join('\n');
-    await kcat(cluster, ['-P', '-t', 'bench', '-K:', '-p', '0', '-X', 'batch.num.messages=1', '-X', 'linger.ms=0', '-X', `queue.buffering.max.messages=${REQUESTS * 2}`], `${lines}\n`);
+    await kcat(cluster, ['-P', '-t', 'bench', '-K:', '-p', '0', '-X', 'batch.num.messages=1', '-X', 'linger.ms=0', '-X', `queue.buffering.max.messages=${REQUESTS * 2}`, '-X', `max.in.flight=${values['in-flight']}`], `${lines}\n`);
   } finally {
     await dump.stop();
     await cluster.stop();

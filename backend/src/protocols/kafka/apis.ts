@@ -196,6 +196,31 @@ function int32Array(r: Reader, f: boolean): void {
   each(r, f, () => r.i32());
 }
 
+/**
+ * The topics → partitions arrays most requests and responses carry: each topic's name (its id
+ * from `byId`), each partition's index; `partition` reads the rest of a partition and returns its row.
+ */
+function partitions(r: Reader, f: boolean, s: Side, partition: (topic: string, p: number) => string, byId = false): void {
+  each(r, f, () => {
+    const topic = byId ? r.uuid() : r.str(f);
+    s.topic(topic);
+    each(r, f, () => {
+      const p = r.i32();
+      s.partitionSeen(p);
+      s.row(place(topic, p), partition(topic, p));
+      r.tags(f);
+    });
+    r.tags(f);
+  });
+}
+
+/** A partition's error code, counted toward the response's worst. */
+function partitionError(r: Reader, s: Side, p: number): number {
+  const code = r.i16();
+  s.err(code, p);
+  return code;
+}
+
 const requests: Record<number, Parser> = {
   [ApiKey.Produce](r, v, f, s) {
     if (v >= 3) {
@@ -204,17 +229,7 @@ const requests: Record<number, Parser> = {
     }
     s.acks = r.i16();
     s.row('timeout ms', r.i32());
-    each(r, f, () => {
-      const topic = r.str(f);
-      s.topic(topic);
-      each(r, f, () => {
-        const p = r.i32();
-        s.partitionSeen(p);
-        s.row(place(topic, p), s.records(topic, p, r, f));
-        r.tags(f);
-      });
-      r.tags(f);
-    });
+    partitions(r, f, s, (topic, p) => s.records(topic, p, r, f));
   },
   [ApiKey.Fetch](r, v, f, s) {
     if (v < 15) r.i32(); // replica id
@@ -222,42 +237,30 @@ const requests: Record<number, Parser> = {
     s.row('min bytes', r.i32());
     if (v >= 3) r.i32();
     if (v >= 4) r.i8();
-    if (v >= 7) {
-      s.row('session', `${r.i32()} epoch ${r.i32()}`);
-    }
-    each(r, f, () => {
-      const topic = v >= 13 ? r.uuid() : r.str(f);
-      s.topic(topic);
-      each(r, f, () => {
-        const p = r.i32();
-        s.partitionSeen(p);
+    if (v >= 7) s.row('session', `${r.i32()} epoch ${r.i32()}`);
+    partitions(
+      r,
+      f,
+      s,
+      () => {
         if (v >= 9) r.i32();
         const offset = r.i64();
         if (v >= 12) r.i32();
         if (v >= 5) r.i64();
         r.i32();
-        r.tags(f);
-        s.row(place(topic, p), `from offset ${offset}`);
-      });
-      r.tags(f);
-    });
+        return `from offset ${offset}`;
+      },
+      v >= 13,
+    );
   },
   [ApiKey.ListOffsets](r, v, f, s) {
     r.i32();
     if (v >= 2) r.i8();
-    each(r, f, () => {
-      const topic = r.str(f);
-      s.topic(topic);
-      each(r, f, () => {
-        const p = r.i32();
-        s.partitionSeen(p);
-        if (v >= 4) r.i32();
-        const ts = r.i64();
-        if (v === 0) r.i32();
-        r.tags(f);
-        s.row(place(topic, p), ts === -1 ? 'latest' : ts === -2 ? 'earliest' : `at ${ts}`);
-      });
-      r.tags(f);
+    partitions(r, f, s, () => {
+      if (v >= 4) r.i32();
+      const ts = r.i64();
+      if (v === 0) r.i32();
+      return ts === -1 ? 'latest' : ts === -2 ? 'earliest' : `at ${ts}`;
     });
   },
   [ApiKey.Metadata](r, v, f, s) {
@@ -278,20 +281,12 @@ const requests: Record<number, Parser> = {
     }
     if (v >= 7) r.str(f);
     if (v >= 2 && v <= 4) r.i64();
-    each(r, f, () => {
-      const topic = r.str(f);
-      s.topic(topic);
-      each(r, f, () => {
-        const p = r.i32();
-        s.partitionSeen(p);
-        const offset = r.i64();
-        if (v >= 6) r.i32();
-        if (v === 1) r.i64();
-        r.str(f);
-        r.tags(f);
-        s.row(place(topic, p), `offset ${offset}`);
-      });
-      r.tags(f);
+    partitions(r, f, s, () => {
+      const offset = r.i64();
+      if (v >= 6) r.i32();
+      if (v === 1) r.i64();
+      r.str(f);
+      return `offset ${offset}`;
     });
   },
   [ApiKey.OffsetFetch](r, v, f, s) {
@@ -416,30 +411,21 @@ function throttle(r: Reader, s: Side): void {
 
 const responses: Record<number, Parser> = {
   [ApiKey.Produce](r, v, f, s) {
-    each(r, f, () => {
-      const topic = r.str(f);
-      s.topic(topic);
-      each(r, f, () => {
-        const p = r.i32();
-        s.partitionSeen(p);
-        const code = r.i16();
-        s.err(code, p);
-        const offset = r.i64();
-        if (v >= 2) r.i64();
-        if (v >= 5) r.i64();
-        let message = '';
-        if (v >= 8) {
-          each(r, f, () => {
-            r.i32();
-            r.str(f);
-            r.tags(f);
-          });
-          message = r.str(f);
-        }
-        r.tags(f);
-        s.row(place(topic, p), `${errorName(code)}${message ? ` (${message})` : ''}, base offset ${offset}`);
-      });
-      r.tags(f);
+    partitions(r, f, s, (_topic, p) => {
+      const code = partitionError(r, s, p);
+      const offset = r.i64();
+      if (v >= 2) r.i64();
+      if (v >= 5) r.i64();
+      let message = '';
+      if (v >= 8) {
+        each(r, f, () => {
+          r.i32();
+          r.str(f);
+          r.tags(f);
+        });
+        message = r.str(f);
+      }
+      return `${errorName(code)}${message ? ` (${message})` : ''}, base offset ${offset}`;
     });
     if (v >= 1) throttle(r, s);
   },
@@ -449,14 +435,12 @@ const responses: Record<number, Parser> = {
       s.err(r.i16());
       r.i32();
     }
-    each(r, f, () => {
-      const topic = v >= 13 ? r.uuid() : r.str(f);
-      s.topic(topic);
-      each(r, f, () => {
-        const p = r.i32();
-        s.partitionSeen(p);
-        const code = r.i16();
-        s.err(code, p);
+    partitions(
+      r,
+      f,
+      s,
+      (topic, p) => {
+        const code = partitionError(r, s, p);
         const high = r.i64();
         if (v >= 4) r.i64();
         if (v >= 5) r.i64();
@@ -467,34 +451,23 @@ const responses: Record<number, Parser> = {
             r.tags(f);
           });
         if (v >= 11) r.i32();
-        const records = s.records(topic, p, r, f);
-        r.tags(f);
-        s.row(place(topic, p), `${errorName(code)}, high watermark ${high}, ${records}`);
-      });
-      r.tags(f);
-    });
+        return `${errorName(code)}, high watermark ${high}, ${s.records(topic, p, r, f)}`;
+      },
+      v >= 13,
+    );
   },
   [ApiKey.ListOffsets](r, v, f, s) {
     if (v >= 2) throttle(r, s);
-    each(r, f, () => {
-      const topic = r.str(f);
-      s.topic(topic);
-      each(r, f, () => {
-        const p = r.i32();
-        s.partitionSeen(p);
-        const code = r.i16();
-        s.err(code, p);
-        let offset = -1;
-        if (v === 0) each(r, f, (i) => (i === 0 ? (offset = r.i64()) : r.i64()));
-        else {
-          r.i64();
-          offset = r.i64();
-        }
-        if (v >= 4) r.i32();
-        r.tags(f);
-        s.row(place(topic, p), `${errorName(code)}, offset ${offset}`);
-      });
-      r.tags(f);
+    partitions(r, f, s, (_topic, p) => {
+      const code = partitionError(r, s, p);
+      let offset = -1;
+      if (v === 0) each(r, f, (i) => (i === 0 ? (offset = r.i64()) : r.i64()));
+      else {
+        r.i64();
+        offset = r.i64();
+      }
+      if (v >= 4) r.i32();
+      return `${errorName(code)}, offset ${offset}`;
     });
   },
   [ApiKey.Metadata](r, v, f, s) {
@@ -540,38 +513,16 @@ const responses: Record<number, Parser> = {
   },
   [ApiKey.OffsetCommit](r, v, f, s) {
     if (v >= 3) throttle(r, s);
-    each(r, f, () => {
-      const topic = r.str(f);
-      s.topic(topic);
-      each(r, f, () => {
-        const p = r.i32();
-        s.partitionSeen(p);
-        const code = r.i16();
-        s.err(code, p);
-        r.tags(f);
-        s.row(place(topic, p), errorName(code));
-      });
-      r.tags(f);
-    });
+    partitions(r, f, s, (_topic, p) => errorName(partitionError(r, s, p)));
   },
   [ApiKey.OffsetFetch](r, v, f, s) {
     if (v >= 3) throttle(r, s);
     const topics = () =>
-      each(r, f, () => {
-        const topic = r.str(f);
-        s.topic(topic);
-        each(r, f, () => {
-          const p = r.i32();
-          s.partitionSeen(p);
-          const offset = r.i64();
-          if (v >= 5) r.i32();
-          r.str(f);
-          const code = r.i16();
-          s.err(code, p);
-          r.tags(f);
-          s.row(place(topic, p), `${errorName(code)}, committed ${offset}`);
-        });
-        r.tags(f);
+      partitions(r, f, s, (_topic, p) => {
+        const offset = r.i64();
+        if (v >= 5) r.i32();
+        r.str(f);
+        return `${errorName(partitionError(r, s, p))}, committed ${offset}`;
       });
     if (v <= 7) {
       topics();

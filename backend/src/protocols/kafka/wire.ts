@@ -12,6 +12,10 @@
 /** Characters of a string kept (names, ids, messages): enough for any real topic or group. */
 export const MAX_STRING_CHARS = 256;
 
+function zigzag(u: number): number {
+  return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+}
+
 export class Reader {
   buf: Buffer = Buffer.alloc(0);
   pos = 0;
@@ -67,10 +71,10 @@ export class Reader {
     this.take(n);
   }
 
-  /** An unsigned varint of up to 32 bits (5 bytes); a longer one is corrupt (cut). */
-  uvarint(): number {
+  /** An unsigned varint of at most `bytes` bytes; a longer one is corrupt (cut). Exact to 2^53. */
+  private unsigned(bytes: number): number {
     let v = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
+    for (let shift = 0; shift < 7 * bytes; shift += 7) {
       const at = this.take(1);
       if (at < 0) return 0;
       const b = this.buf[at];
@@ -81,24 +85,19 @@ export class Reader {
     return 0;
   }
 
-  /** A zig-zag varint (records' lengths and deltas): 32 bits. */
-  varint(): number {
-    const u = this.uvarint();
-    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+  /** An unsigned varint of up to 32 bits (5 bytes). */
+  uvarint(): number {
+    return this.unsigned(5);
   }
 
-  /** A zig-zag varlong (records' timestamp deltas), up to 10 bytes; exact to 2^53. */
+  /** A zig-zag varint (records' lengths and deltas): 32 bits. */
+  varint(): number {
+    return zigzag(this.unsigned(5));
+  }
+
+  /** A zig-zag varlong (records' timestamp deltas), up to 10 bytes. */
   varlong(): number {
-    let v = 0;
-    for (let shift = 0; shift < 70; shift += 7) {
-      const at = this.take(1);
-      if (at < 0) return 0;
-      const b = this.buf[at];
-      v += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
-    }
-    this.cut = true;
-    return 0;
+    return zigzag(this.unsigned(10));
   }
 
   /** The byte length of a (compact) string or bytes, -1 for null. */
