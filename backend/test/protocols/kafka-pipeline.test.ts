@@ -102,6 +102,9 @@ test('error codes: each code\'s outcome; acks=0 is one-way; unknown API keys are
   conv.send(request(0, 7, 30, 'fire', produceBody(7, 0, [['events', 0, batch(1, records([{ key: 'a', value: 'b' }]))]])));
   conv.send(request(200, 4, 31, 'odd', Buffer.from('opaque body')));
   conv.reply(response(31, Buffer.from('opaque answer')));
+  // Request header v0: ControlledShutdown v0 sends no client id, its body (the broker id) follows the correlation id.
+  conv.send(Buffer.concat([i32(12), i16(7), i16(0), i32(33), i32(5)]));
+  conv.reply(response(33, Buffer.concat([i16(0), array([])])));
   conv.send(request(60, 0, 32, 'odd', Buffer.concat([i8(0), tags()]), true));
   conv.close();
   const { entries, result } = await importFrames(conv.frames);
@@ -117,17 +120,19 @@ test('error codes: each code\'s outcome; acks=0 is one-way; unknown API keys are
     'Heartbeat v3 group-a 999 ERROR 999',
     'Produce v7 events one-way',
     'ApiKey 200 v4  0 ',
+    'ControlledShutdown v0  0 ',
     'DescribeCluster v0  unanswered',
   ]);
   const o = Outcome;
-  assert.deepEqual(entries.map((e) => e.outcome), [o.ok, o.clientError, o.serverError, o.serverError, o.clientError, o.clientError, o.serverError, o.clientError, o.serverError, o.oneWay, o.ok, o.none]);
-  const [fire, odd, describe] = entries.slice(9);
+  assert.deepEqual(entries.map((e) => e.outcome), [o.ok, o.clientError, o.serverError, o.serverError, o.clientError, o.clientError, o.serverError, o.clientError, o.serverError, o.oneWay, o.ok, o.ok, o.none]);
+  const [fire, odd, shutdown, describe] = entries.slice(9);
+  assert.deepEqual([shutdown.fields['kafka.client_id'], shutdown.fields['kafka.correlation_id'], shutdown.fields['kafka.unparsed']], ['', 33, 1]);
   assert.deepEqual([fire.unanswered, fire.durationUs, fire.fields['kafka.acks'], fire.fields['kafka.records']], [false, 0, 0, 1]);
   assert.deepEqual([odd.fields['kafka.api_key'], odd.fields['kafka.api_version'], odd.fields['kafka.unparsed'], odd.fields['kafka.error'], odd.fields['kafka.client_id']], [200, 4, 1, undefined, 'odd']);
   assert.deepEqual([describe.fields['kafka.api'], describe.fields['kafka.unparsed']], ['DescribeCluster', 1]);
   assert.equal(entries[0].fields['kafka.group'], 'group-a');
   const c = result.counters.protocols.kafka;
-  assert.deepEqual([c.exchanges, c.parseErrors, c.orphanResponses, c.unanswered], [12, 0, 0, 1]);
+  assert.deepEqual([c.exchanges, c.parseErrors, c.orphanResponses, c.unanswered], [13, 0, 0, 1]);
 });
 
 const PLAIN = Buffer.from('\0alice\0hunter2-plain-secret');
@@ -259,5 +264,5 @@ test('fuzz through the pipeline: random and mutated chunks on Kafka connections 
   assert.equal(c.connections, 200);
   assert.ok(c.parseErrors + c.orphanResponses > 0, 'bad messages were counted');
   assert.ok(entries.length <= 200 * 31);
-  for (const e of entries) assert.ok(e.requestHeaders.count <= 64 + 2 + 5 * (2 + 16) && e.responseHeaders.count <= 64 + 1 + 5 * (2 + 16) && e.target.length <= 17 * 257);
+  for (const e of entries) assert.ok(e.requestHeaders.count <= 64 + 2 + 5 * (2 + 8) && e.responseHeaders.count <= 64 + 1 + 5 * (2 + 8) && e.target.length <= 17 * 257);
 });

@@ -32,8 +32,9 @@ const REQUEST_HEADER_MIN = 10;
 /** How far ahead of the last a correlation id may be and still be taken for a request's (after raw SASL). */
 const CORRELATION_WINDOW = 1024;
 export const SASL_TOKEN = 'SASL token';
+const CONTROLLED_SHUTDOWN = 7;
 /** Requests waiting for their responses on one connection, at least (beyond, the oldest is unanswered). */
-const MAX_IN_FLIGHT = 1024;
+const MAX_IN_FLIGHT = 4096;
 
 interface Request {
   key: number;
@@ -350,7 +351,8 @@ class KafkaConnection implements StreamConsumer {
     }
     const { key, version, correlationId } = header;
     const r = this.reader.reset(buf, start + 8, end);
-    const clientId = r.str(false);
+    // Request header v0 (ControlledShutdown v0 alone) has no client id; v1 and v2 do.
+    const clientId = key === CONTROLLED_SHUTDOWN && version === 0 ? '' : r.str(false);
     if (isFlexible(key, version)) r.tags(true);
     const side = new Side(this.ctx.limits.maxBodyBytes);
     const parsed = !r.cut && parseRequest(key, r, version, side);

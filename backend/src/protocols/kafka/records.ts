@@ -19,7 +19,7 @@ import { Reader } from './wire.js';
 /** Records whose key, value and headers an entry keeps (the first ones of the exchange). */
 export const KEPT_RECORDS = 5;
 /** Headers of a record kept. */
-const MAX_RECORD_HEADERS = 16;
+const MAX_RECORD_HEADERS = 8;
 /** A batch decompresses to at most this much (more is cut: the first records are what is shown). */
 export const MAX_DECOMPRESSED_BYTES = 1 << 20;
 /** Batch header bytes after baseOffset and batchLength (magic 2). */
