@@ -26,12 +26,12 @@ import { Reader } from './wire.js';
 /** Kafka's default socket.request.max.bytes is 100 MiB: a longer length is not Kafka's. */
 const MAX_FRAME_BYTES = 128 << 20;
 /** Bytes of one message kept for parsing (the first topics, partitions and batches of a large one). */
-export const MAX_KEPT_MESSAGE_BYTES = 1 << 20;
+const MAX_KEPT_MESSAGE_BYTES = 1 << 20;
 /** api key, version, correlation id, client id length: the v1 request header without the id. */
 const REQUEST_HEADER_MIN = 10;
 /** How far ahead of the last a correlation id may be and still be taken for a request's (after raw SASL). */
 const CORRELATION_WINDOW = 1024;
-export const SASL_TOKEN = 'SASL token';
+const SASL_TOKEN = 'SASL token';
 const CONTROLLED_SHUTDOWN = 7;
 /** Requests waiting for their responses on one connection, at least (beyond, the oldest is unanswered). */
 const MAX_IN_FLIGHT = 4096;
@@ -193,7 +193,7 @@ class Framer {
 }
 
 /** The attribute name of a kept record's part: `orders[0] @5 key`. */
-export function recordRowName(r: KeptRecord, part: string): string {
+function recordRowName(r: KeptRecord, part: string): string {
   return `${r.topic}[${r.partition}] @${r.offset} ${part}`;
 }
 
@@ -410,7 +410,7 @@ class KafkaConnection implements StreamConsumer {
   }
 }
 
-export function kafkaOutcome(x: Pick<Exchange, 'unanswered' | 'status' | 'fields' | 'operation'>): Outcome {
+function kafkaOutcome(x: Pick<Exchange, 'unanswered' | 'status' | 'fields' | 'operation'>): Outcome {
   if (x.operation === SASL_TOKEN || (x.fields['kafka.api_key'] === ApiKey.Produce && x.fields['kafka.acks'] === 0)) return Outcome.oneWay;
   if (x.unanswered) return Outcome.none;
   return errorOutcome(x.status);

@@ -21,11 +21,11 @@ export const KEPT_RECORDS = 5;
 /** Headers of a record kept. */
 const MAX_RECORD_HEADERS = 8;
 /** A batch decompresses to at most this much (more is cut: the first records are what is shown). */
-export const MAX_DECOMPRESSED_BYTES = 1 << 20;
+const MAX_DECOMPRESSED_BYTES = 1 << 20;
 /** Batch header bytes after baseOffset and batchLength (magic 2). */
 const BATCH_HEADER_REST = 49;
 
-export const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 
 /** The reader of records inside a batch: one for all tallies (a batch is read to its end before the next). */
 const inner = new Reader();
@@ -68,7 +68,7 @@ export function text(buf: Buffer, start: number, end: number): string {
   return `0x${buf.toString('hex', start, hexStop)}${end > hexStop ? '…' : ''}`;
 }
 
-export const NULL_TEXT = '(null)';
+const NULL_TEXT = '(null)';
 
 /** What the record sets of one message held: counts for all of them, the first records kept. */
 export class RecordTally {
@@ -189,7 +189,7 @@ export class RecordTally {
 const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
 
 /** The decompressed bytes (at most MAX_DECOMPRESSED_BYTES), or null when the codec is unknown or the data does not decode. */
-export function decompress(codec: number, data: Buffer): Buffer | null {
+function decompress(codec: number, data: Buffer): Buffer | null {
   try {
     switch (codec) {
       case 1:
