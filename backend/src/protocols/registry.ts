@@ -22,8 +22,14 @@ import {
 import { dnsDissector } from './dns/dissector.js';
 import { httpDissector } from './http/dissector.js';
 import { mysqlDissector } from './mysql/dissector.js';
+import { kafkaDissector } from './kafka/dissector.js';
 
-export const builtinDissectors: readonly Dissector[] = [httpDissector, dnsDissector, mysqlDissector];
+export const builtinDissectors: readonly Dissector[] = [
+  httpDissector,
+  dnsDissector,
+  mysqlDissector,
+  kafkaDissector,
+];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
 const PROTOCOL_NAME = /^[a-z][a-z0-9-]*$/;
