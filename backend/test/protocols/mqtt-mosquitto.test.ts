@@ -9,6 +9,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createConnection } from 'node:net';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { Outcome, type Entry } from '../../src/entries/entry.js';
@@ -268,4 +271,34 @@ test('CONNECT credentials against a broker with a password file: the password is
   } finally {
     await f.dispose();
   }
+});
+
+test('bad bytes at mosquitto: random bytes on the port, a CONNECT then a remaining length that never ends: counted, no entry invented', async () => {
+  const port = broker.port;
+  const send = async (bytes: Buffer, waitReply: boolean) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    await once(socket, 'connect');
+    let got = 0;
+    socket.on('data', (d: Buffer) => (got += d.length));
+    socket.on('error', () => {}); // mosquitto may reset what it refuses: the close follows
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.write(bytes);
+    if (waitReply) await waitFor('the CONNACK', () => got > 0);
+    return { socket, closed };
+  };
+  const file = await capture(port, async () => {
+    await (await send(randomBytes(4000), false)).closed; // mosquitto drops a client whose first packet is not a CONNECT
+    const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'endless', clean: true, keepalive: 0 });
+    const { socket, closed } = await send(connect, true);
+    socket.write(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]));
+    await closed; // ...and one whose remaining length never ends
+  });
+  const sink = new CollectingSink();
+  const { counters } = await importCaptureFile(file, sink);
+  assert.deepEqual(sink.entries.map((e) => `${e.operation} ${e.target} ${e.status}`), ['CONNECT endless 0']);
+  assert.equal(counters.protocols.mqtt.parseErrors, 1);
+  assert.equal(counters.protocols.mqtt.connections, 1);
+  assert.equal(counters.unknownConnections, 1, 'the random bytes are no protocol');
+  const theirs = tsharkRows(await tsharkMqtt(file, port), port).filter((r) => r.op === 'CONNECT');
+  assert.deepEqual(theirs.map((r) => `${r.op} ${r.target} ${r.status}`), ['CONNECT endless 0']);
 });

@@ -261,7 +261,8 @@ class MqttConnection implements StreamConsumer, FrameFormat {
       response.push(...r.attributes);
       r.reasons.forEach((code, i) => response.push([p.subscriptions[i]?.filter ?? `#${i + 1}`, reasonName(code, p.type, v5)]));
       status = r.reason;
-      statusText = reasonName(status, p.type, v5);
+      // PINGRESP carries no code at all.
+      statusText = r.type === PacketType.PINGRESP ? '' : reasonName(status, p.type, v5);
     } else if (oneWay && p.type !== PacketType.PUBLISH) {
       status = p.reason;
       statusText = reasonName(status, p.type, v5);
