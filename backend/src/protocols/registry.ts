@@ -19,11 +19,12 @@ import {
   type Exchange,
   type ProtocolCounters,
 } from './dissector.js';
+import { amqpDissector } from './amqp/dissector.js';
 import { dnsDissector } from './dns/dissector.js';
 import { httpDissector } from './http/dissector.js';
 import { mqttDissector } from './mqtt/dissector.js';
 
-export const builtinDissectors: readonly Dissector[] = [httpDissector, dnsDissector, mqttDissector];
+export const builtinDissectors: readonly Dissector[] = [httpDissector, dnsDissector, mqttDissector, amqpDissector];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
 const PROTOCOL_NAME = /^[a-z][a-z0-9-]*$/;

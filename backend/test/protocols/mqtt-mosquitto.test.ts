@@ -42,7 +42,8 @@ after(async () => {
 
 async function capture(port: number, traffic: () => Promise<void>): Promise<string> {
   const file = tempFile('mqtt.pcap');
-  const dump = await Tcpdump.start('lo', `tcp port ${port}`, file);
+  // Only 127.0.0.1: other suites on this machine may listen on the same port number elsewhere.
+  const dump = await Tcpdump.start('lo', `host 127.0.0.1 and tcp port ${port}`, file);
   try {
     await traffic();
   } finally {

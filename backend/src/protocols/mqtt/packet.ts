@@ -4,6 +4,7 @@
  * cut at a size limit and carries garbage, so this reader bounds-checks every read and says what
  * it could not read instead).
  */
+import { ByteReader } from '../byte-reader.js';
 import { FRAME_INVALID, FRAME_MORE } from '../frames.js';
 
 export const PacketType = {
@@ -71,61 +72,25 @@ function bodyStart(buf: Buffer, start: number): number {
   return p + 1;
 }
 
-/** A bounds-checked reader over buf[pos, end); a read past the end sets `short` and returns an empty value. */
-class Reader {
-  short = false;
-  constructor(
-    readonly buf: Buffer,
-    public pos: number,
-    public end: number,
-  ) {}
-  get left(): number {
-    return this.end - this.pos;
+/** MQTT's variable byte integer: 7 bits a byte, at most four. */
+function varint(r: ByteReader): number {
+  let v = 0;
+  for (let i = 0; i < 4; i++) {
+    const b = r.u8();
+    v += (b & 0x7f) * 2 ** (7 * i);
+    if ((b & 0x80) === 0) return v;
   }
-  u8(): number {
-    if (this.pos + 1 > this.end) return this.fail(0);
-    return this.buf[this.pos++];
-  }
-  u16(): number {
-    if (this.pos + 2 > this.end) return this.fail(0);
-    const v = this.buf.readUInt16BE(this.pos);
-    this.pos += 2;
-    return v;
-  }
-  u32(): number {
-    if (this.pos + 4 > this.end) return this.fail(0);
-    const v = this.buf.readUInt32BE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  varint(): number {
-    let v = 0;
-    for (let i = 0; i < 4; i++) {
-      const b = this.u8();
-      v += (b & 0x7f) * 2 ** (7 * i);
-      if ((b & 0x80) === 0) return v;
-    }
-    return this.fail(0);
-  }
-  /** A 2-byte length then that many bytes, as a view. */
-  binary(): Buffer {
-    const n = this.u16();
-    if (this.pos + n > this.end) {
-      this.pos = this.end;
-      return this.fail(EMPTY);
-    }
-    const v = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return v;
-  }
-  utf8(): string {
-    return this.binary().toString('utf8');
-  }
-  private fail<T>(v: T): T {
-    this.short = true;
-    this.pos = this.end;
-    return v;
-  }
+  r.skip(r.left + 1);
+  return 0;
+}
+
+/** A 2-byte length, then that many bytes (a view). */
+function binary(r: ByteReader): Buffer {
+  return r.bytes(r.u16());
+}
+
+function utf8(r: ByteReader): string {
+  return binary(r).toString('utf8');
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -176,12 +141,12 @@ export const TOPIC_ALIAS = 'Topic Alias';
 export const AUTHENTICATION_DATA = 'Authentication Data';
 
 /** Properties as name/value attributes; user properties under their own names. A property that cannot be read ends the list. */
-function readProperties(r: Reader, out: Array<[string, string]>): void {
-  const len = r.varint();
+function readProperties(r: ByteReader, out: Array<[string, string]>): void {
+  const len = varint(r);
   const end = Math.min(r.pos + len, r.end);
   if (r.pos + len > r.end) r.short = true;
   while (r.pos < end && !r.short) {
-    const id = r.varint();
+    const id = varint(r);
     const known = PROPERTIES.get(id);
     if (known === undefined) {
       // The kind of an unknown property, and so its length, is unknown: the rest cannot be read.
@@ -201,17 +166,17 @@ function readProperties(r: Reader, out: Array<[string, string]>): void {
         out.push([name, String(r.u32())]);
         break;
       case PropKind.Varint:
-        out.push([name, String(r.varint())]);
+        out.push([name, String(varint(r))]);
         break;
       case PropKind.Utf8:
-        out.push([name, r.utf8()]);
+        out.push([name, utf8(r)]);
         break;
       case PropKind.Binary:
-        out.push([name, r.binary().toString('hex')]);
+        out.push([name, binary(r).toString('hex')]);
         break;
       case PropKind.Pair: {
-        const key = r.utf8();
-        out.push([key, r.utf8()]);
+        const key = utf8(r);
+        out.push([key, utf8(r)]);
         break;
       }
     }
@@ -269,7 +234,7 @@ export function readPacket(buf: Buffer, start: number, end: number, wireLength: 
   const first = buf[start];
   const p = newPacket(first >> 4);
   const body = bodyStart(buf, start);
-  const r = new Reader(buf, body, end);
+  const r = new ByteReader(buf, body, end);
   const v5 = level === Level.v5;
   switch (p.type) {
     case PacketType.CONNECT:
@@ -284,7 +249,7 @@ export function readPacket(buf: Buffer, start: number, end: number, wireLength: 
       p.qos = (first >> 1) & 3;
       p.retain = (first & 1) === 1;
       p.dup = (first & 8) !== 0;
-      p.topic = r.utf8();
+      p.topic = utf8(r);
       if (p.qos > 0) p.packetId = r.u16();
       if (v5) readProperties(r, p.attributes);
       const payloadStart = Math.min(r.pos, end);
@@ -306,7 +271,7 @@ export function readPacket(buf: Buffer, start: number, end: number, wireLength: 
       p.packetId = r.u16();
       if (v5) readProperties(r, p.attributes);
       while (r.left > 0 && !r.short) {
-        const filter = r.utf8();
+        const filter = utf8(r);
         const options = p.type === PacketType.SUBSCRIBE ? r.u8() : 0;
         if (!r.short) p.subscriptions.push({ filter, options });
       }
@@ -336,8 +301,8 @@ const ConnectFlag = { username: 0x80, password: 0x40, willRetain: 0x20, will: 0x
 /** The attribute the CONNECT password is kept under (redacted by default). */
 export const PASSWORD = 'password';
 
-function readConnect(r: Reader, p: Packet): void {
-  const name = r.utf8();
+function readConnect(r: ByteReader, p: Packet): void {
+  const name = utf8(r);
   p.level = r.u8();
   const flags = r.u8();
   const keepAlive = r.u16();
@@ -347,17 +312,17 @@ function readConnect(r: Reader, p: Packet): void {
   a.push(['keep alive', String(keepAlive)]);
   const v5 = p.level === Level.v5;
   if (v5) readProperties(r, a);
-  p.topic = r.utf8();
+  p.topic = utf8(r);
   if (flags & ConnectFlag.will) {
     if (v5) readProperties(r, a);
-    a.push(['will topic', r.utf8()]);
+    a.push(['will topic', utf8(r)]);
     a.push(['will qos', String((flags >> 3) & 3)]);
     a.push(['will retain', String((flags & ConnectFlag.willRetain) !== 0)]);
-    p.payload = r.binary();
+    p.payload = binary(r);
     p.payloadWire = p.payload.length;
   }
-  if (flags & ConnectFlag.username) a.push(['username', r.utf8()]);
-  if (flags & ConnectFlag.password) a.push([PASSWORD, r.binary().toString('utf8')]);
+  if (flags & ConnectFlag.username) a.push(['username', utf8(r)]);
+  if (flags & ConnectFlag.password) a.push([PASSWORD, binary(r).toString('utf8')]);
 }
 
 /** Does buf[start, end) start like a CONNECT (the client's first packet)? 'more' when too short to say. */
