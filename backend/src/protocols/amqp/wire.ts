@@ -47,10 +47,14 @@ export function frameLength(buf: Buffer, start: number, end: number): number {
   return len;
 }
 
-/** Could a frame (or the protocol header) start at buf[start]? A whole frame must end with 0xCE. */
+/**
+ * After a gap or bad bytes, does a frame (or the protocol header) start at buf[start]? Only a
+ * frame whole in this chunk, its end octet checked: the bytes of a body lost halfway look like
+ * any frame header.
+ */
 export function startsFrame(buf: Buffer, start: number, end: number): boolean {
   const len = frameLength(buf, start, end);
-  return len > 0 || (len === FRAME_MORE && end - start >= 1);
+  return len > 0 && len <= end - start;
 }
 
 /** Detection: the client's protocol header ('more' while only a prefix of it is there). */
