@@ -35,6 +35,8 @@ import {
 } from './wire.js';
 
 const AMQP_PORT = 5672;
+const EXCHANGE_CLASS = 40;
+const QUEUE_CLASS = 50;
 const VERSION = '0-9-1';
 /** Channels with a message being assembled or in confirm mode, per connection: more than RabbitMQ's channel_max (2047). */
 const MAX_CHANNEL_STATES = 4096;
@@ -229,10 +231,15 @@ class AmqpConnection implements StreamConsumer, FrameFormat {
   private confirm(ack: Call): void {
     const state = this.confirms.get(channelKey(ack.channel, (1 - ack.dir) as Direction))!;
     const tag = num(ack.method, 'delivery_tag') ?? 0;
-    const multiple = ack.method.values.get('multiple') === true;
+    if (ack.method.values.get('multiple') !== true) {
+      if (state.pending.delete(tag)) this.confirmed.response(confirmKey(ack.channel, tag), ack);
+      else this.ctx.counters.orphanResponses++;
+      return;
+    }
     let settled = 0;
-    for (const seq of [...state.pending]) {
-      if (multiple ? tag !== 0 && seq > tag : seq !== tag) continue;
+    // In order of sequence number; deleting the element being visited is safe in a Set.
+    for (const seq of state.pending) {
+      if (tag !== 0 && seq > tag) break;
       settled++;
       state.pending.delete(seq);
       this.confirmed.response(confirmKey(ack.channel, seq), ack);
@@ -311,9 +318,9 @@ function bodyOf(content: Content | null): Body {
 
 /** What a method acts on: its queue, exchange or routing key, the vhost it opens. */
 function targetOf(m: MethodFrame, reply: MethodFrame | undefined): string {
-  const className = methodName(m.key).split('.')[0];
-  if (className === 'Queue' || m.key === Method.basicConsume || m.key === Method.basicGet) return str(m, 'queue') || str(reply, 'queue');
-  if (className === 'Exchange') return str(m, 'exchange') || str(m, 'destination');
+  const classId = m.key >>> 16;
+  if (classId === QUEUE_CLASS || m.key === Method.basicConsume || m.key === Method.basicGet) return str(m, 'queue') || str(reply, 'queue');
+  if (classId === EXCHANGE_CLASS) return str(m, 'exchange') || str(m, 'destination');
   if (methodSpec(m.key)?.content) return str(m, 'routing_key') || str(m, 'exchange');
   return str(m, 'virtual_host');
 }
@@ -322,7 +329,7 @@ function targetOf(m: MethodFrame, reply: MethodFrame | undefined): string {
 function attributes(call: Call): Array<[string, string]> {
   const m = call.method;
   const out: Array<[string, string]> = [...m.args];
-  for (const [name, t] of m.tables) for (const [k, v] of t) out.push([`${name}.${k}`, v]);
+  if (m.tables) for (const [name, t] of m.tables) for (const [k, v] of t) out.push([`${name}.${k}`, v]);
   const user = userOf(m);
   if (user !== '') out.push(['username', user]);
   if (call.content) out.push(...call.content.properties);
@@ -331,7 +338,7 @@ function attributes(call: Call): Array<[string, string]> {
 
 /** Credentials in Connection.Start-Ok: the user name, read from a PLAIN or AMQPLAIN response. */
 function userOf(m: MethodFrame): string {
-  const response = m.binary.get('response');
+  const response = m.binary?.get('response');
   if (m.key !== Method.connectionStartOk || !response) return '';
   const mechanism = str(m, 'mechanism');
   if (mechanism === 'PLAIN') return response.toString('utf8').split('\0')[1] ?? '';

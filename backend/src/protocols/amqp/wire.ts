@@ -168,10 +168,10 @@ export interface MethodFrame {
   args: Array<[string, string]>;
   /** The same by name, as read (strings, numbers, booleans). */
   values: Map<string, string | number | boolean>;
-  /** Field tables by argument name (client properties, queue arguments, …). */
-  tables: Map<string, Array<[string, string]>>;
-  /** Binary long strings by argument name, as views (Start-Ok's response). */
-  binary: Map<string, Buffer>;
+  /** Field tables by argument name (client properties, queue arguments, …); null when none. */
+  tables: Map<string, Array<[string, string]>> | null;
+  /** Long strings by argument name, as views (Start-Ok's response); null when none. */
+  binary: Map<string, Buffer> | null;
   /** Part of the arguments could not be read. */
   short: boolean;
 }
@@ -180,7 +180,7 @@ export interface MethodFrame {
 export function readMethod(buf: Buffer, start: number, end: number): MethodFrame {
   const r = new ByteReader(buf, start, end);
   const key = methodKey(r.u16(), r.u16());
-  const m: MethodFrame = { key, args: [], values: new Map(), tables: new Map(), binary: new Map(), short: false };
+  const m: MethodFrame = { key, args: [], values: new Map(), tables: null, binary: null, short: false };
   const spec = methodSpec(key);
   let bits = 0;
   let bit = 8;
@@ -216,14 +216,14 @@ function readArg(r: ByteReader, type: ArgType, name: string, m: MethodFrame, bit
       return shortstr(r);
     case 'longstr': {
       const b = longstr(r);
-      m.binary.set(name, b);
+      (m.binary ??= new Map()).set(name, b);
       return b.toString('utf8');
     }
     case 'bit':
       return bit();
     case 'table': {
       const t = table(r);
-      m.tables.set(name, t);
+      (m.tables ??= new Map()).set(name, t);
       return '';
     }
   }

@@ -37,6 +37,7 @@ const MAX_TOPIC_ALIASES = 1024;
 export const TO_BROKER = 'to broker';
 export const TO_CLIENT = 'to client';
 
+/** A packet as sent; a QoS 2 PUBLISH waiting for its PUBCOMP keeps the steps of its flow. */
 interface Sent {
   packet: Packet;
   dir: Direction;
@@ -44,10 +45,6 @@ interface Sent {
   endUs: number;
   /** The payload, copied up to the body limit. */
   body: Body;
-}
-
-/** A request waiting for its reply; a QoS 2 PUBLISH keeps the steps of its flow. */
-interface Request extends Sent {
   pubrec: Sent | null;
   pubrel: Sent | null;
 }
@@ -85,11 +82,11 @@ class MqttConnection implements StreamConsumer, FrameFormat {
   private readonly splitters: [FrameSplitter, FrameSplitter];
   /** The direction whose frame the splitter is handing over. */
   private dir: Direction = 0;
-  private readonly connects: InOrderPairing<Request, Sent>;
-  private readonly pings: InOrderPairing<Request, Sent>;
+  private readonly connects: InOrderPairing<Sent, Sent>;
+  private readonly pings: InOrderPairing<Sent, Sent>;
   /** PUBLISH (QoS 1, 2), SUBSCRIBE, UNSUBSCRIBE by sender and packet id: `dir * 65536 + id`. */
-  private readonly keyed: KeyedPairing<number, Request, Sent>;
-  private readonly inFlight = new Map<number, Request>();
+  private readonly keyed: KeyedPairing<number, Sent, Sent>;
+  private readonly inFlight = new Map<number, Sent>();
   private readonly aliases: [Map<number, string>, Map<number, string>] = [new Map(), new Map()];
   private cut = false;
 
@@ -99,7 +96,7 @@ class MqttConnection implements StreamConsumer, FrameFormat {
   ) {
     const keep = ctx.limits.maxHeaderBytes + ctx.limits.maxBodyBytes;
     this.splitters = [new FrameSplitter(this, keep, ctx.counters), new FrameSplitter(this, keep, ctx.counters)];
-    const settle = (req: Request, res: Sent | null) => this.settle(req, res);
+    const settle = (req: Sent, res: Sent | null) => this.settle(req, res);
     this.connects = new InOrderPairing(ctx.limits, settle);
     this.pings = new InOrderPairing(ctx.limits, settle);
     this.keyed = new KeyedPairing(ctx.limits, (req, res) => {
@@ -144,30 +141,29 @@ class MqttConnection implements StreamConsumer, FrameFormat {
     const dir = this.dir;
     const p = readPacket(buf, start, end, wireLength, this.level);
     if (p.short && end - start === wireLength) this.ctx.counters.parseErrors++;
-    const sent: Sent = { packet: p, dir, startUs, endUs, body: this.body(p) };
-    const request = (): Request => ({ ...sent, pubrec: null, pubrel: null });
+    const sent: Sent = { packet: p, dir, startUs, endUs, body: this.body(p), pubrec: null, pubrel: null };
     const replyKey = (1 - dir) * 65536 + p.packetId;
     switch (p.type) {
       case PacketType.CONNECT:
         this.level = p.level;
         this.clientId = p.topic;
-        this.connects.request(request());
+        this.connects.request(sent);
         break;
       case PacketType.CONNACK:
       case PacketType.PINGRESP:
         if (!(p.type === PacketType.CONNACK ? this.connects : this.pings).response(sent)) this.ctx.counters.orphanResponses++;
         break;
       case PacketType.PINGREQ:
-        this.pings.request(request());
+        this.pings.request(sent);
         break;
       case PacketType.PUBLISH:
         this.resolveAlias(p, dir);
-        if (p.qos === 0) this.settle(request(), null);
-        else this.keyedRequest(request());
+        if (p.qos === 0) this.settle(sent, null);
+        else this.keyedSent(sent);
         break;
       case PacketType.SUBSCRIBE:
       case PacketType.UNSUBSCRIBE:
-        this.keyedRequest(request());
+        this.keyedSent(sent);
         break;
       case PacketType.PUBREL: {
         // The sender's step of its own QoS 2 flow: keyed by its own direction.
@@ -189,11 +185,11 @@ class MqttConnection implements StreamConsumer, FrameFormat {
         this.reply(replyKey, sent);
         break;
       default: // DISCONNECT, AUTH
-        this.settle(request(), null);
+        this.settle(sent, null);
     }
   }
 
-  private keyedRequest(req: Request): void {
+  private keyedSent(req: Sent): void {
     const key = req.dir * 65536 + req.packet.packetId;
     // A packet id in use is a resend (DUP) of the request waiting: counted there, not an entry.
     if (this.keyed.request(key, req)) this.inFlight.set(key, req);
@@ -221,7 +217,7 @@ class MqttConnection implements StreamConsumer, FrameFormat {
     return { bytes, wireSize: p.payloadWire, size: p.payloadWire, truncated: bytes.length < p.payloadWire, encoding: '' };
   }
 
-  private settle(req: Request, res: Sent | null): void {
+  private settle(req: Sent, res: Sent | null): void {
     const c = this.ctx.counters;
     c.exchanges++;
     const oneWay = isOneWay(PACKET_NAMES[req.packet.type], req.packet.qos);
@@ -229,7 +225,7 @@ class MqttConnection implements StreamConsumer, FrameFormat {
     this.ctx.emit(this.exchange(req, res, oneWay));
   }
 
-  private exchange(req: Request, res: Sent | null, oneWay: boolean): Exchange {
+  private exchange(req: Sent, res: Sent | null, oneWay: boolean): Exchange {
     const p = req.packet;
     const v5 = this.level === Level.v5;
     const fields: Record<string, string | number> = {

@@ -219,10 +219,13 @@ export interface Packet {
   short: boolean;
 }
 
+/** Shared by the packets that have none (most): a list is made only for a packet that fills it. */
+const NONE: never[] = [];
+
 function newPacket(type: number): Packet {
   return {
-    type, qos: 0, retain: false, dup: false, packetId: 0, topic: '', reason: 0, reasons: [], subscriptions: [],
-    attributes: [], payload: EMPTY, payloadWire: 0, level: 0, sessionPresent: false, short: false,
+    type, qos: 0, retain: false, dup: false, packetId: 0, topic: '', reason: 0, reasons: NONE, subscriptions: NONE,
+    attributes: NONE, payload: EMPTY, payloadWire: 0, level: 0, sessionPresent: false, short: false,
   };
 }
 
@@ -236,6 +239,7 @@ export function readPacket(buf: Buffer, start: number, end: number, wireLength: 
   const body = bodyStart(buf, start);
   const r = new ByteReader(buf, body, end);
   const v5 = level === Level.v5;
+  if (v5 || p.type === PacketType.CONNECT) p.attributes = [];
   switch (p.type) {
     case PacketType.CONNECT:
       readConnect(r, p);
@@ -270,6 +274,7 @@ export function readPacket(buf: Buffer, start: number, end: number, wireLength: 
     case PacketType.UNSUBSCRIBE:
       p.packetId = r.u16();
       if (v5) readProperties(r, p.attributes);
+      p.subscriptions = [];
       while (r.left > 0 && !r.short) {
         const filter = utf8(r);
         const options = p.type === PacketType.SUBSCRIBE ? r.u8() : 0;
@@ -281,6 +286,7 @@ export function readPacket(buf: Buffer, start: number, end: number, wireLength: 
       p.packetId = r.u16();
       if (v5) readProperties(r, p.attributes);
       // 3.1.1 UNSUBACK has no codes; the others one a filter.
+      p.reasons = [];
       while (r.left > 0 && !r.short) p.reasons.push(r.u8());
       for (const c of p.reasons) p.reason = Math.max(p.reason, c);
       break;
