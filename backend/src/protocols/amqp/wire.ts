@@ -8,7 +8,7 @@
  */
 import { ByteReader } from '../byte-reader.js';
 import { FRAME_INVALID, FRAME_MORE } from '../frames.js';
-import { methodKey, methodSpec, type ArgType } from './methods.js';
+import { methodKey, methodSpec, type ArgType, type MethodSpec } from './methods.js';
 
 export const FrameType = { method: 1, header: 2, body: 3, heartbeat: 8 } as const;
 export const FRAME_END = 0xce;
@@ -184,15 +184,19 @@ export function readMethod(buf: Buffer, start: number, end: number): MethodFrame
   const spec = methodSpec(key);
   let bits = 0;
   let bit = 8;
-  for (const [name, type] of spec?.args ?? []) {
-    if (type !== 'bit') bit = 8;
-    const v = readArg(r, type, name, m, () => {
+  for (const [name, type] of spec?.args ?? NO_ARGS) {
+    let v: string | number | boolean;
+    if (type === 'bit') {
+      // Consecutive bits share an octet, lowest bit first.
       if (bit === 8) {
         bits = r.u8();
         bit = 0;
       }
-      return ((bits >> bit++) & 1) === 1;
-    });
+      v = ((bits >> bit++) & 1) === 1;
+    } else {
+      bit = 8;
+      v = readArg(r, type, name, m);
+    }
     m.values.set(name, v);
     // Tables are shown entry by entry (`arguments.x-max-length`); the ticket is a deprecated 0.
     if (name !== 'ticket' && type !== 'table') m.args.push([name, String(v)]);
@@ -201,7 +205,9 @@ export function readMethod(buf: Buffer, start: number, end: number): MethodFrame
   return m;
 }
 
-function readArg(r: ByteReader, type: ArgType, name: string, m: MethodFrame, bit: () => boolean): string | number | boolean {
+const NO_ARGS: MethodSpec['args'] = [];
+
+function readArg(r: ByteReader, type: Exclude<ArgType, 'bit'>, name: string, m: MethodFrame): string | number {
   switch (type) {
     case 'octet':
       return r.u8();
@@ -219,13 +225,9 @@ function readArg(r: ByteReader, type: ArgType, name: string, m: MethodFrame, bit
       (m.binary ??= new Map()).set(name, b);
       return b.toString('utf8');
     }
-    case 'bit':
-      return bit();
-    case 'table': {
-      const t = table(r);
-      (m.tables ??= new Map()).set(name, t);
+    case 'table':
+      (m.tables ??= new Map()).set(name, table(r));
       return '';
-    }
   }
 }
 
