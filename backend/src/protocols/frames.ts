@@ -7,7 +7,8 @@
  * the direction then waits for a chunk the protocol says starts one (frames start at segment
  * boundaries in practice), as it does after a gap.
  */
-import type { ProtocolCounters } from './dissector.js';
+import type { Direction, EndReason, StreamConsumer } from '../net/stream.js';
+import type { DissectorContext, ProtocolCounters } from './dissector.js';
 
 /** What `FrameFormat.length` says besides a length. */
 export const FRAME_MORE = 0;
@@ -112,5 +113,45 @@ export class FrameSplitter {
     this.cut = EMPTY;
     this.skipping = 0;
     this.lost = true;
+  }
+}
+
+/**
+ * A connection of a framed protocol: both directions split (frames up to the header and body
+ * limits kept), each frame handed to `frame` with `dir` set to the direction it came from.
+ */
+export abstract class FramedConnection implements StreamConsumer, FrameFormat {
+  private readonly splitters: [FrameSplitter, FrameSplitter];
+  /** The direction of the frame being handed over. */
+  protected dir: Direction = 0;
+  /** The connection was cut (RST, eviction): what still waits is incomplete. */
+  protected cut = false;
+
+  constructor(protected readonly ctx: DissectorContext) {
+    const keep = ctx.limits.maxHeaderBytes + ctx.limits.maxBodyBytes;
+    this.splitters = [new FrameSplitter(this, keep, ctx.counters), new FrameSplitter(this, keep, ctx.counters)];
+  }
+
+  abstract length(buf: Buffer, start: number, end: number): number;
+  abstract frame(buf: Buffer, start: number, end: number, wireLength: number, startUs: number, endUs: number): void;
+  abstract startsFrame(buf: Buffer, start: number, end: number): boolean;
+  abstract tick(nowUs: number): void;
+  /** The connection is gone: settle what waits. */
+  protected abstract ended(): void;
+
+  data(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void {
+    this.dir = dir;
+    this.splitters[dir].data(buf, start, end, tsUs);
+  }
+
+  gap(dir: Direction): void {
+    this.splitters[dir].gap();
+  }
+
+  fin(): void {}
+
+  end(reason: EndReason): void {
+    this.cut = reason === 'rst' || reason === 'evicted';
+    this.ended();
   }
 }

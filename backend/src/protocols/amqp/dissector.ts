@@ -16,17 +16,17 @@
  * from the broker. Heartbeats are no entries.
  */
 import { HeaderList, emptyBody, Outcome, type Body, type Entry, type ProtocolFields } from '../../entries/entry.js';
-import type { Direction, EndReason, StreamConsumer } from '../../net/stream.js';
-import { Detection, type Dissector, type DissectorContext, type Exchange, type Section } from '../dissector.js';
-import { FrameSplitter, type FrameFormat } from '../frames.js';
+import type { Direction } from '../../net/stream.js';
+import { type Dissector, type DissectorContext, type Exchange, type Section } from '../dissector.js';
+import { FramedConnection } from '../frames.js';
 import { KeyedPairing } from '../pairing.js';
 import { fieldsTable, side, table } from '../represent.js';
 import { expectsReply, isReply, Method, methodName, methodSpec, replyCodeName, SERVER_REPLY_CODES } from './methods.js';
 import {
+  detectProtocolHeader,
   FRAME_HEADER_BYTES,
   frameLength,
   FrameType,
-  looksLikeAmqp,
   readContentHeader,
   readMethod,
   startsFrame,
@@ -95,9 +95,7 @@ export function amqpOutcome(x: Pick<Exchange, 'unanswered' | 'status' | 'operati
   return x.unanswered ? Outcome.none : Outcome.ok;
 }
 
-class AmqpConnection implements StreamConsumer, FrameFormat {
-  private readonly splitters: [FrameSplitter, FrameSplitter];
-  private dir: Direction = 0;
+class AmqpConnection extends FramedConnection {
   /** Synchronous requests by channel and sender; one waits per key. */
   private readonly calls: KeyedPairing<number, Call, Call>;
   private readonly waiting = new Map<number, Call>();
@@ -107,11 +105,9 @@ class AmqpConnection implements StreamConsumer, FrameFormat {
   private readonly confirms = new Map<number, Confirms>();
   /** Content-carrying methods still taking their header and body, by channel and sender. */
   private readonly assembling = new Map<number, Call>();
-  private cut = false;
 
-  constructor(private readonly ctx: DissectorContext) {
-    const keep = ctx.limits.maxHeaderBytes + ctx.limits.maxBodyBytes;
-    this.splitters = [new FrameSplitter(this, keep, ctx.counters), new FrameSplitter(this, keep, ctx.counters)];
+  constructor(ctx: DissectorContext) {
+    super(ctx);
     this.calls = new KeyedPairing(ctx.limits, (req, res) => {
       this.waiting.delete(channelKey(req.channel, req.dir));
       this.settle(req, res);
@@ -122,19 +118,7 @@ class AmqpConnection implements StreamConsumer, FrameFormat {
     });
   }
 
-  data(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void {
-    this.dir = dir;
-    this.splitters[dir].data(buf, start, end, tsUs);
-  }
-
-  gap(dir: Direction): void {
-    this.splitters[dir].gap();
-  }
-
-  fin(): void {}
-
-  end(reason: EndReason): void {
-    this.cut = reason === 'rst' || reason === 'evicted';
+  protected ended(): void {
     for (const call of [...this.assembling.values()]) this.contentDone(call, true);
     this.calls.end();
     this.confirmed.end();
@@ -444,10 +428,7 @@ export const amqpDissector: Dissector = {
   },
   secrets: ['Connection.Start-Ok / Secure-Ok responses (PLAIN, AMQPLAIN credentials)', 'Connection.Update-Secret'],
   stream: {
-    detect(buf, start, end) {
-      const r = looksLikeAmqp(buf, start, end);
-      return r === 'more' ? Detection.More : r ? Detection.FromClient : Detection.No;
-    },
+    detect: detectProtocolHeader,
     open: (ctx) => new AmqpConnection(ctx),
   },
   outcome: amqpOutcome,

@@ -7,6 +7,7 @@
  * payload and the frame-end octet 0xCE. The client opens with the protocol header "AMQP\0\0\x09\x01".
  */
 import { ByteReader } from '../byte-reader.js';
+import { Detection } from '../dissector.js';
 import { FRAME_INVALID, FRAME_MORE } from '../frames.js';
 import { methodKey, methodSpec, type ArgType, type MethodSpec } from './methods.js';
 
@@ -57,10 +58,10 @@ export function startsFrame(buf: Buffer, start: number, end: number): boolean {
   return len > 0 && len <= end - start;
 }
 
-/** Detection: the client's protocol header ('more' while only a prefix of it is there). */
-export function looksLikeAmqp(buf: Buffer, start: number, end: number): boolean | 'more' {
-  if (!protocolHeaderAt(buf, start, end)) return false;
-  return end - start >= PROTOCOL_HEADER.length ? true : 'more';
+/** Detection: the client's protocol header (More while only a prefix of it is there). */
+export function detectProtocolHeader(buf: Buffer, start: number, end: number): Detection {
+  if (!protocolHeaderAt(buf, start, end)) return Detection.No;
+  return end - start >= PROTOCOL_HEADER.length ? Detection.FromClient : Detection.More;
 }
 
 function shortstr(r: ByteReader): string {

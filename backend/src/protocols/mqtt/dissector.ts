@@ -11,15 +11,15 @@
  * the subscriber (`mqtt.direction` "to client"), its acknowledgement the subscriber's reply.
  */
 import { HeaderList, emptyBody, Outcome, type Body, type Entry, type ProtocolFields } from '../../entries/entry.js';
-import type { Direction, EndReason, StreamConsumer } from '../../net/stream.js';
-import { Detection, type Dissector, type DissectorContext, type Exchange, type Section } from '../dissector.js';
-import { FrameSplitter, type FrameFormat } from '../frames.js';
+import type { Direction } from '../../net/stream.js';
+import { type Dissector, type DissectorContext, type Exchange, type Section } from '../dissector.js';
+import { FramedConnection } from '../frames.js';
 import { InOrderPairing, KeyedPairing } from '../pairing.js';
 import { fieldsTable, side, table } from '../represent.js';
 import {
   AUTHENTICATION_DATA,
+  detectConnect,
   Level,
-  looksLikeConnect,
   PACKET_NAMES,
   packetLength,
   PacketType,
@@ -76,26 +76,21 @@ function answers(request: Packet, reply: number): boolean {
   }
 }
 
-class MqttConnection implements StreamConsumer, FrameFormat {
+class MqttConnection extends FramedConnection {
   private level: number = Level.v311;
   private clientId = '';
-  private readonly splitters: [FrameSplitter, FrameSplitter];
-  /** The direction whose frame the splitter is handing over. */
-  private dir: Direction = 0;
   private readonly connects: InOrderPairing<Sent, Sent>;
   private readonly pings: InOrderPairing<Sent, Sent>;
   /** PUBLISH (QoS 1, 2), SUBSCRIBE, UNSUBSCRIBE by sender and packet id: `dir * 65536 + id`. */
   private readonly keyed: KeyedPairing<number, Sent, Sent>;
   private readonly inFlight = new Map<number, Sent>();
   private readonly aliases: [Map<number, string>, Map<number, string>] = [new Map(), new Map()];
-  private cut = false;
 
   constructor(
-    private readonly ctx: DissectorContext,
+    ctx: DissectorContext,
     private readonly clientDir: Direction,
   ) {
-    const keep = ctx.limits.maxHeaderBytes + ctx.limits.maxBodyBytes;
-    this.splitters = [new FrameSplitter(this, keep, ctx.counters), new FrameSplitter(this, keep, ctx.counters)];
+    super(ctx);
     const settle = (req: Sent, res: Sent | null) => this.settle(req, res);
     this.connects = new InOrderPairing(ctx.limits, settle);
     this.pings = new InOrderPairing(ctx.limits, settle);
@@ -105,19 +100,7 @@ class MqttConnection implements StreamConsumer, FrameFormat {
     });
   }
 
-  data(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void {
-    this.dir = dir;
-    this.splitters[dir].data(buf, start, end, tsUs);
-  }
-
-  gap(dir: Direction): void {
-    this.splitters[dir].gap();
-  }
-
-  fin(): void {}
-
-  end(reason: EndReason): void {
-    this.cut = reason === 'rst' || reason === 'evicted';
+  protected ended(): void {
     this.connects.end();
     this.pings.end();
     this.keyed.end();
@@ -351,10 +334,7 @@ export const mqttDissector: Dissector = {
   },
   secrets: ['the CONNECT password', '5.0 Authentication Data'],
   stream: {
-    detect(buf, start, end) {
-      const r = looksLikeConnect(buf, start, end);
-      return r === 'more' ? Detection.More : r ? Detection.FromClient : Detection.No;
-    },
+    detect: detectConnect,
     open: (ctx, clientDir) => new MqttConnection(ctx, clientDir),
   },
   outcome: mqttOutcome,

@@ -5,6 +5,7 @@
  * it could not read instead).
  */
 import { ByteReader } from '../byte-reader.js';
+import { Detection } from '../dissector.js';
 import { FRAME_INVALID, FRAME_MORE } from '../frames.js';
 
 export const PacketType = {
@@ -331,18 +332,19 @@ function readConnect(r: ByteReader, p: Packet): void {
   if (flags & ConnectFlag.password) a.push([PASSWORD, binary(r).toString('utf8')]);
 }
 
-/** Does buf[start, end) start like a CONNECT (the client's first packet)? 'more' when too short to say. */
-export function looksLikeConnect(buf: Buffer, start: number, end: number): boolean | 'more' {
-  if (end - start < 2) return 'more';
-  if (buf[start] !== 0x10) return false;
+/** Detection: does buf[start, end) start like a CONNECT (the client's first packet)? */
+export function detectConnect(buf: Buffer, start: number, end: number): Detection {
+  if (end - start < 2) return Detection.More;
+  if (buf[start] !== 0x10) return Detection.No;
   const len = packetLength(buf, start, end);
-  if (len === FRAME_INVALID) return false;
-  if (len === FRAME_MORE) return 'more';
+  if (len === FRAME_INVALID) return Detection.No;
+  if (len === FRAME_MORE) return Detection.More;
   const body = bodyStart(buf, start);
   // "\0\x04MQTT" + level 4 or 5, or "\0\x06MQIsdp" + level 3.
-  if (end - body < 9) return 'more';
+  if (end - body < 9) return Detection.More;
   const nameLen = buf.readUInt16BE(body);
   const name = buf.toString('latin1', body + 2, body + 2 + nameLen);
   const level = buf[body + 2 + nameLen];
-  return (name === 'MQTT' && (level === Level.v311 || level === Level.v5)) || (name === 'MQIsdp' && level === Level.v31);
+  const mqtt = (name === 'MQTT' && (level === Level.v311 || level === Level.v5)) || (name === 'MQIsdp' && level === Level.v31);
+  return mqtt ? Detection.FromClient : Detection.No;
 }
