@@ -116,8 +116,10 @@ class MqttConnection extends FramedConnection {
     return packetLength(buf, start, end);
   }
 
+  /** After a gap: a packet whole in this chunk (with no end marker, the best MQTT offers). */
   startsFrame(buf: Buffer, start: number, end: number): boolean {
-    return packetLength(buf, start, end) !== -1;
+    const len = packetLength(buf, start, end);
+    return len > 0 && len <= end - start;
   }
 
   frame(buf: Buffer, start: number, end: number, wireLength: number, startUs: number, endUs: number): void {
