@@ -1,6 +1,12 @@
-/** What the import benches share: CPU time from /proc, a timed run, and a sink that only counts. */
+/** What the import benches share: CPU time from /proc, a timed run, a sink that only counts, the protocol benches' options and report. */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs, promisify } from 'node:util';
+import { importCaptureFile } from '../backend/src/agent/import-file.js';
 import type { Entry, EntrySink } from '../backend/src/entries/entry.js';
+
+const run = promisify(execFile);
 
 /** CPU time (ms) of this process and of its waited-for children, from /proc (utime, stime, cutime, cstime). */
 export function cpuNow(): number {
@@ -28,4 +34,37 @@ export class CountingSink implements EntrySink {
   drained(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** The options of a protocol's capture bench: how many operations to record, or a capture to read. */
+export function captureBenchArgs(countOption: string): { count: number; keep?: string; file?: string; port?: number } {
+  const { values } = parseArgs({
+    options: {
+      [countOption]: { type: 'string', default: '100000' },
+      keep: { type: 'string' },
+      file: { type: 'string' },
+      port: { type: 'string' },
+    },
+  });
+  const v = values as Record<string, string | undefined>;
+  return { count: Number(v[countOption]), keep: v.keep, file: v.file, port: v.port === undefined ? undefined : Number(v.port) };
+}
+
+/**
+ * Imports `file` into a counting sink, then runs `tshark -r file -n …tsharkArgs` on it (`count`
+ * reads the operations from its output), one after the other; prints the machine, the capture,
+ * both runs' wall and CPU time per operation, and the CPU ratio.
+ */
+export async function importVsTshark(file: string, tsharkArgs: string[], count: (stdout: string) => number, unit: string): Promise<void> {
+  const sink = new CountingSink();
+  const imp = await timed(() => importCaptureFile(file, sink));
+  const tshark = await timed(async () => count((await run('tshark', ['-r', file, '-n', ...tsharkArgs], { maxBuffer: 1 << 30 })).stdout));
+  const rate = (n: number, ms: number) => `${((n * 1000) / ms / 1000).toFixed(0)}k`;
+  const row = (name: string, t: { ms: number; cpuMs: number }, what: string) =>
+    console.log(`${name.padEnd(34)} ${t.ms.toFixed(0).padStart(6)} ms wall ${t.cpuMs.toFixed(0).padStart(6)} ms CPU  ${what}`);
+  console.log(`machine: ${cpus().length} × ${cpus()[0].model}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
+  console.log(`capture: ${imp.value.counters.packets} packets, tshark: ${tshark.value} ${unit}`);
+  row('import pipeline (counting sink)', imp, `${rate(sink.count, imp.cpuMs)} entries per CPU-s (${sink.count} entries, ${sink.answered} answered)`);
+  row('tshark -T fields', tshark, `${rate(tshark.value, tshark.cpuMs)} ${unit} per CPU-s`);
+  console.log(`ratio (CPU): import is ${(tshark.cpuMs / imp.cpuMs).toFixed(1)}x cheaper than tshark (goal ≥ 10x)`);
 }

@@ -19,16 +19,20 @@ import {
   type Exchange,
   type ProtocolCounters,
 } from './dissector.js';
+import { amqpDissector } from './amqp/dissector.js';
 import { dnsDissector } from './dns/dissector.js';
 import { httpDissector } from './http/dissector.js';
 import { mysqlDissector } from './mysql/dissector.js';
 import { kafkaDissector } from './kafka/dissector.js';
+import { mqttDissector } from './mqtt/dissector.js';
 
 export const builtinDissectors: readonly Dissector[] = [
   httpDissector,
   dnsDissector,
   mysqlDissector,
   kafkaDissector,
+  mqttDissector,
+  amqpDissector,
 ];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
