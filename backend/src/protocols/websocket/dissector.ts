@@ -13,7 +13,7 @@ import type { Direction, EndReason, StreamConsumer } from '../../net/stream.js';
 import { Detection, type Dissector, type DissectorContext, type Exchange, type Section } from '../dissector.js';
 import { DECODE_FACTOR } from '../http/body.js';
 import { InOrderPairing } from '../pairing.js';
-import { fieldsTable, table } from '../represent.js';
+import { fieldsTable, side, table } from '../represent.js';
 import { Inflater, negotiatedDeflate } from './deflate.js';
 import { FrameParser, Opcode, opcodeName, payloadOf, type WsMessage } from './frame.js';
 
@@ -52,6 +52,16 @@ interface Sent {
 }
 
 const NO_ATTRIBUTES = HeaderList.of([]);
+/** The attributes of a close's reply (the other side's close frame). */
+export const CLOSE_CODE = 'code';
+export const CLOSE_REASON = 'reason';
+
+/** A close frame's code and reason (RFC 6455 §5.5.1), null when it has no payload. */
+function closeFrame(m: WsMessage): [code: number, reason: string] | null {
+  if (m.kept < 2) return null;
+  const payload = payloadOf(m);
+  return [payload.readUInt16BE(0), payload.toString('utf8', 2)];
+}
 
 class WsConnection implements StreamConsumer {
   private readonly parsers: [FrameParser, FrameParser];
@@ -183,12 +193,16 @@ class WsConnection implements StreamConsumer {
     let body = control ? this.controlBody(m) : this.body(s);
     let status = 0;
     let statusText = '';
-    if (m.opcode === Opcode.close && m.kept >= 2) {
-      const payload = payloadOf(m);
-      status = payload.readUInt16BE(0);
-      statusText = payload.toString('utf8', 2);
-      fields[F.closeCode] = status;
+    let replyAttributes = NO_ATTRIBUTES;
+    if (m.opcode === Opcode.close) {
+      const close = closeFrame(m);
+      if (close) {
+        [status, statusText] = close;
+        fields[F.closeCode] = status;
+      }
       body = emptyBody();
+      const echo = reply && closeFrame(reply.msg);
+      if (echo) replyAttributes = HeaderList.of([[CLOSE_CODE, String(echo[0])], [CLOSE_REASON, echo[1]]]);
     }
     this.ctx.emit({
       clientDir: this.clientDir,
@@ -203,7 +217,7 @@ class WsConnection implements StreamConsumer {
       status,
       statusText,
       requestHeaders: NO_ATTRIBUTES,
-      responseHeaders: NO_ATTRIBUTES,
+      responseHeaders: replyAttributes,
       requestBody: body,
       responseBody: reply && reply.msg.opcode === Opcode.pong ? this.controlBody(reply.msg) : emptyBody(),
       fields,
@@ -228,10 +242,10 @@ function represent(e: Entry): Section[] {
       ...(op === Opcode.close ? ([['Close code', e.fields[F.closeCode] ?? ''], ['Reason', e.statusText]] as Array<[string, string | number]>) : []),
     ]),
     ...fieldsTable(e, websocketDissector),
+    ...side(e, 'response', { attributes: 'Reply close frame', payload: 'Pong payload', contentType: 'application/octet-stream' }),
   ];
   const contentType = op === Opcode.text ? 'text/plain; charset=utf-8' : 'application/octet-stream';
   if (e.requestBody.size > 0) sections.push({ kind: 'body', title: op === Opcode.ping ? 'Ping payload' : 'Payload', body: e.requestBody, contentType });
-  if (e.responseBody.size > 0) sections.push({ kind: 'body', title: 'Pong payload', body: e.responseBody, contentType });
   return sections;
 }
 
