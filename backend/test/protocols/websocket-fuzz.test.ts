@@ -20,7 +20,7 @@ function open(deflate: boolean) {
   const exchanges: Exchange[] = [];
   const counters = newProtocolCounters();
   const ctx: DissectorContext = {
-    conn: { transport: 'tcp', ip: ['127.0.0.1', '127.0.0.2'], port: [50000, 80] } as DissectorContext['conn'],
+    conn: { id: 1, transport: 'tcp', ip: ['127.0.0.1', '127.0.0.2'], port: [50000, 80], clientDir: 0, midStream: false },
     limits,
     counters,
     handshake: {
