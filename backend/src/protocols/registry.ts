@@ -21,10 +21,11 @@ import {
   type ProtocolCounters,
 } from './dissector.js';
 import { dnsDissector } from './dns/dissector.js';
+import { graphqlDissector } from './graphql/dissector.js';
 import { httpDissector } from './http/dissector.js';
 import { websocketDissector } from './websocket/dissector.js';
 
-export const builtinDissectors: readonly Dissector[] = [httpDissector, dnsDissector, websocketDissector];
+export const builtinDissectors: readonly Dissector[] = [httpDissector, dnsDissector, websocketDissector, graphqlDissector];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
 const PROTOCOL_NAME = /^[a-z][a-z0-9-]*$/;

@@ -1,0 +1,116 @@
+/**
+ * GraphQL's secrets: variables, literal arguments and result members whose names are credentials'
+ * (HTTP's credential parameter names, http/redact.ts, matched also in camelCase and as a suffix:
+ * `password`, `newPassword`, `accessToken`, `api_key`…), in the request body, a GET's parameters
+ * and the response body. A body that is not whole JSON (cut at the body limit) is masked by pattern.
+ */
+import { REDACTED, type Body, type Entry } from '../../entries/entry.js';
+import { defaultRedactedQueryParams, isCredentialParam, redactQuery } from '../http/redact.js';
+
+/** The default names without separators: `access_token` also names `accessToken`. */
+const FLAT_NAMES = defaultRedactedQueryParams.map((n) => n.replace(/[-_]/g, ''));
+
+export function isSecretName(name: string, extraNames: ReadonlySet<string>): boolean {
+  const lower = name.toLowerCase();
+  if (isCredentialParam(lower, extraNames)) return true;
+  const flat = lower.replace(/[-_]/g, '');
+  for (const n of FLAT_NAMES) if (flat.endsWith(n)) return true;
+  return false;
+}
+
+/** Beyond this nesting a value is redacted whole (a walk that deep would be an attack, not an API). */
+const MAX_WALK_DEPTH = 64;
+const QUOTED = JSON.stringify(REDACTED);
+
+/** A literal argument or input field in a document: `name: "value"` (block strings too). */
+const ARGUMENT = /([A-Za-z_][A-Za-z0-9_]*)(\s*:\s*)("""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*")/g;
+/** The same inside a JSON string, its quotes escaped. */
+const ESCAPED_ARGUMENT = /([A-Za-z_][A-Za-z0-9_]*)(\s*:\s*)(\\"(?:[^"\\]|\\[^"])*\\")/g;
+/** A JSON member with a scalar value. */
+const MEMBER = /"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*|true|false)/g;
+
+function maskPattern(s: string, pattern: RegExp, extraNames: ReadonlySet<string>, replacement: string): string {
+  return s.replace(pattern, (whole, name: string, sep: string) => (isSecretName(name, extraNames) ? `${pattern === MEMBER ? `"${name}"` : name}${sep}${replacement}` : whole));
+}
+
+/** A document with its secret literal arguments masked. */
+export function maskDocument(query: string, extraNames: ReadonlySet<string>): string {
+  return maskPattern(query, ARGUMENT, extraNames, QUOTED);
+}
+
+/** Redacts a parsed JSON value in place; returns whether anything changed. */
+function walk(v: unknown, extraNames: ReadonlySet<string>, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  let changed = false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      if (depth >= MAX_WALK_DEPTH && typeof v[i] === 'object' && v[i] !== null) {
+        v[i] = REDACTED;
+        changed = true;
+      } else if (walk(v[i], extraNames, depth + 1)) changed = true;
+    }
+    return changed;
+  }
+  const o = v as Record<string, unknown>;
+  for (const [k, value] of Object.entries(o)) {
+    if (isSecretName(k, extraNames) || (depth >= MAX_WALK_DEPTH && typeof value === 'object' && value !== null)) {
+      o[k] = REDACTED;
+      changed = true;
+    } else if (k === 'query' && typeof value === 'string') {
+      const masked = maskDocument(value, extraNames);
+      if (masked !== value) {
+        o[k] = masked;
+        changed = true;
+      }
+    } else if (walk(value, extraNames, depth + 1)) changed = true;
+  }
+  return changed;
+}
+
+/** A JSON text redacted: structurally when it parses, else by pattern. Null when nothing changed. */
+function redactJsonText(s: string, extraNames: ReadonlySet<string>): string | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(s);
+  } catch {
+    const masked = maskPattern(maskPattern(s, MEMBER, extraNames, QUOTED), ESCAPED_ARGUMENT, extraNames, `\\"${REDACTED}\\"`);
+    return masked === s ? null : masked;
+  }
+  return walk(v, extraNames, 0) ? JSON.stringify(v) : null;
+}
+
+function redactBody(body: Body, extraNames: ReadonlySet<string>): Body {
+  if (body.bytes.length === 0) return body;
+  const redacted = redactJsonText(body.bytes.toString('utf8'), extraNames);
+  return redacted === null ? body : { ...body, bytes: Buffer.from(redacted, 'utf8') };
+}
+
+/** A GET's `query` and `variables` parameters redacted. */
+function redactGetParams(query: string, extraNames: ReadonlySet<string>): string {
+  const params = new URLSearchParams(query);
+  let changed = false;
+  const doc = params.get('query');
+  if (doc !== null) {
+    const masked = maskDocument(doc, extraNames);
+    if (masked !== doc) {
+      params.set('query', masked);
+      changed = true;
+    }
+  }
+  const variables = params.get('variables');
+  if (variables !== null) {
+    const redacted = redactJsonText(variables, extraNames);
+    if (redacted !== null) {
+      params.set('variables', redacted);
+      changed = true;
+    }
+  }
+  return changed ? params.toString() : query;
+}
+
+export function redactGraphql(entry: Entry, extraNames: ReadonlySet<string>): void {
+  redactQuery(entry, extraNames);
+  if (entry.query !== '') entry.query = redactGetParams(entry.query, extraNames);
+  entry.requestBody = redactBody(entry.requestBody, extraNames);
+  entry.responseBody = redactBody(entry.responseBody, extraNames);
+}
