@@ -53,7 +53,7 @@ function asRequest(v: unknown): GraphqlRequest | null {
   const query = text(o.query);
   const hash = persistedHash(o.extensions);
   if (query === null && hash === '') return null;
-  return { query, operationName: text(o.operationName), variables: o.variables ?? null, hash };
+  return { query, operationName: text(o.operationName) || null, variables: o.variables ?? null, hash };
 }
 
 function parseJson(s: string): unknown {
@@ -90,7 +90,7 @@ export function readRequests(x: Pick<Exchange, 'operation' | 'query' | 'requestB
     const extensions = jsonParam(params, 'extensions');
     const hash = persistedHash(extensions);
     if (query === null && hash === '') return 'not-graphql';
-    return { requests: [{ query, operationName: params.get('operationName'), variables: jsonParam(params, 'variables'), hash }], batch: false };
+    return { requests: [{ query, operationName: params.get('operationName') || null, variables: jsonParam(params, 'variables'), hash }], batch: false };
   }
   if (x.operation !== 'POST') return 'not-graphql';
   const body = x.requestBody.bytes;
@@ -230,8 +230,11 @@ export function recogniseGraphql(x: Exchange, _limits: DissectorLimits, counters
   // Most HTTP is not GraphQL: a look for the member names before any parsing.
   if (!hinted && !(x.operation === 'GET' ? /(?:^|&)(?:query|extensions)=/.test(x.query) : mentionsQuery(x.requestBody.bytes))) return null;
   const read = readRequests(x);
-  if (read === 'not-json' || read === 'not-graphql') {
-    if (hinted && read === 'not-json' && x.requestBody.size > 0) counters.parseErrors++;
+  if (read === 'not-graphql') return null;
+  if (read === 'not-json') {
+    // Cut at the body limit: GraphQL by its path or media type, its operation unknown.
+    if (hinted && x.requestBody.truncated) return asGraphql(x, [], { requests: [], batch: false });
+    if (hinted && x.requestBody.size > 0) counters.parseErrors++;
     return null;
   }
   const ops: Operation[] = [];
@@ -244,6 +247,11 @@ export function recogniseGraphql(x: Exchange, _limits: DissectorLimits, counters
   const persisted = read.requests.find((r) => r.hash !== '')?.hash ?? '';
   if (!hinted && parsed < read.requests.filter((r) => r.query !== null).length) return null;
   if (!hinted && parsed === 0 && persisted === '') return null;
+  return asGraphql(x, ops, read, persisted);
+}
+
+/** The exchange as GraphQL's: its operations, and the errors of its response. */
+function asGraphql(x: Exchange, ops: Operation[], read: { requests: GraphqlRequest[]; batch: boolean }, persisted = ''): Exchange {
   const join = (values: string[]) => [...new Set(values.filter((v) => v !== ''))].join(',');
   const type = join(ops.map((o) => o.type));
   const names = join(ops.map((o) => o.name));

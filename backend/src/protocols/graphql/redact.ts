@@ -26,6 +26,8 @@ const QUOTED = JSON.stringify(REDACTED);
 const ARGUMENT = /([A-Za-z_][A-Za-z0-9_]*)(\s*:\s*)("""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*")/g;
 /** The same inside a JSON string, its quotes escaped. */
 const ESCAPED_ARGUMENT = /([A-Za-z_][A-Za-z0-9_]*)(\s*:\s*)(\\"(?:[^"\\]|\\[^"])*\\")/g;
+/** A variable passed as an argument: `password: $p` makes `p` a secret variable. */
+const VARIABLE_ARGUMENT = /([A-Za-z_][A-Za-z0-9_]*)\s*:\s*\$([A-Za-z_][A-Za-z0-9_]*)/g;
 /** A JSON member with a scalar value. */
 const MEMBER = /"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*|true|false)/g;
 
@@ -37,6 +39,20 @@ function maskPattern(s: string, pattern: RegExp, extraNames: ReadonlySet<string>
 export function maskDocument(query: string, extraNames: ReadonlySet<string>): string {
   return maskPattern(query, ARGUMENT, extraNames, QUOTED);
 }
+
+/** Redacts the variables a document passes to secret arguments; returns whether anything changed. */
+function redactPassedVariables(query: string, variables: Record<string, unknown>, extraNames: ReadonlySet<string>): boolean {
+  let changed = false;
+  for (const [, argument, variable] of query.matchAll(VARIABLE_ARGUMENT)) {
+    if (variable in variables && variables[variable] !== REDACTED && isSecretName(argument, extraNames)) {
+      variables[variable] = REDACTED;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Redacts a parsed JSON value in place; returns whether anything changed. */
 function walk(v: unknown, extraNames: ReadonlySet<string>, depth: number): boolean {
@@ -52,6 +68,8 @@ function walk(v: unknown, extraNames: ReadonlySet<string>, depth: number): boole
     return changed;
   }
   const o = v as Record<string, unknown>;
+  let passedSecrets = false;
+  if (typeof o.query === 'string' && isObject(o.variables)) passedSecrets = redactPassedVariables(o.query, o.variables, extraNames);
   for (const [k, value] of Object.entries(o)) {
     if (isSecretName(k, extraNames) || (depth >= MAX_WALK_DEPTH && typeof value === 'object' && value !== null)) {
       o[k] = REDACTED;
@@ -64,7 +82,7 @@ function walk(v: unknown, extraNames: ReadonlySet<string>, depth: number): boole
       }
     } else if (walk(value, extraNames, depth + 1)) changed = true;
   }
-  return changed;
+  return changed || passedSecrets;
 }
 
 /** A JSON text redacted: structurally when it parses, else by pattern. Null when nothing changed. */
@@ -99,9 +117,11 @@ function redactGetParams(query: string, extraNames: ReadonlySet<string>): string
   }
   const variables = params.get('variables');
   if (variables !== null) {
-    const redacted = redactJsonText(variables, extraNames);
-    if (redacted !== null) {
-      params.set('variables', redacted);
+    // The variables as the POST body would carry them, with the document that passes them.
+    const redacted = redactJsonText(`{"query":${JSON.stringify(doc ?? '')},"variables":${variables}}`, extraNames);
+    const parsed = redacted === null ? null : (JSON.parse(redacted) as { variables: unknown });
+    if (parsed !== null) {
+      params.set('variables', JSON.stringify(parsed.variables));
       changed = true;
     }
   }
