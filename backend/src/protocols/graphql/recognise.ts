@@ -203,6 +203,7 @@ export function readErrors(body: Buffer): ErrorsRead | null {
   return out;
 }
 
+const GET_PARAMETERS = /(?:^|&)(?:query|extensions)=/;
 const QUERY_MEMBER = Buffer.from('"query"');
 const PERSISTED_MEMBER = Buffer.from('"persistedQuery"');
 
@@ -225,10 +226,12 @@ function saysGraphql(x: Pick<Exchange, 'target' | 'requestHeaders' | 'responseHe
  * a document that parses. A GraphQL-looking request whose body is not JSON is a parse error.
  */
 export function recogniseGraphql(x: Exchange, _limits: DissectorLimits, counters: ProtocolCounters): Exchange | null {
-  if (x.status === 101 || (x.operation !== 'POST' && x.operation !== 'GET')) return null;
+  // Most HTTP is not GraphQL: told by a look at the query string or the body before any parsing.
+  if (x.operation === 'GET') {
+    if (x.status === 101 || !GET_PARAMETERS.test(x.query)) return null;
+  } else if (x.operation !== 'POST' || x.requestBody.size === 0) return null;
   const hinted = saysGraphql(x);
-  // Most HTTP is not GraphQL: a look for the member names before any parsing.
-  if (!hinted && !(x.operation === 'GET' ? /(?:^|&)(?:query|extensions)=/.test(x.query) : mentionsQuery(x.requestBody.bytes))) return null;
+  if (x.operation === 'POST' && !hinted && !mentionsQuery(x.requestBody.bytes)) return null;
   const read = readRequests(x);
   if (read === 'not-graphql') return null;
   if (read === 'not-json') {
