@@ -190,3 +190,26 @@ test('a message cut by the end of the connection is incomplete, with what was ke
   assert.deepEqual([e.operation, e.incomplete, e.requestBody.truncated], ['text', true, true]);
   assert.equal(text(e.requestBody), 'a long');
 });
+
+test('a gap ends the direction: the message it cut is incomplete, what follows is not guessed at; the other side goes on', async () => {
+  const c = upgraded();
+  c.send(client(1, 'before the gap'));
+  const cut = c.send(client(2, Buffer.alloc(3000, 5)), 1000); // three segments
+  c.send(client(1, 'after the gap'));
+  c.reply(frame(1, 'the server is unaffected'));
+  c.close();
+  const lost = cut[1];
+  const { entries, result } = await importFrames(c.frames.filter((f) => f !== lost));
+  assert.ok(result.counters.gaps > 0);
+  const msgs = ws(entries);
+  // Sorted: when the reassembly gives up on the hole decides where the cut message falls.
+  assert.deepEqual(msgs.map((e) => `${e.operation} ${e.fields['websocket.direction']} ${e.incomplete} ${e.operation === 'text' ? text(e.requestBody) : ''}`).sort(), [
+    'binary client true ',
+    'text client false before the gap',
+    'text server false the server is unaffected',
+  ]);
+  // What was kept of the cut message is the bytes before the gap.
+  const kept = msgs.find((e) => e.operation === 'binary')!.requestBody;
+  assert.ok(kept.bytes.length < 3000 && kept.bytes.every((b) => b === 5), `${kept.bytes.length} bytes kept`);
+  assert.equal(result.counters.protocols.websocket.parseErrors, 0);
+});

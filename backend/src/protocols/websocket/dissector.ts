@@ -107,16 +107,16 @@ class WsConnection implements StreamConsumer {
   }
 
   gap(dir: Direction, _bytes: number, tsUs: number): void {
-    this.parsers[dir].gap(tsUs);
+    this.parsers[dir].stop(tsUs);
   }
 
   fin(dir: Direction, tsUs: number): void {
-    this.parsers[dir].finish(tsUs);
+    this.parsers[dir].stop(tsUs);
   }
 
   end(_reason: EndReason, tsUs: number): void {
-    this.parsers[0].finish(tsUs);
-    this.parsers[1].finish(tsUs);
+    this.parsers[0].stop(tsUs);
+    this.parsers[1].stop(tsUs);
     this.pings[0].end();
     this.pings[1].end();
     if (this.closing) this.emit(this.closing, null);
@@ -180,7 +180,7 @@ class WsConnection implements StreamConsumer {
     const m = s.msg;
     const counters = this.ctx.counters;
     counters.exchanges++;
-    const control = m.opcode >= 8;
+    const control = m.opcode >= Opcode.close;
     const answerable = m.opcode === Opcode.ping || m.opcode === Opcode.close;
     if (answerable && reply === null) counters.unanswered++;
     const fields: Record<string, string | number> = {
@@ -190,7 +190,7 @@ class WsConnection implements StreamConsumer {
       [F.frames]: m.frames,
       [F.compressed]: m.compressed ? 1 : 0,
     };
-    let body = control ? this.controlBody(m) : this.body(s);
+    let body: Body;
     let status = 0;
     let statusText = '';
     let replyAttributes = NO_ATTRIBUTES;
@@ -203,7 +203,7 @@ class WsConnection implements StreamConsumer {
       body = emptyBody();
       const echo = reply && closeFrame(reply.msg);
       if (echo) replyAttributes = HeaderList.of([[CLOSE_CODE, String(echo[0])], [CLOSE_REASON, echo[1]]]);
-    }
+    } else body = control ? this.controlBody(m) : this.body(s);
     this.ctx.emit({
       clientDir: this.clientDir,
       protocolVersion: '13',

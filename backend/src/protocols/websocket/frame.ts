@@ -120,20 +120,13 @@ export class FrameParser {
     }
   }
 
-  /** Bytes are missing: framing is lost; the message under way is emitted incomplete. */
-  gap(tsUs: number): void {
-    this.endInside(tsUs);
-    this.dead = true;
-  }
-
-  /** The direction ended: a message under way is emitted incomplete. */
-  finish(tsUs: number): void {
-    this.endInside(tsUs);
-    this.dead = true;
-  }
-
-  private endInside(tsUs: number): void {
+  /**
+   * The direction ended, or bytes are missing (framing is lost: frames carry no marker to find the
+   * next one by): a message under way is emitted incomplete, nothing more is read.
+   */
+  stop(tsUs: number): void {
     if (this.dead) return;
+    this.dead = true;
     const open = this.current ?? this.assembling;
     if (this.remaining >= 0 && this.current) this.closeFrame();
     this.current = null;
