@@ -10,7 +10,9 @@ import fc from 'fast-check';
 import { HeaderList, type Entry } from '../../src/entries/entry.js';
 import { defaultDissectorLimits, newProtocolCounters, type Exchange } from '../../src/protocols/dissector.js';
 import { MAX_DEPTH, MAX_TOKENS, nestingDepth, recogniseGraphql } from '../../src/protocols/graphql/recognise.js';
-import { redactGraphql } from '../../src/protocols/graphql/redact.js';
+import { defaultRedactedHeaders } from '../../src/agent/redact.js';
+import { defaultRedactedQueryParams } from '../../src/protocols/http/redact.js';
+import { isSecretName, redactGraphql, SECRET_STEMS } from '../../src/protocols/graphql/redact.js';
 import { Conversation } from '../capture/frames.js';
 import { importFrames, text } from '../agent/run.js';
 
@@ -113,6 +115,18 @@ test('secrets: variables, literal arguments, GET parameters and result members n
   for (let i = 1; i <= 9; i++) assert.ok(!all.includes(`secret-${i}`), `secret-${i} is still there: ${all}`);
   assert.ok(all.includes('keep me') && all.includes('ada') && all.includes('keep%20me%20too'.replace(/%20/g, '+')), 'only the secrets went');
   assert.equal(JSON.parse(text(entries[0].requestBody)).variables.u, 'ada');
+});
+
+test('every default credential name, in any case and in camelCase, is a secret name and passes the stems look', () => {
+  const camel = (n: string) => n.replace(/[-_](.)/g, (_, c: string) => c.toUpperCase());
+  for (const n of [...defaultRedactedQueryParams, ...defaultRedactedHeaders]) {
+    for (const variant of [n, n.toUpperCase(), camel(n), `new${camel(n)}`]) {
+      assert.ok(isSecretName(variant, new Set()), variant);
+      assert.ok(SECRET_STEMS.test(variant), variant);
+    }
+  }
+  for (const n of ['user', 'id', 'name', 'symbol', 'price', 'query']) assert.equal(isSecretName(n, new Set()), false, n);
+  assert.equal(isSecretName('pin', new Set(['pin'])), true);
 });
 
 /** A POST exchange of `body` (and a response) as HTTP would emit it. */

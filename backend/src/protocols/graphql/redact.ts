@@ -1,14 +1,22 @@
 /**
  * GraphQL's secrets: variables, literal arguments and result members whose names are credentials'
- * (HTTP's credential parameter names, http/redact.ts, matched also in camelCase and as a suffix:
- * `password`, `newPassword`, `accessToken`, `api_key`…), in the request body, a GET's parameters
- * and the response body. A body that is not whole JSON (cut at the body limit) is masked by pattern.
+ * (the credential query parameter and header names every protocol's redaction uses, matched also
+ * in camelCase and as a suffix: `password`, `newPassword`, `accessToken`, `api_key`,
+ * `Authorization`…), in the request body, a GET's parameters and the response body. A body that is
+ * not whole JSON (cut at the body limit) is masked by pattern.
  */
+import { defaultRedactedHeaders } from '../../agent/redact.js';
 import { REDACTED, type Body, type Entry } from '../../entries/entry.js';
 import { defaultRedactedQueryParams, isCredentialParam, redactQuery } from '../http/redact.js';
 
-/** The default names without separators: `access_token` also names `accessToken`. */
-const FLAT_NAMES = defaultRedactedQueryParams.map((n) => n.replace(/[-_]/g, ''));
+/** The default names without separators: `access_token` also names `accessToken`, `x-api-key` `xApiKey`. */
+const FLAT_NAMES = [...defaultRedactedQueryParams, ...defaultRedactedHeaders].map((n) => n.replace(/[-_]/g, ''));
+
+/**
+ * Every default credential name contains one of these (whatever its case or separators): text
+ * without any cannot hold a default secret name, and is not searched further.
+ */
+export const SECRET_STEMS = /token|key|passw|secret|sig|auth|cookie/i;
 
 export function isSecretName(name: string, extraNames: ReadonlySet<string>): boolean {
   const lower = name.toLowerCase();
@@ -85,14 +93,25 @@ function walk(v: unknown, extraNames: ReadonlySet<string>, depth: number): boole
   return changed || passedSecrets;
 }
 
+/**
+ * A text's JSON members (`"name": scalar`) whose names are credentials' masked, by pattern: for
+ * text that is not whole JSON, or not worth parsing (every WebSocket message). Null when nothing
+ * changed.
+ */
+export function maskJsonMembers(s: string, extraNames: ReadonlySet<string>): string | null {
+  if (extraNames.size === 0 && !SECRET_STEMS.test(s)) return null;
+  let masked = maskPattern(s, MEMBER, extraNames, QUOTED);
+  if (masked.includes('\\"')) masked = maskPattern(masked, ESCAPED_ARGUMENT, extraNames, `\\"${REDACTED}\\"`);
+  return masked === s ? null : masked;
+}
+
 /** A JSON text redacted: structurally when it parses, else by pattern. Null when nothing changed. */
 function redactJsonText(s: string, extraNames: ReadonlySet<string>): string | null {
   let v: unknown;
   try {
     v = JSON.parse(s);
   } catch {
-    const masked = maskPattern(maskPattern(s, MEMBER, extraNames, QUOTED), ESCAPED_ARGUMENT, extraNames, `\\"${REDACTED}\\"`);
-    return masked === s ? null : masked;
+    return maskJsonMembers(s, extraNames);
   }
   return walk(v, extraNames, 0) ? JSON.stringify(v) : null;
 }

@@ -11,6 +11,7 @@
 import { emptyBody, HeaderList, Outcome, type Body, type Entry } from '../../entries/entry.js';
 import type { Direction, EndReason, StreamConsumer } from '../../net/stream.js';
 import { Detection, type Dissector, type DissectorContext, type Exchange, type Section } from '../dissector.js';
+import { maskJsonMembers } from '../graphql/redact.js';
 import { DECODE_FACTOR } from '../http/body.js';
 import { InOrderPairing } from '../pairing.js';
 import { fieldsTable, side, table } from '../represent.js';
@@ -231,6 +232,20 @@ class WsConnection implements StreamConsumer {
   }
 }
 
+const QUOTE = 0x22;
+
+/**
+ * Secrets in text messages: JSON members named like credentials (`"token": "…"`, `"password"`,
+ * graphql-ws's `"authorization"`… as GraphQL's redaction names them), masked by pattern (a parse
+ * of every message would cost more than the dissection).
+ */
+function redactMessage(e: Entry, extraNames: ReadonlySet<string>): void {
+  const body = e.requestBody;
+  if (e.fields[F.opcode] !== Opcode.text || body.bytes.indexOf(QUOTE) < 0) return;
+  const masked = maskJsonMembers(body.bytes.toString('utf8'), extraNames);
+  if (masked !== null) e.requestBody = { ...body, bytes: Buffer.from(masked, 'utf8') };
+}
+
 function represent(e: Entry): Section[] {
   const op = e.fields[F.opcode];
   const sections: Section[] = [
@@ -271,11 +286,12 @@ export const websocketDissector: Dissector = {
     oneWay: 'text and binary messages, unsolicited pongs',
     none: 'a ping without a pong',
   },
-  secrets: [],
+  secrets: ['JSON members of text messages named like credentials (token, password, api_key, accessToken…)'],
   stream: {
     detect: () => Detection.No,
     open: (ctx, clientDir) => new WsConnection(ctx, clientDir),
   },
   outcome: wsOutcome,
+  redact: redactMessage,
   represent,
 };
