@@ -29,7 +29,7 @@ export const MAX_TOKENS = 20_000;
 export const MAX_DEPTH = 64;
 
 /** One GraphQL request as sent: a POST body (or one element of a batch), or a GET's parameters. */
-export interface GraphqlRequest {
+interface GraphqlRequest {
   query: string | null;
   operationName: string | null;
   variables: unknown;
@@ -80,10 +80,10 @@ function startsJson(b: Buffer): boolean {
   return false;
 }
 
-export type RequestsRead = { requests: GraphqlRequest[]; batch: boolean } | 'not-graphql' | 'not-json';
+type RequestsRead = { requests: GraphqlRequest[]; batch: boolean } | 'not-graphql' | 'not-json';
 
 /** The GraphQL requests of an HTTP request: GET parameters, a JSON body (a batch: an array), or application/graphql. */
-export function readRequests(x: Pick<Exchange, 'operation' | 'query' | 'requestBody' | 'requestHeaders'>): RequestsRead {
+function readRequests(x: Pick<Exchange, 'operation' | 'query' | 'requestBody' | 'requestHeaders'>): RequestsRead {
   if (x.operation === 'GET') {
     const params = new URLSearchParams(x.query);
     const query = params.get('query');
@@ -143,16 +143,16 @@ function nextQuote(s: string, from: number): number {
 }
 
 /** A document parsed within the bounds, null when it is not GraphQL (or too big to tell). */
-export function parseDocument(query: string, noLocation = true): DocumentNode | null {
+function parseDocument(query: string): DocumentNode | null {
   if (nestingDepth(query) > MAX_DEPTH) return null;
   try {
-    return parse(query, { noLocation, maxTokens: MAX_TOKENS });
+    return parse(query, { noLocation: true, maxTokens: MAX_TOKENS });
   } catch {
     return null;
   }
 }
 
-export interface Operation {
+interface Operation {
   /** query, mutation, subscription; '' when the document is not sent (a persisted query) or not parsed. */
   type: string;
   name: string;
@@ -166,14 +166,14 @@ function rootField(s: SelectionNode): string {
 }
 
 /** The operation a request runs (the one it names, or the only one), from its parsed document. */
-export function operationOf(r: GraphqlRequest, doc: DocumentNode | null): Operation {
+function operationOf(r: GraphqlRequest, doc: DocumentNode | null): Operation {
   const ops = (doc?.definitions ?? []).filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const op = r.operationName !== null ? ops.find((o) => o.name?.value === r.operationName) : ops[0];
   if (!op) return { type: '', name: r.operationName ?? '', rootFields: [] };
   return { type: op.operation, name: op.name?.value ?? r.operationName ?? '', rootFields: op.selectionSet.selections.map(rootField) };
 }
 
-export interface ErrorsRead {
+interface ErrorsRead {
   errors: number;
   first: string;
   code: string;
@@ -182,7 +182,7 @@ export interface ErrorsRead {
 }
 
 /** The `errors` of a GraphQL response (each result of a batch), null when the body is not a JSON result. */
-export function readErrors(body: Buffer): ErrorsRead | null {
+function readErrors(body: Buffer): ErrorsRead | null {
   if (!startsJson(body)) return null;
   const v = parseJson(body.toString('utf8'));
   if (typeof v !== 'object' || v === null) return null;

@@ -18,7 +18,7 @@ import { fieldsTable, side, table } from '../represent.js';
 import { Inflater, negotiatedDeflate } from './deflate.js';
 import { FrameParser, Opcode, opcodeName, payloadOf, type WsMessage } from './frame.js';
 
-export const F = {
+const F = {
   opcode: 'websocket.opcode',
   direction: 'websocket.direction',
   closeCode: 'websocket.close_code',
