@@ -177,7 +177,7 @@ export class Pipeline {
     };
   }
 
-  private exchange(x: Exchange, conn: ConnectionInfo, dissector: Dissector): void {
+  private exchange(x: Exchange, conn: ConnectionInfo, dissector: Dissector): string {
     const c = x.clientDir;
     const entry: Entry = {
       id: uuidv7(x.startUs / 1000),
@@ -217,6 +217,7 @@ export class Pipeline {
     }
     this.entries++;
     this.deliver(entry);
+    return entry.id;
   }
 
   private deliver(entry: Entry): void {

@@ -10,7 +10,7 @@
  * the same with the datagrams of a UDP flow. Either emits exchanges, which the agent turns into
  * entries (ids, endpoints, outcome, redaction, names).
  */
-import type { Body, Entry, Outcome, Transport } from '../entries/entry.js';
+import type { Body, Entry, HeaderList, Outcome, Transport } from '../entries/entry.js';
 import type { ConnectionInfo, DatagramConsumer, Direction, StreamConsumer } from '../net/stream.js';
 
 export type { DatagramConsumer } from '../net/stream.js';
@@ -59,17 +59,31 @@ export function newProtocolCounters(): ProtocolCounters {
   return { connections: 0, exchanges: 0, parseErrors: 0, orphanResponses: 0, unanswered: 0 };
 }
 
+/** What the handshake that switched a connection to another protocol (HTTP/1.1 Upgrade) tells it. */
+export interface Handshake {
+  /** The handshake's entry: the new protocol's entries point to it. */
+  entryId: string;
+  /** The handshake request's path and host (what the new protocol's entries act on). */
+  target: string;
+  host: string;
+  requestHeaders: HeaderList;
+  responseHeaders: HeaderList;
+}
+
 export interface DissectorContext {
   readonly conn: ConnectionInfo;
   readonly limits: DissectorLimits;
   readonly counters: ProtocolCounters;
-  emit(exchange: Exchange): void;
+  /** Set when the connection came by `handOff` after a handshake. */
+  readonly handshake: Handshake | null;
+  /** Emits an exchange; returns the id its entry gets (so later entries can refer to it). */
+  emit(exchange: Exchange): string;
   /**
    * Hands the rest of the connection to another protocol's stream dissector (HTTP/1.1 Upgrade →
    * h2c or WebSocket, CONNECT → whatever the tunnel carries): the caller forwards every later byte
    * to the consumer returned. Null when no registered protocol has that name.
    */
-  handOff(protocol: string, clientDir: Direction): StreamConsumer | null;
+  handOff(protocol: string, clientDir: Direction, handshake?: Handshake): StreamConsumer | null;
 }
 
 /** What `detect` concluded about the bytes one direction sent first. */
@@ -123,6 +137,18 @@ export type Section =
 /** What one outcome class means for this protocol, in its own terms (for docs and the legend). */
 export type OutcomeDoc = Partial<Record<keyof typeof import('../entries/entry.js').Outcome, string>>;
 
+/**
+ * A protocol found inside the completed exchanges of other protocols (GraphQL in HTTP's requests
+ * and responses): every exchange a carrier emits is offered to `recognise` first, and becomes this
+ * protocol's entry when it returns one.
+ */
+export interface CarriedDissector {
+  /** The protocols whose exchanges may carry this one: 'http', 'http2'. */
+  readonly carriers: readonly string[];
+  /** The exchange as this protocol's (a new object), or null when it is not. */
+  recognise(x: Exchange, limits: DissectorLimits, counters: ProtocolCounters): Exchange | null;
+}
+
 export interface Dissector {
   /** Lowercase protocol keyword, the Entry's `protocol` and a filter keyword (`dns and …`). */
   readonly protocol: string;
@@ -147,6 +173,7 @@ export interface Dissector {
   readonly secrets: readonly string[];
   readonly stream?: StreamDissector;
   readonly datagram?: DatagramDissector;
+  readonly carried?: CarriedDissector;
   /** The outcome class of an exchange from the protocol's own codes. */
   outcome(x: Exchange): Outcome;
   /**

@@ -17,14 +17,17 @@ import {
   type DissectorContext,
   type DissectorLimits,
   type Exchange,
+  type Handshake,
   type ProtocolCounters,
 } from './dissector.js';
 import { amqpDissector } from './amqp/dissector.js';
 import { dnsDissector } from './dns/dissector.js';
+import { graphqlDissector } from './graphql/dissector.js';
 import { httpDissector } from './http/dissector.js';
-import { mysqlDissector } from './mysql/dissector.js';
 import { kafkaDissector } from './kafka/dissector.js';
 import { mqttDissector } from './mqtt/dissector.js';
+import { mysqlDissector } from './mysql/dissector.js';
+import { websocketDissector } from './websocket/dissector.js';
 
 export const builtinDissectors: readonly Dissector[] = [
   httpDissector,
@@ -33,6 +36,8 @@ export const builtinDissectors: readonly Dissector[] = [
   kafkaDissector,
   mqttDissector,
   amqpDissector,
+  websocketDissector,
+  graphqlDissector,
 ];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
@@ -59,7 +64,9 @@ export class ProtocolRegistry {
   register(d: Dissector): void {
     if (!PROTOCOL_NAME.test(d.protocol)) throw new ProtocolRegistryError(`protocol name ${JSON.stringify(d.protocol)} is not a lowercase keyword`);
     if (this.byName.has(d.protocol)) throw new ProtocolRegistryError(`protocol ${JSON.stringify(d.protocol)} is registered already`);
-    if (!d.stream && !d.datagram) throw new ProtocolRegistryError(`protocol ${d.protocol} has neither a stream nor a datagram dissector`);
+    if (!d.stream && !d.datagram && !d.carried) {
+      throw new ProtocolRegistryError(`protocol ${d.protocol} has neither a stream nor a datagram dissector, nor carriers`);
+    }
     const prefixes = [d.protocol, ...(d.fieldFamilies ?? [])].map((p) => `${p}.`);
     for (const f of d.fields) {
       if (!prefixes.some((p) => f.name.startsWith(p))) {
@@ -113,7 +120,8 @@ export interface DetectionCounters {
   unknownFlows: number;
 }
 
-export type ExchangeHandler = (exchange: Exchange, conn: ConnectionInfo, dissector: Dissector) => void;
+/** Turns an exchange into an entry; returns the entry's id. */
+export type ExchangeHandler = (exchange: Exchange, conn: ConnectionInfo, dissector: Dissector) => string;
 
 /** Candidates for a connection: those whose ports match either end first, then the rest, in order. */
 function candidates(all: readonly Dissector[], conn: ConnectionInfo): Dissector[] {
@@ -129,6 +137,8 @@ export class Dissectors {
   readonly detection: DetectionCounters = { unknownConnections: 0, unknownFlows: 0 };
   private readonly streamDissectors: readonly Dissector[];
   private readonly datagramDissectors: readonly Dissector[];
+  /** Carried protocols by the name of each protocol that carries them. */
+  private readonly carriedBy = new Map<string, Dissector[]>();
 
   constructor(
     private readonly onExchange: ExchangeHandler,
@@ -138,6 +148,9 @@ export class Dissectors {
     for (const d of dissectors) this.protocolCounters[d.protocol] = newProtocolCounters();
     this.streamDissectors = dissectors.filter((d) => d.stream);
     this.datagramDissectors = dissectors.filter((d) => d.datagram);
+    for (const d of dissectors) {
+      for (const carrier of d.carried?.carriers ?? []) this.carriedBy.set(carrier, [...(this.carriedBy.get(carrier) ?? []), d]);
+    }
   }
 
   /** The connection table's consumer factory. */
@@ -146,24 +159,38 @@ export class Dissectors {
   /** The UDP flow table's consumer factory. */
   readonly openFlow = (flow: ConnectionInfo): DatagramConsumer => new DetectingFlow(this, flow, candidates(this.datagramDissectors, flow));
 
-  private context(d: Dissector, conn: ConnectionInfo): DissectorContext {
+  private context(d: Dissector, conn: ConnectionInfo, handshake: Handshake | null = null): DissectorContext {
     const counters = this.protocolCounters[d.protocol];
     counters.connections++;
+    const carried = this.carriedBy.get(d.protocol);
     return {
       conn,
       limits: this.limits,
       counters,
-      emit: (x) => this.onExchange(x, conn, d),
-      handOff: (name, clientDir) => {
-        const next = this.dissectors.find((n) => n.protocol === name && n.stream);
-        return next ? this.claimStream(next, conn, clientDir) : null;
+      handshake,
+      emit: carried === undefined ? (x) => this.onExchange(x, conn, d) : (x) => this.emitCarrying(x, conn, d, carried),
+      handOff: (name, clientDir, next) => {
+        const to = this.dissectors.find((n) => n.protocol === name && n.stream);
+        return to ? this.claimStream(to, conn, clientDir, next) : null;
       },
     };
   }
 
-  /** Hands a connection to a stream dissector. */
-  claimStream(d: Dissector, conn: ConnectionInfo, clientDir: Direction): StreamConsumer {
-    return d.stream!.open(this.context(d, conn), clientDir);
+  /** An exchange of a carrier: the first carried protocol that recognises it makes it its own. */
+  private emitCarrying(x: Exchange, conn: ConnectionInfo, carrier: Dissector, carried: readonly Dissector[]): string {
+    for (const d of carried) {
+      const counters = this.protocolCounters[d.protocol];
+      const own = d.carried!.recognise(x, this.limits, counters);
+      if (own === null) continue;
+      counters.exchanges++;
+      return this.onExchange(own, conn, d);
+    }
+    return this.onExchange(x, conn, carrier);
+  }
+
+  /** Hands a connection to a stream dissector (after a handshake, when `handshake` is given). */
+  claimStream(d: Dissector, conn: ConnectionInfo, clientDir: Direction, handshake?: Handshake): StreamConsumer {
+    return d.stream!.open(this.context(d, conn, handshake), clientDir);
   }
 
   /** Hands a flow to a datagram dissector. */

@@ -152,7 +152,7 @@ test('interim 100 Continue is skipped; 204 and 304 have no body; HTTP/1.0 body e
   assert.equal(result.counters.protocols.http.parseErrors, 0);
 });
 
-test('101 Switching Protocols ends HTTP on the connection: WebSocket frames are not parsed', async () => {
+test('101 Switching Protocols ends HTTP on the connection: the frames after it are WebSocket\'s, not HTTP\'s', async () => {
   const c = conv();
   c.send('GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
   c.reply('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
@@ -160,7 +160,7 @@ test('101 Switching Protocols ends HTTP on the connection: WebSocket frames are 
   c.reply(Buffer.from([0x81, 0x02, 0x68, 0x69]));
   c.close();
   const { entries, result } = await importFrames(c.frames);
-  assert.deepEqual(entries.map((e) => [e.target, e.status]), [['/ws', 101]]);
+  assert.deepEqual(entries.map((e) => [e.protocol, e.target, e.status]), [['http', '/ws', 101], ['websocket', '/ws', 0], ['websocket', '/ws', 0]]);
   assert.equal(result.counters.protocols.http.parseErrors, 0);
 });
 

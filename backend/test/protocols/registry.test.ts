@@ -96,3 +96,27 @@ test('one protocol over TCP and UDP at once: each transport reaches its half, en
   const viaUdp = entries.find((e) => e.transport === 'udp')!;
   assert.deepEqual([viaUdp.src.ip, viaUdp.src.port, viaUdp.dst.ip, viaUdp.dst.port], [client.ip, client.port, dns.ip, dns.port]);
 });
+
+test('a carried protocol (no stream of its own) takes the carrier\'s exchanges it recognises; the rest stay the carrier\'s', async () => {
+  const inner: Dissector = {
+    ...base,
+    protocol: 'tinner',
+    stream: undefined,
+    datagram: undefined,
+    fields: [{ name: 'tinner.key', type: 'string', doc: '' }],
+    carried: {
+      carriers: ['tline'],
+      recognise: (x) => (x.target.startsWith('inner-') ? { ...x, target: x.target.slice(6), fields: { 'tinner.key': x.target } } : null),
+    },
+  };
+  assert.equal(new ProtocolRegistry([inner]).has('tinner'), true);
+  const c = new Conversation({ ip: '10.3.0.1', port: 40001 }, { ip: '10.3.0.2', port: 7379 }).handshake();
+  c.send('REQ GET inner-a\r\n');
+  c.reply('RES 200 yes\r\n');
+  c.send('REQ GET plain\r\n');
+  c.reply('RES 404 no\r\n');
+  c.close();
+  const { entries, result } = await importFrames(c.frames, { protocols: [tlineDissector, inner] });
+  assert.deepEqual(entries.map((e) => [e.protocol, e.target, e.status, e.fields['tinner.key']]), [['tinner', 'a', 200, 'inner-a'], ['tline', 'plain', 404, undefined]]);
+  assert.equal(result.counters.protocols.tinner.exchanges, 1);
+});

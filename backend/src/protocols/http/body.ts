@@ -4,7 +4,7 @@ import type { Body } from '../../entries/entry.js';
 import type { HttpMessage } from './message.js';
 
 /** Decoding may produce this many times the body limit before it gives up on the full size. */
-const DECODE_FACTOR = 16;
+export const DECODE_FACTOR = 16;
 
 const EMPTY = Buffer.alloc(0);
 

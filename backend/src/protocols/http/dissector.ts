@@ -22,7 +22,8 @@ export function httpOutcome(x: Pick<Exchange, 'unanswered' | 'status'>): Outcome
   return Outcome.ok;
 }
 
-function represent(e: Entry): Section[] {
+/** HTTP's sections of an entry (also what a protocol carried by HTTP shows of its HTTP side). */
+export function representHttp(e: Entry): Section[] {
   return [
     table('Request', [
       ['Method', e.operation],
@@ -53,7 +54,7 @@ export const httpDissector: Dissector = {
   },
   outcome: httpOutcome,
   redact: redactQuery,
-  represent,
+  represent: representHttp,
 };
 
 interface Pending {
@@ -61,6 +62,8 @@ interface Pending {
   /** The request's last byte has been seen. */
   done: boolean;
   response: HttpMessage | null;
+  /** The id of its entry, once emitted. */
+  entryId: string;
 }
 
 /** Upgrade tokens (RFC 9110 §7.8) → the protocol that takes the connection over, when it is registered. */
@@ -122,10 +125,19 @@ class HttpConnection implements StreamConsumer {
   }
 
   /** An accepted upgrade: the protocol it names takes over, with the client bytes held so far. */
-  private handOff(response: HttpMessage): void {
+  private handOff(p: Pending, response: HttpMessage): void {
     const token = (response.headers.get('upgrade') ?? '').split(',')[0].trim().toLowerCase();
     const name = UPGRADE_PROTOCOLS[token] ?? token;
-    this.next = name === '' ? null : this.ctx.handOff(name, this.clientDir);
+    const target = p.request.target;
+    const q = target.indexOf('?');
+    const handshake = {
+      entryId: p.entryId,
+      target: q < 0 ? target : target.slice(0, q),
+      host: p.request.host,
+      requestHeaders: p.request.headers,
+      responseHeaders: response.headers,
+    };
+    this.next = name === '' ? null : this.ctx.handOff(name, this.clientDir, handshake);
     const held = this.held;
     this.held = [];
     this.heldBytes = 0;
@@ -168,7 +180,7 @@ class HttpConnection implements StreamConsumer {
   }
 
   private requestHead(msg: HttpMessage): BodyKind {
-    const p: Pending = { request: msg, done: false, response: null };
+    const p: Pending = { request: msg, done: false, response: null, entryId: '' };
     this.pending.push(p);
     this.receiving = p;
     if (this.pending.length > this.ctx.limits.maxPendingRequests) {
@@ -221,7 +233,6 @@ class HttpConnection implements StreamConsumer {
     const upgraded = msg.status === 101 || (p.request.method === 'CONNECT' && msg.status >= 200 && msg.status < 300);
     if (upgraded) {
       this.requests.tunnel();
-      if (msg.status === 101) this.handOff(msg);
     } else if (p.request.method === 'CONNECT' || p.request.upgrade) {
       this.held = [];
       this.heldBytes = 0;
@@ -229,6 +240,8 @@ class HttpConnection implements StreamConsumer {
     }
     if (!p.done && upgraded) p.done = true;
     this.settle();
+    // After settling: the new protocol's entries can point to the handshake's.
+    if (msg.status === 101) this.handOff(p, msg);
   }
 
   /** The oldest request still waiting for its response. */
@@ -242,12 +255,12 @@ class HttpConnection implements StreamConsumer {
   private settle(): void {
     while (this.pending.length > 0 && this.pending[0].done && this.pending[0].response) {
       const p = this.pending.shift()!;
-      this.emit(p.request, p.response);
+      p.entryId = this.emit(p.request, p.response);
     }
   }
 
-  /** One exchange; `req` null for a response whose request was not captured (an orphan). */
-  private emit(req: HttpMessage | null, res: HttpMessage | null): void {
+  /** One exchange, and its entry's id; `req` null for a response whose request was not captured (an orphan). */
+  private emit(req: HttpMessage | null, res: HttpMessage | null): string {
     const counters = this.ctx.counters;
     counters.exchanges++;
     if (!res) counters.unanswered++;
@@ -282,6 +295,6 @@ class HttpConnection implements StreamConsumer {
       unanswered: !res,
       incomplete: req === null || req.incomplete || req.headTruncated || (res !== null && (res.incomplete || res.headTruncated)),
     };
-    this.ctx.emit(exchange);
+    return this.ctx.emit(exchange);
   }
 }

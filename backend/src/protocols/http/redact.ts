@@ -21,6 +21,11 @@ export const defaultRedactedQueryParams: readonly string[] = [
 
 const DEFAULT_PARAMS = new Set(defaultRedactedQueryParams);
 
+/** Is `lower` (a lowercase parameter name) a credential's: a default name or one of `extraNames`? */
+export function isCredentialParam(lower: string, extraNames: ReadonlySet<string>): boolean {
+  return DEFAULT_PARAMS.has(lower) || extraNames.has(lower);
+}
+
 /** Replaces the values of credential query parameters (the defaults and `extraNames`) in place. */
 export function redactQuery(entry: Entry, extraNames: ReadonlySet<string>): void {
   if (entry.query === '') return;
@@ -36,7 +41,7 @@ export function redactQuery(entry: Entry, extraNames: ReadonlySet<string>): void
       // a malformed escape: compare the raw name
     }
     const lower = decoded.toLowerCase();
-    if (eq < 0 || !(DEFAULT_PARAMS.has(lower) || extraNames.has(lower))) return part;
+    if (eq < 0 || !isCredentialParam(lower, extraNames)) return part;
     changed = true;
     return `${name}=${REDACTED}`;
   });
