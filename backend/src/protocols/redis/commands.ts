@@ -30,38 +30,47 @@ const NUMKEYS_AT_2 = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL
 /** Pub/sub commands whose arguments are channels (or patterns): their target. */
 export const CHANNEL_COMMANDS = new Set(['PUBLISH', 'SPUBLISH', 'SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'UNSUBSCRIBE', 'PUNSUBSCRIBE', 'SUNSUBSCRIBE']);
 
-/** The operation: the command upper-cased, a container's subcommand with it. */
-export function operationOf(args: readonly string[]): string {
-  if (args.length === 0) return '';
-  const name = args[0].toUpperCase();
+/** The operation: the command word (upper case), a container's subcommand with it. */
+export function operationOf(name: string, args: readonly string[]): string {
   return CONTAINERS.has(name) && args.length > 1 ? `${name} ${args[1].toUpperCase()}` : name;
 }
 
-const upper = (s: string | undefined) => (s === undefined ? '' : s.toUpperCase());
+/** Commands with secret arguments (see secretArguments), by their command word. */
+export const SECRET_COMMANDS = new Set(['AUTH', 'HELLO', 'MIGRATE', 'CONFIG', 'SENTINEL', 'ACL']);
+
+/** Argument i when the command had it, else ''. */
+function argAt(args: readonly string[], argc: number, i: number): string {
+  return i < argc ? (args[i] ?? '') : '';
+}
+
+/** The index of the first argument after `from` that is `word` (any case), -1 when none. */
+function indexOfWord(args: readonly string[], from: number, word: string): number {
+  for (let i = from; i < args.length; i++) if (args[i].toUpperCase() === word) return i;
+  return -1;
+}
 
 /**
- * The first key, '' for a command without keys. `args` are the first words (MAX_ITEMS), `argc`
- * how many the command had.
+ * The first key, '' for a command without keys. `name` is the command word (upper case), `args`
+ * the first words (MAX_ITEMS), `argc` how many the command had.
  */
-export function firstKey(operation: string, args: readonly string[], argc: number): string {
-  const name = operation.split(' ', 1)[0];
-  const at = (i: number) => (i < argc ? (args[i] ?? '') : '');
-  if (KEY_AT_2.has(operation) || KEY_AT_2.has(name)) {
-    return name === 'XGROUP' && upper(args[1]) === 'HELP' ? '' : at(2);
+export function firstKey(name: string, operation: string, args: readonly string[], argc: number): string {
+  if (KEY_AT_2.has(name) || KEY_AT_2.has(operation)) {
+    return name === 'XGROUP' && operation === 'XGROUP HELP' ? '' : argAt(args, argc, 2);
   }
   if (CONTAINERS.has(name) || KEYLESS.has(name)) return '';
-  if (NUMKEYS_AT_1.has(name)) return Number(args[1]) > 0 ? at(2) : '';
-  if (NUMKEYS_AT_2.has(name)) return Number(args[2]) > 0 ? at(3) : '';
+  if (NUMKEYS_AT_1.has(name)) return Number(args[1]) > 0 ? argAt(args, argc, 2) : '';
+  if (NUMKEYS_AT_2.has(name)) return Number(args[2]) > 0 ? argAt(args, argc, 3) : '';
   if (name === 'XREAD' || name === 'XREADGROUP') {
-    const i = args.findIndex((a, n) => n > 0 && a.toUpperCase() === 'STREAMS');
-    return i < 0 ? '' : at(i + 1);
+    const i = indexOfWord(args, 1, 'STREAMS');
+    return i < 0 ? '' : argAt(args, argc, i + 1);
   }
   if (name === 'MIGRATE') {
-    if (at(3) !== '') return at(3);
-    const i = args.findIndex((a, n) => n > 5 && a.toUpperCase() === 'KEYS');
-    return i < 0 ? '' : at(i + 1);
+    const key = argAt(args, argc, 3);
+    if (key !== '') return key;
+    const i = indexOfWord(args, 6, 'KEYS');
+    return i < 0 ? '' : argAt(args, argc, i + 1);
   }
-  return at(1);
+  return argAt(args, argc, 1);
 }
 
 /** The channel (or pattern) a pub/sub command names first. */

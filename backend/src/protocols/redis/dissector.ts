@@ -14,7 +14,7 @@ import type { Direction, EndReason, StreamConsumer } from '../../net/stream.js';
 import { Detection, type Dissector, type DissectorContext, type Exchange, type Section } from '../dissector.js';
 import { InOrderPairing } from '../pairing.js';
 import { fieldsTable, side, table } from '../represent.js';
-import { channelOf, firstKey, operationOf, secretArguments, secretReplyItems, type ItemText } from './commands.js';
+import { channelOf, firstKey, operationOf, SECRET_COMMANDS, secretArguments, secretReplyItems, type ItemText } from './commands.js';
 import { MAX_OFFSETS, parseCount, RespReader, T, typeName, type RespMessage } from './resp.js';
 
 const REDIS_PORT = 6379;
@@ -46,6 +46,8 @@ const SECRET_REPLIES = new Set(['CONFIG GET', 'SENTINEL CONFIG', 'ACL GETUSER', 
 
 interface Command {
   msg: RespMessage;
+  /** The command word, upper case. */
+  name: string;
   operation: string;
   startUs: number;
   endUs: number;
@@ -65,6 +67,18 @@ interface Items {
  * when redaction is on): a body that is never redacted takes its positions with it.
  */
 const bodyItems = new WeakMap<Body, Items>();
+
+/** The attributes of every entry but an EXEC's: none (nothing writes into an empty list). */
+const NO_ATTRIBUTES = HeaderList.of([]);
+
+/** A command word, upper case (most arrive upper case already: no copy then). */
+function upper(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x61 && c <= 0x7a) return s.toUpperCase();
+  }
+  return s;
+}
 
 function body(msg: RespMessage): Body {
   return { bytes: msg.rendering, wireSize: msg.wireBytes, size: msg.truncated ? msg.wireBytes : msg.rendering.length, truncated: msg.truncated, encoding: '' };
@@ -118,8 +132,9 @@ class RedisConnection implements StreamConsumer {
     this.pairing = new InOrderPairing(ctx.limits, (cmd, reply) => this.settle(cmd, reply));
     const error = () => ctx.counters.parseErrors++;
     const max = ctx.limits.maxBodyBytes;
-    const client = new RespReader(true, max, (m) => this.command(m), error);
-    const server = new RespReader(false, max, (m) => this.reply(m), error);
+    // Item offsets only where redaction may look: secret-bearing commands, and the replies to those with secret replies.
+    const client = new RespReader(true, max, (m) => this.command(m), error, (m) => SECRET_COMMANDS.has(upper(m.items[0] ?? '')));
+    const server = new RespReader(false, max, (m) => this.reply(m), error, () => this.secretReplyNext());
     this.readers = clientDir === 0 ? [client, server] : [server, client];
   }
 
@@ -156,9 +171,15 @@ class RedisConnection implements StreamConsumer {
   }
 
   private command(msg: RespMessage): void {
-    const operation = operationOf(msg.items);
-    if (operation === '') return;
-    this.pairing.request({ msg, operation, startUs: msg.startUs, endUs: msg.endUs });
+    if (msg.items.length === 0) return;
+    const name = upper(msg.items[0]);
+    this.pairing.request({ msg, name, operation: operationOf(name, msg.items), startUs: msg.startUs, endUs: msg.endUs });
+  }
+
+  /** The next reply may carry secrets: it answers a command whose reply does (or an EXEC, which may hold one). */
+  private secretReplyNext(): boolean {
+    const op = this.pairing.oldest?.operation;
+    return op !== undefined && (SECRET_REPLIES.has(op) || op === 'EXEC');
   }
 
   private reply(msg: RespMessage): void {
@@ -250,7 +271,7 @@ class RedisConnection implements StreamConsumer {
       queuedInto = true;
       if (SECRET_REPLIES.has(op)) this.queuedSecret.push(this.queuedCount);
       if (this.queued.length < MAX_QUEUED) {
-        const key = firstKey(op, cmd.msg.items, cmd.msg.count);
+        const key = firstKey(cmd.name, op, cmd.msg.items, cmd.msg.count);
         this.queued.push(key === '' ? op : `${op} ${key}`);
       }
       this.queuedCount++;
@@ -280,9 +301,8 @@ class RedisConnection implements StreamConsumer {
   private exchange(cmd: Command, replies: RespMessage[] | null, queued: boolean, exec: { queued: string[]; secret: number[]; count: number } | null): Exchange {
     const m = cmd.msg;
     const op = cmd.operation;
-    const name = op.split(' ', 1)[0];
-    const channel = channelOf(name, m.items);
-    const key = channel === '' ? firstKey(op, m.items, m.count) : '';
+    const channel = channelOf(cmd.name, m.items);
+    const key = channel === '' ? firstKey(cmd.name, op, m.items, m.count) : '';
     const fields: Record<string, string | number> = { 'redis.command': op, 'redis.args': Math.max(0, m.count - 1) };
     if (key !== '') fields['redis.key'] = key;
     if (channel !== '') fields['redis.channel'] = channel;
@@ -306,10 +326,12 @@ class RedisConnection implements StreamConsumer {
       responseBody = replies!.length === 1 ? body(reply) : joined(replies!);
       endUs = replies![replies!.length - 1].endUs;
       const secret = exec?.secret ?? [];
-      bodyItems.set(responseBody, { operation: op, offsets: reply.offsets, count: reply.itemCount, secret: replies!.length === 1 ? secret : [] });
+      if (reply.offsets.length > 0 || secret.length > 0) {
+        bodyItems.set(responseBody, { operation: op, offsets: reply.offsets, count: reply.itemCount, secret: replies!.length === 1 ? secret : [] });
+      }
     }
     const requestBody = body(m);
-    bodyItems.set(requestBody, { operation: op, offsets: m.offsets, count: m.count, secret: [] });
+    if (m.offsets.length > 0) bodyItems.set(requestBody, { operation: op, offsets: m.offsets, count: m.count, secret: [] });
     return {
       clientDir: this.clientDir,
       protocolVersion: this.resp === undefined ? '' : String(this.resp),
@@ -322,8 +344,8 @@ class RedisConnection implements StreamConsumer {
       host: '',
       status: 0,
       statusText,
-      requestHeaders: HeaderList.of(exec === null ? [] : exec.queued.map((q, i) => [String(i + 1), q])),
-      responseHeaders: HeaderList.of([]),
+      requestHeaders: exec === null ? NO_ATTRIBUTES : HeaderList.of(exec.queued.map((q, i) => [String(i + 1), q])),
+      responseHeaders: NO_ATTRIBUTES,
       requestBody,
       responseBody,
       fields: fields as ProtocolFields,
@@ -353,8 +375,8 @@ class RedisConnection implements StreamConsumer {
       host: '',
       status: 0,
       statusText: '',
-      requestHeaders: HeaderList.of([]),
-      responseHeaders: HeaderList.of([]),
+      requestHeaders: NO_ATTRIBUTES,
+      responseHeaders: NO_ATTRIBUTES,
       requestBody: emptyBody(),
       responseBody: body(msg),
       fields: fields as ProtocolFields,

@@ -108,6 +108,8 @@ const LF = 0x0a;
 const HEX = '0123456789abcdef';
 
 export type OnMessage = (msg: RespMessage) => void;
+/** Whether a message's item offsets are wanted (only where redaction may need them: they cost a copy). */
+export type WantsOffsets = (msg: RespMessage) => boolean;
 
 /**
  * Reads one direction. `client`: the client's side (top level: an array of bulk strings or an
@@ -141,6 +143,7 @@ export class RespReader {
     maxBodyBytes: number,
     private readonly onMessage: OnMessage,
     private readonly onError: () => void,
+    private readonly wantsOffsets: WantsOffsets = () => true,
   ) {
     this.out = Buffer.allocUnsafe(maxBodyBytes);
   }
@@ -439,7 +442,7 @@ export class RespReader {
     }
     if (this.bulkItem && this.itemLen < MAX_ITEM_BYTES) {
       const n = Math.min(e - s, MAX_ITEM_BYTES - this.itemLen);
-      buf.copy(this.itemBuf, this.itemLen, s, s + n);
+      copyBytes(buf, s, s + n, this.itemBuf, this.itemLen);
       this.itemLen += n;
     }
     if (this.muted()) return;
@@ -500,9 +503,9 @@ export class RespReader {
     msg.endUs = tsUs;
     msg.truncated = this.truncated;
     msg.rendering = Buffer.allocUnsafe(this.outLen);
-    this.out.copy(msg.rendering, 0, 0, this.outLen);
+    copyBytes(this.out, 0, this.outLen, msg.rendering, 0);
     const recorded = Math.min(msg.itemCount, MAX_OFFSETS);
-    msg.offsets = recorded === 0 ? EMPTY_OFFSETS : this.offsets.slice(0, 2 * recorded);
+    msg.offsets = recorded === 0 || !this.wantsOffsets(msg) ? EMPTY_OFFSETS : this.offsets.slice(0, 2 * recorded);
     this.reset();
     this.onMessage(msg);
   }
@@ -527,7 +530,7 @@ export class RespReader {
 
   private raw(buf: Buffer, s: number, e: number): void {
     const n = Math.min(e - s, this.out.length - this.outLen);
-    buf.copy(this.out, this.outLen, s, s + n);
+    copyBytes(buf, s, s + n, this.out, this.outLen);
     this.outLen += n;
     if (n < e - s) this.truncated = true;
   }
@@ -555,6 +558,15 @@ export class RespReader {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** src[s, e) into dst at `at`: a loop for the few bytes most values have (Buffer#copy's call costs more). */
+function copyBytes(src: Buffer, s: number, e: number, dst: Buffer, at: number): void {
+  if (e - s > 64) {
+    src.copy(dst, at, s, e);
+    return;
+  }
+  for (let i = s; i < e; i++) dst[at++] = src[i];
+}
 
 function isAggregate(type: number): boolean {
   return type === T.array || type === T.map || type === T.set || type === T.push;
