@@ -12,11 +12,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { importCaptureFile } from '../backend/src/agent/import-file.js';
-import { CountingSink, timed } from './import-support.js';
+import { CountingSink, printComparison, timed } from './import-support.js';
 import { freePort, Tcpdump } from '../backend/test/agent/traffic.js';
 import { RedisServer } from '../backend/test/protocols/redis-support.js';
 
@@ -77,14 +77,7 @@ try {
     }
     return commands;
   });
-  const rate = (n: number, ms: number) => `${((n * 1000) / ms / 1000).toFixed(0)}k`;
-  const row = (name: string, t: { ms: number; cpuMs: number }, what: string) =>
-    console.log(`${name.padEnd(34)} ${t.ms.toFixed(0).padStart(6)} ms wall ${t.cpuMs.toFixed(0).padStart(6)} ms CPU  ${what}`);
-  console.log(`machine: ${cpus().length} × ${cpus()[0].model}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
-  console.log(`capture: ${packets} packets, tshark: ${tshark.value} multibulk commands (inline PINGs it does not decode)`);
-  row('import pipeline (counting sink)', imp, `${rate(sink.count, imp.cpuMs)} commands per CPU-s (${sink.count} entries, ${sink.answered} answered)`);
-  row('tshark -T fields', tshark, `${rate(tshark.value, tshark.cpuMs)} commands per CPU-s`);
-  console.log(`ratio (CPU): import is ${(tshark.cpuMs / imp.cpuMs).toFixed(1)}x cheaper than tshark (goal ≥ 10x)`);
+  printComparison('commands', `${packets} packets, tshark: ${tshark.value} multibulk commands (inline PINGs it does not decode)`, imp, sink, tshark, tshark.value);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

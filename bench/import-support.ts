@@ -1,5 +1,6 @@
 /** What the import benches share: CPU time from /proc, a timed run, and a sink that only counts. */
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import type { Entry, EntrySink } from '../backend/src/entries/entry.js';
 
 /** CPU time (ms) of this process and of its waited-for children, from /proc (utime, stime, cutime, cstime). */
@@ -28,4 +29,26 @@ export class CountingSink implements EntrySink {
   drained(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/**
+ * The report every import bench ends with: the machine and its load, the capture, both runs (wall,
+ * CPU, `unit`s per CPU-second) and the CPU ratio against the goal.
+ */
+export function printComparison(
+  unit: string,
+  capture: string,
+  imp: { ms: number; cpuMs: number },
+  sink: CountingSink,
+  tshark: { ms: number; cpuMs: number },
+  tsharkCount: number,
+): void {
+  const rate = (n: number, ms: number) => `${((n * 1000) / ms / 1000).toFixed(0)}k`;
+  const row = (name: string, t: { ms: number; cpuMs: number }, what: string) =>
+    console.log(`${name.padEnd(34)} ${t.ms.toFixed(0).padStart(6)} ms wall ${t.cpuMs.toFixed(0).padStart(6)} ms CPU  ${what}`);
+  console.log(`machine: ${cpus().length} × ${cpus()[0].model}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
+  console.log(`capture: ${capture}`);
+  row('import pipeline (counting sink)', imp, `${rate(sink.count, imp.cpuMs)} ${unit} per CPU-s (${sink.count} entries, ${sink.answered} answered)`);
+  row('tshark -T fields', tshark, `${rate(tsharkCount, tshark.cpuMs)} ${unit} per CPU-s`);
+  console.log(`ratio (CPU): import is ${(tshark.cpuMs / imp.cpuMs).toFixed(1)}x cheaper than tshark (goal ≥ 10x)`);
 }
