@@ -251,3 +251,13 @@ test('fast-check through the pipeline: random and mutated segments to port 6379 
   assert.ok(r.parseErrors > 0, 'the junk was counted');
   for (const e of entries) assert.ok(e.requestBody.bytes.length <= 65536 && e.responseBody.bytes.length <= 65536);
 });
+
+test('replies shaped like pub/sub arrays answer their commands when the client subscribed to nothing', async () => {
+  const c = conversation();
+  c.send(cmd('LRANGE', 'l', '0', '-1') + cmd('LRANGE', 'm', '0', '-1'));
+  c.reply(`*3\r\n${bulk('subscribe')}${bulk('x')}${bulk('y')}*3\r\n${bulk('message')}${bulk('ch')}${bulk('z')}`);
+  c.close();
+  const { entries } = await importFrames(c.frames);
+  assert.deepEqual(entries.map((e) => `${e.operation} ${e.fields['redis.push'] ?? 0} ${e.unanswered}`), ['LRANGE 0 false', 'LRANGE 0 false']);
+  assert.equal(text(entries[1].responseBody), '1) "message"\n2) "ch"\n3) "z"');
+});

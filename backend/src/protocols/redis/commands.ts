@@ -28,7 +28,7 @@ const NUMKEYS_AT_1 = new Set(['ZUNION', 'ZINTER', 'ZDIFF', 'ZINTERCARD', 'SINTER
 const NUMKEYS_AT_2 = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL', 'FCALL_RO', 'BLMPOP', 'BZMPOP']);
 
 /** Pub/sub commands whose arguments are channels (or patterns): their target. */
-export const CHANNEL_COMMANDS = new Set(['PUBLISH', 'SPUBLISH', 'SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'UNSUBSCRIBE', 'PUNSUBSCRIBE', 'SUNSUBSCRIBE']);
+const CHANNEL_COMMANDS = new Set(['PUBLISH', 'SPUBLISH', 'SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'UNSUBSCRIBE', 'PUNSUBSCRIBE', 'SUNSUBSCRIBE']);
 
 /** The operation: the command word (upper case), a container's subcommand with it. */
 export function operationOf(name: string, args: readonly string[]): string {
@@ -85,7 +85,7 @@ function secretParameter(name: string, extraNames: ReadonlySet<string>): boolean
 }
 
 /** ACL rules that carry a password or its hash: `>pw`, `<pw`, `#hash`, `!hash`. */
-export function aclSecretRule(rule: string): boolean {
+function aclSecretRule(rule: string): boolean {
   const c = rule.charCodeAt(0);
   return c === 0x3e || c === 0x3c || c === 0x23 || c === 0x21;
 }

@@ -15,7 +15,7 @@ import { Detection, type Dissector, type DissectorContext, type Exchange, type S
 import { InOrderPairing } from '../pairing.js';
 import { fieldsTable, side, table } from '../represent.js';
 import { channelOf, firstKey, operationOf, SECRET_COMMANDS, secretArguments, secretReplyItems, type ItemText } from './commands.js';
-import { MAX_OFFSETS, parseCount, RespReader, T, typeName, type RespMessage } from './resp.js';
+import { parseCount, RespReader, T, typeName, type RespMessage } from './resp.js';
 
 const REDIS_PORT = 6379;
 
@@ -184,7 +184,8 @@ class RedisConnection implements StreamConsumer {
 
   private reply(msg: RespMessage): void {
     const kind = msg.type === T.array || msg.type === T.push ? (msg.items[0] ?? '').toLowerCase() : '';
-    const confirms = msg.itemCount === 3 ? CONFIRMATIONS.get(kind) : undefined;
+    // A confirmation is [kind, channel, count]: the count, an integer, tells it from a reply of three strings.
+    const confirms = msg.itemCount === 3 && msg.itemTypes[2] === T.integer ? CONFIRMATIONS.get(kind) : undefined;
     if (confirms !== undefined) return this.confirmation(msg, confirms);
     if (this.isPush(msg, kind)) return this.oneWay(msg, kind === '' ? 'PUSH' : kind.toUpperCase());
     if (this.monitoring && msg.type === T.simple && this.pairing.waiting === 0) return this.oneWay(msg, 'MONITOR');
@@ -417,7 +418,7 @@ function redactItems(b: Body, items: Items, secret: number[]): void {
   let at = 0;
   const marker = Buffer.from(REDACTED);
   for (const i of [...new Set(secret)].sort((x, y) => x - y)) {
-    if (i >= recorded || i >= MAX_OFFSETS) {
+    if (i >= recorded) {
       // Not recorded: from the end of the last recorded item on, everything.
       const from = recorded === 0 ? 0 : Math.min(b.bytes.length, offsets[2 * recorded - 1]);
       if (from >= at) {

@@ -44,17 +44,17 @@ export function typeName(type: number, count: number): string {
 }
 
 /** Redis' own limits: proto-max-bulk-len (512 MiB) and a multibulk length that fits an int. */
-export const MAX_BULK = 512 * 1024 * 1024;
-export const MAX_COUNT = 0x7fffffff;
+const MAX_BULK = 512 * 1024 * 1024;
+const MAX_COUNT = 0x7fffffff;
 /** Nesting deeper than this is not a reply any Redis command gives: a parse error. */
-export const MAX_DEPTH = 32;
+const MAX_DEPTH = 32;
 /** A simple string, error or header line longer than this is a parse error (Redis' inline limit). */
-export const MAX_LINE = 64 * 1024;
+const MAX_LINE = 64 * 1024;
 /** Top-level items kept as text, and their length (bytes). */
-export const MAX_ITEMS = 16;
+const MAX_ITEMS = 16;
 const MAX_ITEM_BYTES = 1024;
 /** Top-level items whose place in the rendering is recorded (for redaction). */
-export const MAX_OFFSETS = 256;
+const MAX_OFFSETS = 256;
 
 /** One whole top-level message. */
 export interface RespMessage {
@@ -146,11 +146,6 @@ export class RespReader {
     private readonly wantsOffsets: WantsOffsets = () => true,
   ) {
     this.out = Buffer.allocUnsafe(maxBodyBytes);
-  }
-
-  /** True while a message has started and not ended. */
-  get inMessage(): boolean {
-    return this.msg !== null;
   }
 
   data(buf: Buffer, start: number, end: number, tsUs: number): void {
