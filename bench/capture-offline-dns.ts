@@ -12,11 +12,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { importCaptureFile } from '../backend/src/agent/import-file.js';
-import { CountingSink, timed } from './import-support.js';
+import { CountingSink, printComparison, timed } from './import-support.js';
 import { freePort, Tcpdump } from '../backend/test/agent/traffic.js';
 import { Dnsmasq } from '../backend/test/protocols/dns-support.js';
 
@@ -80,14 +80,7 @@ try {
     const lines = stdout.split('\n').filter((l) => l !== '');
     return { queries: lines.filter((l) => l.split('\t')[4] === '0' || l.split('\t')[4] === 'False').length, responses: lines.filter((l) => l.split('\t')[4] === '1' || l.split('\t')[4] === 'True').length };
   });
-  const rate = (n: number, ms: number) => `${((n * 1000) / ms / 1000).toFixed(0)}k`;
-  const row = (name: string, t: { ms: number; cpuMs: number }, what: string) =>
-    console.log(`${name.padEnd(34)} ${t.ms.toFixed(0).padStart(6)} ms wall ${t.cpuMs.toFixed(0).padStart(6)} ms CPU  ${what}`);
-  console.log(`machine: ${cpus().length} × ${cpus()[0].model}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
-  console.log(`capture: ${packets} packets, tshark: ${tshark.value.queries} queries, ${tshark.value.responses} responses`);
-  row('import pipeline (counting sink)', imp, `${rate(sink.count, imp.cpuMs)} queries per CPU-s (${sink.count} entries, ${sink.answered} answered)`);
-  row('tshark -T fields', tshark, `${rate(tshark.value.queries, tshark.cpuMs)} queries per CPU-s`);
-  console.log(`ratio (CPU): import is ${(tshark.cpuMs / imp.cpuMs).toFixed(1)}x cheaper than tshark (goal ≥ 10x)`);
+  printComparison('queries', `${packets} packets, tshark: ${tshark.value.queries} queries, ${tshark.value.responses} responses`, imp, sink, tshark, tshark.value.queries);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -59,12 +59,27 @@ export async function importVsTshark(file: string, tsharkArgs: string[], count: 
   const sink = new CountingSink();
   const imp = await timed(() => importCaptureFile(file, sink));
   const tshark = await timed(async () => count((await run('tshark', ['-r', file, '-n', ...tsharkArgs], { maxBuffer: 1 << 30 })).stdout));
+  printComparison(unit, `${imp.value.counters.packets} packets, tshark: ${tshark.value} ${unit}`, imp, sink, tshark, tshark.value);
+}
+
+/**
+ * The report every import bench ends with: the machine and its load, the capture, both runs (wall,
+ * CPU, `unit`s per CPU-second) and the CPU ratio against the goal.
+ */
+export function printComparison(
+  unit: string,
+  capture: string,
+  imp: { ms: number; cpuMs: number },
+  sink: CountingSink,
+  tshark: { ms: number; cpuMs: number },
+  tsharkCount: number,
+): void {
   const rate = (n: number, ms: number) => `${((n * 1000) / ms / 1000).toFixed(0)}k`;
   const row = (name: string, t: { ms: number; cpuMs: number }, what: string) =>
     console.log(`${name.padEnd(34)} ${t.ms.toFixed(0).padStart(6)} ms wall ${t.cpuMs.toFixed(0).padStart(6)} ms CPU  ${what}`);
   console.log(`machine: ${cpus().length} × ${cpus()[0].model}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
-  console.log(`capture: ${imp.value.counters.packets} packets, tshark: ${tshark.value} ${unit}`);
-  row('import pipeline (counting sink)', imp, `${rate(sink.count, imp.cpuMs)} entries per CPU-s (${sink.count} entries, ${sink.answered} answered)`);
-  row('tshark -T fields', tshark, `${rate(tshark.value, tshark.cpuMs)} ${unit} per CPU-s`);
+  console.log(`capture: ${capture}`);
+  row('import pipeline (counting sink)', imp, `${rate(sink.count, imp.cpuMs)} ${unit} per CPU-s (${sink.count} entries, ${sink.answered} answered)`);
+  row('tshark -T fields', tshark, `${rate(tsharkCount, tshark.cpuMs)} ${unit} per CPU-s`);
   console.log(`ratio (CPU): import is ${(tshark.cpuMs / imp.cpuMs).toFixed(1)}x cheaper than tshark (goal ≥ 10x)`);
 }

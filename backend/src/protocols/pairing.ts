@@ -32,7 +32,7 @@ export class InOrderPairing<Req extends Timed, Res> {
     return this.pending.length;
   }
 
-  /** The request the next response answers (protocols whose responses parse by their request: MySQL). */
+  /** The request the next response answers, undefined when none waits (MySQL and Redis read a reply by it). */
   get oldest(): Req | undefined {
     return this.pending[0];
   }

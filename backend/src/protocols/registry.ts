@@ -28,6 +28,7 @@ import { kafkaDissector } from './kafka/dissector.js';
 import { mqttDissector } from './mqtt/dissector.js';
 import { mysqlDissector } from './mysql/dissector.js';
 import { websocketDissector } from './websocket/dissector.js';
+import { redisDissector } from './redis/dissector.js';
 
 export const builtinDissectors: readonly Dissector[] = [
   httpDissector,
@@ -38,6 +39,7 @@ export const builtinDissectors: readonly Dissector[] = [
   amqpDissector,
   websocketDissector,
   graphqlDissector,
+  redisDissector,
 ];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
