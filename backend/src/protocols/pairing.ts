@@ -32,6 +32,11 @@ export class InOrderPairing<Req extends Timed, Res> {
     return this.pending.length;
   }
 
+  /** The request the next response answers (protocols whose responses span several messages add to it). */
+  get oldest(): Req | undefined {
+    return this.pending[0];
+  }
+
   request(req: Req): void {
     this.pending.push(req);
     if (this.pending.length > this.limits.maxPendingRequests) this.settle(this.pending.shift()!, null);

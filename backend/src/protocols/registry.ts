@@ -21,8 +21,9 @@ import {
 } from './dissector.js';
 import { dnsDissector } from './dns/dissector.js';
 import { httpDissector } from './http/dissector.js';
+import { postgresDissector } from './postgres/dissector.js';
 
-export const builtinDissectors: readonly Dissector[] = [httpDissector, dnsDissector];
+export const builtinDissectors: readonly Dissector[] = [httpDissector, dnsDissector, postgresDissector];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
 const PROTOCOL_NAME = /^[a-z][a-z0-9-]*$/;

@@ -16,7 +16,7 @@ const isWordChar = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) |
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12;
 
 /** Index after the quoted run starting at `i` (quote char `q`), doubled quotes and (MySQL) backslashes escaping. */
-function skipQuoted(s: string, i: number, q: number, backslash: boolean): number {
+export function skipQuoted(s: string, i: number, q: number, backslash: boolean): number {
   let j = i + 1;
   while (j < s.length) {
     const c = s.charCodeAt(j);
@@ -30,7 +30,7 @@ function skipQuoted(s: string, i: number, q: number, backslash: boolean): number
 }
 
 /** `$tag$…$tag$` (PostgreSQL): the index after it, or -1 when `i` does not open one. */
-function skipDollarQuoted(s: string, i: number): number {
+export function skipDollarQuoted(s: string, i: number): number {
   let j = i + 1;
   while (j < s.length && s.charCodeAt(j) !== 36) {
     const c = s.charCodeAt(j);
