@@ -24,6 +24,18 @@ function postgresIds(): { uid: number; gid: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
+/** Runs a client to its end; its stdout and stderr, or a rejection naming its exit code. */
+async function client(cmd: string, args: string[], env: NodeJS.ProcessEnv, input: string, okCodes: number[]): Promise<string> {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  child.stdin!.end(input);
+  const [code] = (await once(child, 'exit')) as [number];
+  if (!okCodes.includes(code)) throw new Error(`${cmd} exited ${code}: ${out}`);
+  return out;
+}
+
 export class PgServer {
   private constructor(
     readonly dir: string,
@@ -59,7 +71,7 @@ export class PgServer {
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }
-    await s.psql('postgres', [
+    await s.psql('postgres', ['-v', 'ON_ERROR_STOP=1',
       '-c', `CREATE ROLE ${CLEARTEXT_USER} LOGIN PASSWORD '${passwords.cleartext}'`,
       '-c', `CREATE ROLE ${SCRAM_USER} LOGIN PASSWORD '${passwords.scram}'`,
       '-c', `CREATE DATABASE shop`,
@@ -69,32 +81,16 @@ export class PgServer {
     return s;
   }
 
-  /** psql over TCP (captured), as `user`, with `args`; its stdout. */
-  async psql(database: string, args: string[], user = 'postgres', password?: string): Promise<string> {
-    const env = { ...process.env, PGPASSWORD: password ?? '', PGCONNECT_TIMEOUT: '10', PGSSLMODE: 'disable', PGAPPNAME: 'psql-test' };
-    try {
-      const { stdout } = await run(`${PG_BIN}/psql`, ['-X', '-q', '-h', '127.0.0.1', '-p', String(this.port), '-U', user, '-d', database, '-v', 'ON_ERROR_STOP=0', ...args], { env });
-      return stdout;
-    } catch (e) {
-      // psql exits 1 when the last statement failed: the tests provoke errors on purpose.
-      const err = e as { code?: number; stdout?: string; stderr?: string };
-      if (err.code === 1 && err.stdout !== undefined) return err.stdout + (err.stderr ?? '');
-      throw e;
-    }
+  /** psql over TCP (captured) as `user`, with `args` and `input` on stdin; its stdout and stderr (psql exits 1 when the last statement failed: the tests provoke errors). */
+  psql(database: string, args: string[], o: { user?: string; password?: string; input?: string; sslmode?: string } = {}): Promise<string> {
+    const env = { ...process.env, PGPASSWORD: o.password ?? '', PGCONNECT_TIMEOUT: '10', PGSSLMODE: o.sslmode ?? 'disable', PGGSSENCMODE: 'disable', PGAPPNAME: 'psql-test' };
+    return client(`${PG_BIN}/psql`, ['-X', '-q', '-h', '127.0.0.1', '-p', String(this.port), '-U', o.user ?? 'postgres', '-d', database, ...args], env, o.input ?? '', [0, 1]);
   }
 
-  /** Runs pgbench with `args` against `database` over TCP; its stdout. */
-  async pgbench(database: string, args: string[]): Promise<string> {
-    const child = spawn(`${PG_BIN}/pgbench`, ['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres', ...args, database], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PGSSLMODE: 'disable' },
-    });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const [code] = await once(child, 'exit');
-    if (code !== 0) throw new Error(`pgbench exited ${code}: ${out}`);
-    return out;
+  /** pgbench with `args` against `database` over TCP; its output. */
+  pgbench(database: string, args: string[]): Promise<string> {
+    const env = { ...process.env, PGSSLMODE: 'disable', PGGSSENCMODE: 'disable' };
+    return client(`${PG_BIN}/pgbench`, ['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres', ...args, database], env, '', [0]);
   }
 
   async stop(): Promise<void> {

@@ -68,29 +68,33 @@ const enum Kind {
 class Gathered {
   private readonly chunks: Buffer[] = [];
   private kept = 0;
-  size = 0;
-  truncated = false;
+  private wireSize = 0;
+  private size = 0;
+  private truncated = false;
 
   constructor(private readonly limit: number) {}
 
-  /** Adds `bytes` (what was read of a `size`-byte part). */
-  add(bytes: Buffer, size: number): void {
+  /** Adds `bytes` of a part `size` bytes long (longer when only its start was read) that took `wireBytes` on the wire. */
+  add(bytes: Buffer, wireBytes: number, size = bytes.length): void {
+    this.wireSize += wireBytes;
     this.size += size;
     if (bytes.length < size) this.truncated = true;
     const room = this.limit - this.kept;
-    if (room <= 0) {
-      if (bytes.length > 0) this.truncated = true;
-      return;
-    }
-    const part = bytes.length > room ? bytes.subarray(0, room) : bytes;
+    const part = bytes.length > room ? bytes.subarray(0, Math.max(0, room)) : bytes;
     if (part.length < bytes.length) this.truncated = true;
+    if (part.length === 0) return;
     this.chunks.push(Buffer.from(part));
     this.kept += part.length;
   }
 
+  /** Whether the limit is reached (what follows is only counted). */
+  get full(): boolean {
+    return this.kept >= this.limit;
+  }
+
   body(): Body {
     if (this.size === 0 && this.chunks.length === 0) return emptyBody();
-    return { bytes: Buffer.concat(this.chunks), wireSize: this.size, size: this.size, truncated: this.truncated, encoding: '' };
+    return { bytes: Buffer.concat(this.chunks), wireSize: this.wireSize, size: this.size, truncated: this.truncated, encoding: '' };
   }
 }
 
@@ -126,6 +130,8 @@ interface Pending {
   statementName: string;
   portal: string;
   params: Array<[string, string]>;
+  /** Execute: its portal (a Describe answered after the Execute was sent gives it its columns). */
+  source: Portal | null;
   /** Describe: of a statement ('S') or a portal ('P'). */
   describes: number;
   result: Result;
@@ -141,6 +147,7 @@ interface Done {
   skipped: boolean;
   transaction: string;
 }
+const EMPTY = Buffer.alloc(0);
 const SKIPPED: Done = { skipped: true, transaction: '' };
 const ANSWERED: Done = { skipped: false, transaction: '' };
 
@@ -244,7 +251,7 @@ class PgConnection implements StreamConsumer {
 
   private pending(kind: Kind, startUs: number, endUs: number, text = ''): Pending {
     return {
-      kind, startUs, endUs, text, statements: [], index: 0, stepStartUs: startUs, statementName: '', portal: '', params: [],
+      kind, startUs, endUs, text, statements: [], index: 0, stepStartUs: startUs, statementName: '', portal: '', params: [], source: null,
       describes: 0, result: newResult(), request: [], response: [], incomplete: false,
     };
   }
@@ -283,7 +290,7 @@ class PgConnection implements StreamConsumer {
         p.portal = name;
         p.statementName = portal?.statementName ?? '';
         p.params = portal?.params ?? [];
-        p.result.columns = portal?.columns ?? null;
+        p.source = portal ?? null;
         return this.pairing.request(p);
       }
       case 0x43: { // C Close
@@ -303,7 +310,7 @@ class PgConnection implements StreamConsumer {
       }
       case 0x70: return this.authMessage(body);
       case 0x64: // d CopyData
-        return this.copyTarget()?.copyIn?.add(body, bodyBytes);
+        return this.copyTarget()?.copyIn?.add(body, bodyBytes, bodyBytes);
       case 0x66: { // f CopyFail
         const result = this.copyTarget();
         if (result) result.copyFail = r.cstring();
@@ -419,7 +426,10 @@ class PgConnection implements StreamConsumer {
     const r = new BodyReader(body);
     switch (type) {
       case 0x44: // D DataRow
-        if (p && (p.kind === Kind.Query || p.kind === Kind.Execute)) this.dataRow(p.result, body, bodyBytes);
+        if (p && (p.kind === Kind.Query || p.kind === Kind.Execute)) {
+          p.result.columns ??= p.source?.columns ?? null;
+          this.dataRow(p.result, body, bodyBytes);
+        }
         return;
       case 0x43: // C CommandComplete
       case 0x49: // I EmptyQueryResponse
@@ -450,7 +460,7 @@ class PgConnection implements StreamConsumer {
         }
         return;
       case 0x64: // d CopyData
-        if (p?.result.copy === 'out') p.result.payload!.add(body, bodyBytes);
+        if (p?.result.copy === 'out') p.result.payload!.add(body, bodyBytes, bodyBytes);
         return;
       case 0x4e: // N NoticeResponse
         if (p) p.result.notices.push(errorText(errorFields(body)));
@@ -480,18 +490,16 @@ class PgConnection implements StreamConsumer {
     }
   }
 
+  /** A DataRow: counted; as text (after a first line of column names) while the body limit allows, else at its wire size. */
   private dataRow(result: Result, body: Buffer, bodyBytes: number): void {
     result.rows++;
     const limit = this.ctx.limits.maxBodyBytes;
-    const payload = (result.payload ??= new Gathered(limit));
-    if (payload.size === 0 && result.columns) {
-      const head = Buffer.from(result.columns.map((c) => c.name).join('\t') + '\n');
-      payload.add(head, head.length);
+    let payload = result.payload;
+    if (payload === null) {
+      payload = result.payload = new Gathered(limit);
+      if (result.columns) payload.add(Buffer.from(result.columns.map((c) => c.name).join('\t') + '\n'), 0);
     }
-    if (payload.truncated || payload.size >= limit) {
-      payload.add(body.subarray(0, 0), bodyBytes);
-      return;
-    }
+    if (payload.full) return payload.add(EMPTY, bodyBytes, bodyBytes);
     const r = new BodyReader(body);
     const values: string[] = [];
     for (let i = 0, n = r.int16(); i < n && r.left > 0; i++) {
@@ -499,7 +507,7 @@ class PgConnection implements StreamConsumer {
       values.push(len < 0 ? '\\N' : valueText(r.bytes(len), result.columns?.[i]?.binary ?? false, limit));
     }
     const line = Buffer.from(values.join('\t') + '\n');
-    payload.add(line, bodyBytes < body.length ? line.length : Math.max(line.length, bodyBytes));
+    payload.add(line, bodyBytes, body.length < bodyBytes ? line.length + bodyBytes - body.length : line.length);
   }
 
   private described(p: Pending, columns: Column[]): void {
@@ -684,6 +692,7 @@ class PgConnection implements StreamConsumer {
   private statementEntry(p: Pending, startUs: number, endUs: number, text: string, end: { tag: string; error: Map<string, string> | null } | null): void {
     const statement = text.length > this.ctx.limits.maxBodyBytes ? text.slice(0, this.ctx.limits.maxBodyBytes) : text;
     const result = p.result;
+    result.columns ??= p.source?.columns ?? null;
     const isFunction = p.kind === Kind.Function;
     const operation = isFunction ? Op.functionCall : statementVerb(statement);
     const fields: Record<string, string | number> = {
