@@ -81,10 +81,10 @@ export class PgServer {
     return s;
   }
 
-  /** psql over TCP (captured) as `user`, with `args` and `input` on stdin; its stdout and stderr (psql exits 1 when the last statement failed: the tests provoke errors). */
-  psql(database: string, args: string[], o: { user?: string; password?: string; input?: string; sslmode?: string } = {}): Promise<string> {
+  /** psql over TCP (captured) as `user`, with `args` and `input` on stdin; its stdout and stderr (psql exits 1 when the last statement failed, 2 when it could not log in: the tests provoke both). */
+  psql(database: string, args: string[], o: { user?: string; password?: string; input?: string; sslmode?: string; loginFails?: boolean } = {}): Promise<string> {
     const env = { ...process.env, PGPASSWORD: o.password ?? '', PGCONNECT_TIMEOUT: '10', PGSSLMODE: o.sslmode ?? 'disable', PGGSSENCMODE: 'disable', PGAPPNAME: 'psql-test' };
-    return client(`${PG_BIN}/psql`, ['-X', '-q', '-h', '127.0.0.1', '-p', String(this.port), '-U', o.user ?? 'postgres', '-d', database, ...args], env, o.input ?? '', [0, 1]);
+    return client(`${PG_BIN}/psql`, ['-X', '-q', '-h', '127.0.0.1', '-p', String(this.port), '-U', o.user ?? 'postgres', '-d', database, ...args], env, o.input ?? '', o.loginFails ? [2] : [0, 1]);
   }
 
   /** pgbench with `args` against `database` over TCP; its output. */
