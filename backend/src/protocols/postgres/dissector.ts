@@ -504,7 +504,8 @@ class PgConnection implements StreamConsumer {
     const values: string[] = [];
     for (let i = 0, n = r.int16(); i < n && r.left > 0; i++) {
       const len = r.int32();
-      values.push(len < 0 ? '\\N' : valueText(r.bytes(len), result.columns?.[i]?.binary ?? false, limit));
+      // Whole values (the framer bounds the body), so the row's size counts them all.
+      values.push(len < 0 ? '\\N' : valueText(r.bytes(len), result.columns?.[i]?.binary ?? false, 2 * this.keep));
     }
     const line = Buffer.from(values.join('\t') + '\n');
     payload.add(line, bodyBytes, body.length < bodyBytes ? line.length + bodyBytes - body.length : line.length);

@@ -14,8 +14,8 @@ function blank(s: string): boolean {
 
 /**
  * The statements of a simple Query, as the server executes them: split at ';' outside quotes,
- * dollar quotes and comments, trimmed, blank ones dropped. A blank query is one empty statement
- * (the server answers it with EmptyQueryResponse).
+ * dollar quotes and comments, trimmed, blank ones dropped. A blank query is one statement, as
+ * sent (the server answers it with EmptyQueryResponse).
  */
 export function splitStatements(text: string): string[] {
   const out: string[] = [];
@@ -46,7 +46,7 @@ export function splitStatements(text: string): string[] {
     } else i++;
   }
   push(n);
-  return out.length === 0 ? [''] : out;
+  return out.length === 0 ? [text.trim()] : out;
 }
 
 /** Verbs whose object kind is part of the operation: CREATE TABLE, DROP INDEX, ALTER ROLE. */
