@@ -74,8 +74,11 @@ class Gathered {
 
   constructor(private readonly limit: number) {}
 
-  /** Adds `bytes` of a part `size` bytes long (longer when only its start was read) that took `wireBytes` on the wire. */
-  add(bytes: Buffer, wireBytes: number, size = bytes.length): void {
+  /**
+   * Adds `bytes` of a part `size` bytes long (longer when only its start was read) that took
+   * `wireBytes` on the wire; `owned`: `bytes` is a buffer of our own (kept as is, not copied).
+   */
+  add(bytes: Buffer, wireBytes: number, size = bytes.length, owned = false): void {
     this.wireSize += wireBytes;
     this.size += size;
     if (bytes.length < size) this.truncated = true;
@@ -83,7 +86,7 @@ class Gathered {
     const part = bytes.length > room ? bytes.subarray(0, Math.max(0, room)) : bytes;
     if (part.length < bytes.length) this.truncated = true;
     if (part.length === 0) return;
-    this.chunks.push(Buffer.from(part));
+    this.chunks.push(owned ? part : Buffer.from(part));
     this.kept += part.length;
   }
 
@@ -94,7 +97,7 @@ class Gathered {
 
   body(): Body {
     if (this.size === 0 && this.chunks.length === 0) return emptyBody();
-    return { bytes: Buffer.concat(this.chunks), wireSize: this.wireSize, size: this.size, truncated: this.truncated, encoding: '' };
+    return { bytes: this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks), wireSize: this.wireSize, size: this.size, truncated: this.truncated, encoding: '' };
   }
 }
 
@@ -497,7 +500,10 @@ class PgConnection implements StreamConsumer {
     let payload = result.payload;
     if (payload === null) {
       payload = result.payload = new Gathered(limit);
-      if (result.columns) payload.add(Buffer.from(result.columns.map((c) => c.name).join('\t') + '\n'), 0);
+      if (result.columns) {
+        const head = Buffer.from(result.columns.map((c) => c.name).join('\t') + '\n');
+        payload.add(head, 0, head.length, true);
+      }
     }
     if (payload.full) return payload.add(EMPTY, bodyBytes, bodyBytes);
     const r = new BodyReader(body);
@@ -508,7 +514,7 @@ class PgConnection implements StreamConsumer {
       values.push(len < 0 ? '\\N' : valueText(r.bytes(len), result.columns?.[i]?.binary ?? false, 2 * this.keep));
     }
     const line = Buffer.from(values.join('\t') + '\n');
-    payload.add(line, bodyBytes, body.length < bodyBytes ? line.length + bodyBytes - body.length : line.length);
+    payload.add(line, bodyBytes, body.length < bodyBytes ? line.length + bodyBytes - body.length : line.length, true);
   }
 
   private described(p: Pending, columns: Column[]): void {
@@ -639,7 +645,8 @@ class PgConnection implements StreamConsumer {
     const batch = this.batch;
     this.batch = [];
     for (const x of batch) {
-      if (transaction !== '') x.fields = { ...x.fields, 'postgres.transaction': transaction };
+      // The fields are this dissector's own object until handed on.
+      if (transaction !== '') (x.fields as Record<string, string | number>)['postgres.transaction'] = transaction;
       this.emit(x);
     }
   }
@@ -664,7 +671,9 @@ class PgConnection implements StreamConsumer {
     unanswered?: boolean;
     incomplete?: boolean;
   }): Exchange {
-    const fields: Record<string, string | number> = { 'sql.user': this.user, 'sql.database': this.database, ...o.fields };
+    const fields: Record<string, string | number> = o.fields ?? {};
+    fields['sql.user'] = this.user;
+    fields['sql.database'] = this.database;
     if (this.application !== '') fields['postgres.application'] = this.application;
     const unanswered = o.unanswered ?? false;
     return {

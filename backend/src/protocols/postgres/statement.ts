@@ -7,9 +7,21 @@ import { skipDollarQuoted, skipQuoted } from '../sql/shape.js';
 
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12;
 
-/** Whether `s` holds only whitespace and comments (the server skips such a statement). */
-function blank(s: string): boolean {
-  return s.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, '').trim() === '';
+/** Whether s[from, to) holds only whitespace and comments (the server skips such a statement). */
+function blank(s: string, from: number, to: number): boolean {
+  let i = from;
+  while (i < to) {
+    const c = s.charCodeAt(i);
+    if (isSpace(c)) i++;
+    else if (c === 45 && s.charCodeAt(i + 1) === 45) {
+      const eol = s.indexOf('\n', i);
+      i = eol < 0 ? to : eol + 1;
+    } else if (c === 47 && s.charCodeAt(i + 1) === 42) {
+      const end = s.indexOf('*/', i + 2);
+      i = end < 0 ? to : end + 2;
+    } else return false;
+  }
+  return true;
 }
 
 /**
@@ -22,10 +34,6 @@ export function splitStatements(text: string): string[] {
   let from = 0;
   let i = 0;
   const n = text.length;
-  const push = (to: number) => {
-    const s = text.slice(from, to);
-    if (!blank(s)) out.push(s.trim());
-  };
   while (i < n) {
     const c = text.charCodeAt(i);
     const next = text.charCodeAt(i + 1);
@@ -41,11 +49,11 @@ export function splitStatements(text: string): string[] {
       const end = text.indexOf('*/', i + 2);
       i = end < 0 ? n : end + 2;
     } else if (c === 59) {
-      push(i);
+      if (!blank(text, from, i)) out.push(text.slice(from, i).trim());
       from = ++i;
     } else i++;
   }
-  push(n);
+  if (!blank(text, from, n)) out.push(text.slice(from, n).trim());
   return out.length === 0 ? [text.trim()] : out;
 }
 
@@ -53,23 +61,39 @@ export function splitStatements(text: string): string[] {
 const TWO_WORD_VERBS = new Set(['CREATE', 'ALTER', 'DROP']);
 const SKIPPED_AFTER_CREATE = new Set(['OR', 'REPLACE', 'TEMP', 'TEMPORARY', 'UNLOGGED', 'UNIQUE', 'GLOBAL', 'LOCAL']);
 
-/** Leading words of a statement, upper-cased, comments and whitespace skipped (at most `max`). */
+const isWordStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+const isWordChar = (c: number) => isWordStart(c) || (c >= 48 && c <= 57);
+
+/** Leading words of a statement, upper-cased, comments and whitespace skipped (at most `max`; up to a non-word). */
 function leadingWords(text: string, max: number): string[] {
   const words: string[] = [];
-  const re = /\s+|--[^\n]*|\/\*[\s\S]*?\*\/|([A-Za-z_][A-Za-z0-9_]*)|(.)/y;
-  let m: RegExpExecArray | null;
-  while (words.length < max && (m = re.exec(text)) !== null) {
-    if (m[2] !== undefined) break;
-    if (m[1] !== undefined) words.push(m[1].toUpperCase());
+  let i = 0;
+  const n = text.length;
+  while (words.length < max && i < n) {
+    const c = text.charCodeAt(i);
+    if (isSpace(c)) i++;
+    else if (c === 45 && text.charCodeAt(i + 1) === 45) {
+      const eol = text.indexOf('\n', i);
+      i = eol < 0 ? n : eol + 1;
+    } else if (c === 47 && text.charCodeAt(i + 1) === 42) {
+      const end = text.indexOf('*/', i + 2);
+      i = end < 0 ? n : end + 2;
+    } else if (isWordStart(c)) {
+      let j = i + 1;
+      while (j < n && isWordChar(text.charCodeAt(j))) j++;
+      words.push(text.slice(i, j).toUpperCase());
+      i = j;
+    } else break;
   }
   return words;
 }
 
 /** The entry's operation: the statement's first keyword (two for CREATE/ALTER/DROP), '' for a blank one. */
 export function statementVerb(text: string): string {
+  const first = leadingWords(text, 1);
+  if (first.length === 0) return '';
+  if (!TWO_WORD_VERBS.has(first[0])) return first[0];
   const words = leadingWords(text, 6);
-  if (words.length === 0) return '';
-  if (!TWO_WORD_VERBS.has(words[0])) return words[0];
   const kind = words.slice(1).find((w) => !SKIPPED_AFTER_CREATE.has(w));
   return kind === undefined ? words[0] : `${words[0]} ${kind}`;
 }
@@ -97,8 +121,12 @@ export function statementTarget(verb: string, text: string): string {
   if (re === undefined) return '';
   const m = re.exec(text.length > MAX_TARGET_SEARCH ? text.slice(0, MAX_TARGET_SEARCH) : text);
   if (m === null || (verb === 'COPY' && m[1] === '(')) return '';
-  const name = (part: string) => (part.charCodeAt(0) === 34 ? part.slice(1, -1).replace(/""/g, '"') : part.toLowerCase());
-  return m[2] === undefined ? name(m[1]) : `${name(m[1])}.${name(m[2])}`;
+  return m[2] === undefined ? identifier(m[1]) : `${identifier(m[1])}.${identifier(m[2])}`;
+}
+
+/** A name as PostgreSQL reads it: quoted as written, unquoted lower-cased. */
+function identifier(part: string): string {
+  return part.charCodeAt(0) === 34 ? part.slice(1, -1).replace(/""/g, '"') : part.toLowerCase();
 }
 
 /** The row count a CommandComplete tag carries (`SELECT 3`, `INSERT 0 1`, `COPY 10`), -1 when none. */

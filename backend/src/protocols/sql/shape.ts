@@ -136,7 +136,7 @@ export function statementShape(text: string, dialect: SqlDialect): string {
     shape += space ? ` ${t}` : t;
     if (shape.length > MAX_SHAPE_CHARS * 2) break;
   }
-  return foldLists(shape).slice(0, MAX_SHAPE_CHARS);
+  return (shape.includes('(?') ? foldLists(shape) : shape).slice(0, MAX_SHAPE_CHARS);
 }
 
 /** `(?, ?, ?)` → `(?)`, then `(?), (?)` → `(?)`: IN lists and multi-row VALUES of any length group. */
