@@ -30,6 +30,8 @@ import { BodyReader, errorFields, Framer, rowDescription, startupAt, StartupCode
 
 /** Prepared statements and portals remembered per connection; beyond, the oldest is forgotten. */
 const MAX_NAMED = 1024;
+/** Statement texts whose reading (verb, target, shape) is remembered per connection. */
+const MAX_READINGS = 64;
 /** A bind parameter is kept up to this many characters. */
 const MAX_PARAM_CHARS = 256;
 /** Server parameters (ParameterStatus) kept on a startup entry. */
@@ -158,11 +160,17 @@ function newResult(): Result {
   return { columns: null, rows: 0, payload: null, copy: '', copyIn: null, copyFail: '', notices: [] };
 }
 
-/** A Map that forgets its oldest key beyond MAX_NAMED. */
-function remember<V>(map: Map<string, V>, key: string, value: V): void {
+/** A Map that forgets its oldest key beyond `max`. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max = MAX_NAMED): void {
   map.delete(key);
   map.set(key, value);
-  if (map.size > MAX_NAMED) map.delete(map.keys().next().value as string);
+  if (map.size > max) map.delete(map.keys().next().value as string);
+}
+
+interface StatementReading {
+  verb: string;
+  target: string;
+  shape: string;
 }
 
 function errorText(f: Map<string, string>): string {
@@ -186,6 +194,7 @@ class PgConnection implements StreamConsumer {
   private readonly pairing: InOrderPairing<Pending, Done>;
   private readonly statements = new Map<string, { text: string; columns: Column[] | null }>();
   private readonly portals = new Map<string, Portal>();
+  private readonly readings = new Map<string, StatementReading>();
   /** Entries of the Query or batch under way, handed on at ReadyForQuery. */
   private batch: Exchange[] = [];
   /** After an error in the extended protocol the server ignores messages until Sync. */
@@ -698,16 +707,28 @@ class PgConnection implements StreamConsumer {
     };
   }
 
+  /** What a statement's text says (verb, table, shape): remembered, as prepared statements repeat their text. */
+  private read(statement: string): StatementReading {
+    let r = this.readings.get(statement);
+    if (r === undefined) {
+      const verb = statementVerb(statement);
+      r = { verb, target: statementTarget(verb, statement), shape: statementShape(statement, 'postgres') };
+      remember(this.readings, statement, r, MAX_READINGS);
+    }
+    return r;
+  }
+
   /** The entry of one statement: completed (`end`), refused (an error in `end`) or unanswered (null). */
   private statementEntry(p: Pending, startUs: number, endUs: number, text: string, end: { tag: string; error: Map<string, string> | null } | null): void {
     const statement = text.length > this.ctx.limits.maxBodyBytes ? text.slice(0, this.ctx.limits.maxBodyBytes) : text;
     const result = p.result;
     result.columns ??= p.source?.columns ?? null;
     const isFunction = p.kind === Kind.Function;
-    const operation = isFunction ? Op.functionCall : statementVerb(statement);
+    const read = isFunction ? null : this.read(statement);
+    const operation = read?.verb ?? Op.functionCall;
     const fields: Record<string, string | number> = {
       'sql.statement': statement,
-      'sql.shape': isFunction ? '' : statementShape(statement, 'postgres'),
+      'sql.shape': read?.shape ?? '',
       'postgres.query_protocol': p.kind === Kind.Query ? 'simple' : 'extended',
     };
     if (p.statementName !== '') fields['postgres.statement_name'] = p.statementName;
@@ -739,7 +760,7 @@ class PgConnection implements StreamConsumer {
     }
     const x = this.exchange({
       operation,
-      target: isFunction ? text : statementTarget(operation, statement),
+      target: read?.target ?? text,
       startUs,
       endUs,
       statusText,
