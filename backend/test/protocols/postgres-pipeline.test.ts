@@ -181,6 +181,29 @@ test('bad input: a length below 4, a huge length, an unknown type are counted; f
   assert.deepEqual(entries.filter((e) => e.operation !== Op.startup).map(row), ['SELECT|SELECT 1|SELECT 1', 'SELECT|SELECT 1|SELECT 1', 'SELECT|SELECT 1|SELECT 1']);
 });
 
+test("a gap in the server's bytes: the statement whose answer was lost is unanswered and incomplete; the next batch pairs right", async () => {
+  let lost: Frame[] = [];
+  const frames = connection((c) => {
+    c.send(Buffer.concat([w.parse('', 'SELECT 1'), w.bind('', '', []), w.execute(''), w.sync()]));
+    // The answer comes in 3-byte segments: the one carrying the CommandComplete's start is never captured.
+    lost = c.reply(Buffer.concat([w.parseComplete(), w.bindComplete(), w.dataRow(['1']), w.complete('SELECT 1'), w.ready()]), 3);
+    c.send(Buffer.concat([w.parse('', 'SELECT 2'), w.bind('', '', []), w.execute(''), w.sync()]));
+    c.reply(Buffer.concat([w.parseComplete(), w.bindComplete(), w.dataRow(['2']), w.complete('SELECT 1'), w.ready()]));
+    // FunctionCall (the old fast-path interface): its result, then ReadyForQuery.
+    c.send(w.msg('F', Buffer.from([0, 0, 0x04, 0xd2]), Buffer.from([0, 0, 0, 0, 0, 0])));
+    c.reply(Buffer.concat([w.msg('V', Buffer.from([0, 0, 0, 1, 0x31])), w.ready()]));
+  });
+  const hole = lost[Math.floor((5 + 5 + 11) / 3)]; // inside the CommandComplete
+  const { entries, result } = await importFrames(frames.filter((f) => f !== hole));
+  const statements = entries.filter((e) => e.operation !== Op.startup);
+  assert.deepEqual(statements.map((e) => [row(e), e.incomplete]), [
+    ['SELECT|SELECT 1|unanswered', true],
+    ['SELECT|SELECT 2|SELECT 1', false],
+    [`${Op.functionCall}|1234|`, false],
+  ]);
+  assert.equal(result.counters.protocols.postgres.orphanResponses, 0);
+});
+
 /** The dissector alone, fed chunks straight (no pcap, no reassembly): what fast-check drives. */
 function feed(chunks: Array<{ fromClient: boolean; bytes: Uint8Array }>): { exchanges: Exchange[]; counters: ReturnType<typeof newProtocolCounters> } {
   const exchanges: Exchange[] = [];

@@ -147,14 +147,19 @@ interface Pending {
   incomplete: boolean;
 }
 
-/** How a waiting message ended: answered (ReadyForQuery's transaction status for a Sync/Query), or skipped. */
+/**
+ * How a waiting message ended: answered (ReadyForQuery's transaction status for a Sync/Query),
+ * skipped (after an error, as the protocol says), or lost (its answer never seen: a gap).
+ */
 interface Done {
   skipped: boolean;
+  lost: boolean;
   transaction: string;
 }
 const EMPTY = Buffer.alloc(0);
-const SKIPPED: Done = { skipped: true, transaction: '' };
-const ANSWERED: Done = { skipped: false, transaction: '' };
+const SKIPPED: Done = { skipped: true, lost: false, transaction: '' };
+const LOST: Done = { skipped: true, lost: true, transaction: '' };
+const ANSWERED: Done = { skipped: false, lost: false, transaction: '' };
 
 function newResult(): Result {
   return { columns: null, rows: 0, payload: null, copy: '', copyIn: null, copyFail: '', notices: [] };
@@ -199,6 +204,10 @@ class PgConnection implements StreamConsumer {
   private batch: Exchange[] = [];
   /** After an error in the extended protocol the server ignores messages until Sync. */
   private discardUntilSync = false;
+  /** The server's bytes had a gap: answers may be lost, so a ParseComplete/BindComplete/CloseComplete finds its own kind of request. */
+  private realign = false;
+  /** An error happened since the last ReadyForQuery: what got no answer was skipped, not lost. */
+  private batchFailed = false;
   private sawClient = false;
   private authCode = -1;
   /** A gap or a reset happened: requests settled from now on without an answer are incomplete. */
@@ -237,6 +246,7 @@ class PgConnection implements StreamConsumer {
   gap(dir: Direction): void {
     this.framers[dir].gap();
     this.markIncomplete();
+    if (dir !== this.clientDir) this.realign = true;
   }
 
   fin(): void {}
@@ -493,9 +503,10 @@ class PgConnection implements StreamConsumer {
         if (p?.kind === Kind.Startup) p.response.push(['negotiated minor version', String(r.int32())]);
         return;
       case 0x56: // V FunctionCallResponse
-        if (p?.kind === Kind.Function) {
-          this.statementEntry(p, p.startUs, endUs, '', null);
-          this.pairing.response(ANSWERED);
+        // Its ReadyForQuery follows.
+        if (p?.kind === Kind.Function && p.index === 0) {
+          this.statementEntry(p, p.startUs, endUs, p.text, { tag: '', error: null });
+          p.index = 1;
         } else this.ctx.counters.orphanResponses++;
         return;
       default: // c CopyDone: the CommandComplete follows
@@ -539,6 +550,11 @@ class PgConnection implements StreamConsumer {
 
   /** A ParseComplete, BindComplete, CloseComplete or NoData: the oldest waiting message is answered. */
   private answered(p: Pending | undefined, kind: Kind): void {
+    if (p?.kind !== kind && this.realign) {
+      // The requests before the first of this kind were answered in the bytes the gap took.
+      while (this.pairing.oldest !== undefined && this.pairing.oldest.kind !== kind) this.pairing.response(LOST);
+      p = this.pairing.oldest;
+    }
     if (p?.kind === kind) this.pairing.response(ANSWERED);
     else this.ctx.counters.orphanResponses++;
   }
@@ -561,6 +577,7 @@ class PgConnection implements StreamConsumer {
   }
 
   private error(p: Pending | undefined, f: Map<string, string>, endUs: number): void {
+    this.batchFailed = true;
     if (!p) {
       // A FATAL error while idle (the server shutting down, the session terminated).
       this.ctx.counters.orphanResponses++;
@@ -575,6 +592,10 @@ class PgConnection implements StreamConsumer {
         return;
       case Kind.Sync:
         return; // an error at the implicit COMMIT of a Sync: its ReadyForQuery follows
+      case Kind.Function:
+        if (p.index === 0) this.statementEntry(p, p.startUs, endUs, p.text, { tag: '', error: f });
+        p.index = 1;
+        return; // its ReadyForQuery follows
       default:
         break;
     }
@@ -594,13 +615,15 @@ class PgConnection implements StreamConsumer {
       return;
     }
     // Messages before the Sync that got no answer were skipped (after an error) or lost.
-    while (this.pairing.oldest !== undefined && !this.endsAtReady(this.pairing.oldest)) this.pairing.response(SKIPPED);
+    while (this.pairing.oldest !== undefined && !this.endsAtReady(this.pairing.oldest)) this.pairing.response(this.batchFailed ? SKIPPED : LOST);
+    this.batchFailed = false;
+    this.realign = false;
     if (this.pairing.oldest === undefined) {
       this.ctx.counters.orphanResponses++;
       this.flush(transaction);
       return;
     }
-    this.pairing.response({ skipped: false, transaction });
+    this.pairing.response({ skipped: false, lost: false, transaction });
   }
 
   private endsAtReady(p: Pending): boolean {
@@ -639,12 +662,15 @@ class PgConnection implements StreamConsumer {
   // ---- entries ---------------------------------------------------------------------------
 
   private settle(p: Pending, done: Done | null): void {
-    if (done === null) {
+    // A Query whose ReadyForQuery came while a statement of it was lost in a gap.
+    const lostInGap = done !== null && !done.skipped && p.kind === Kind.Query && p.incomplete && p.index < p.statements.length;
+    if (done === null || done.lost || lostInGap) {
+      if (done?.lost) p.incomplete = true;
       if (p.kind === Kind.Query && p.index < p.statements.length) this.statementEntry(p, p.stepStartUs, p.endUs, p.statements[p.index], null);
-      else if (p.kind === Kind.Execute || p.kind === Kind.Function) this.statementEntry(p, p.startUs, p.endUs, p.text, null);
+      else if (p.kind === Kind.Execute || (p.kind === Kind.Function && p.index === 0)) this.statementEntry(p, p.startUs, p.endUs, p.text, null);
       else if (p.kind === Kind.Startup) this.finishStartup(p, -1, null);
       else if (p.kind === Kind.Encryption) this.emit(this.exchange({ operation: p.describes === StartupCode.Ssl ? Op.ssl : Op.gssenc, startUs: p.startUs, endUs: p.endUs, unanswered: true }));
-      if (this.endsAtReady(p)) this.flush('');
+      if (this.endsAtReady(p)) this.flush(done?.transaction ?? '');
       return;
     }
     if (!done.skipped && this.endsAtReady(p)) this.flush(done.transaction);
