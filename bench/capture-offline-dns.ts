@@ -9,18 +9,16 @@
  * other on that file: the import pipeline into a counting sink, and tshark's DNS fields. Prints
  * CPU time, queries per CPU-second and the ratio.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
-import { importCaptureFile } from '../backend/src/agent/import-file.js';
-import { CountingSink, timed } from './import-support.js';
+import { parseArgs } from 'node:util';
+import { importThenTshark, perCpuSecond, printComparison } from './import-support.js';
 import { freePort, Tcpdump } from '../backend/test/agent/traffic.js';
 import { Dnsmasq } from '../backend/test/protocols/dns-support.js';
 
-const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
     queries: { type: 'string', default: '100000' },
@@ -67,27 +65,20 @@ async function record(): Promise<number> {
 try {
   const port = values.file ? Number(values.port) : await record();
   if (!port) throw new Error('--file needs --port (the DNS server port in the capture)');
-  const sink = new CountingSink();
-  const imp = await timed(() => importCaptureFile(file, sink));
-  const packets = imp.value.counters.packets;
-  const tshark = await timed(async () => {
-    const { stdout } = await run(
-      'tshark',
-      ['-r', file, '-n', '-d', `udp.port==${port},dns`, '-Y', 'dns', '-T', 'fields', '-e', 'frame.number', '-e', 'dns.id', '-e', 'dns.qry.name',
-        '-e', 'dns.qry.type', '-e', 'dns.flags.response', '-e', 'dns.flags.rcode', '-e', 'dns.time'],
-      { maxBuffer: 1 << 30 },
-    );
-    const lines = stdout.split('\n').filter((l) => l !== '');
-    return { queries: lines.filter((l) => l.split('\t')[4] === '0' || l.split('\t')[4] === 'False').length, responses: lines.filter((l) => l.split('\t')[4] === '1' || l.split('\t')[4] === 'True').length };
-  });
-  const rate = (n: number, ms: number) => `${((n * 1000) / ms / 1000).toFixed(0)}k`;
-  const row = (name: string, t: { ms: number; cpuMs: number }, what: string) =>
-    console.log(`${name.padEnd(34)} ${t.ms.toFixed(0).padStart(6)} ms wall ${t.cpuMs.toFixed(0).padStart(6)} ms CPU  ${what}`);
-  console.log(`machine: ${cpus().length} × ${cpus()[0].model}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
-  console.log(`capture: ${packets} packets, tshark: ${tshark.value.queries} queries, ${tshark.value.responses} responses`);
-  row('import pipeline (counting sink)', imp, `${rate(sink.count, imp.cpuMs)} queries per CPU-s (${sink.count} entries, ${sink.answered} answered)`);
-  row('tshark -T fields', tshark, `${rate(tshark.value.queries, tshark.cpuMs)} queries per CPU-s`);
-  console.log(`ratio (CPU): import is ${(tshark.cpuMs / imp.cpuMs).toFixed(1)}x cheaper than tshark (goal ≥ 10x)`);
+  const { sink, imp, tshark } = await importThenTshark(
+    file,
+    ['-n', '-d', `udp.port==${port},dns`, '-Y', 'dns', '-T', 'fields', '-e', 'frame.number', '-e', 'dns.id', '-e', 'dns.qry.name',
+      '-e', 'dns.qry.type', '-e', 'dns.flags.response', '-e', 'dns.flags.rcode', '-e', 'dns.time'],
+    (stdout) => {
+      const lines = stdout.split('\n').filter((l) => l !== '');
+      return { queries: lines.filter((l) => l.split('\t')[4] === '0' || l.split('\t')[4] === 'False').length, responses: lines.filter((l) => l.split('\t')[4] === '1' || l.split('\t')[4] === 'True').length };
+    },
+  );
+  console.log(`capture: ${imp.value.counters.packets} packets, tshark: ${tshark.value.queries} queries, ${tshark.value.responses} responses`);
+  printComparison([
+    ['import pipeline (counting sink)', imp, `${perCpuSecond(sink.count, imp.cpuMs)} queries per CPU-s (${sink.count} entries, ${sink.answered} answered)`],
+    ['tshark -T fields', tshark, `${perCpuSecond(tshark.value.queries, tshark.cpuMs)} queries per CPU-s`],
+  ]);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -10,17 +10,14 @@
  * tshark's pgsql fields. Prints CPU time (the machine is shared: wall time says little),
  * statements per CPU-second and the ratio.
  */
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
-import { importCaptureFile } from '../backend/src/agent/import-file.js';
-import { CountingSink, timed } from './import-support.js';
+import { parseArgs } from 'node:util';
+import { importThenTshark, perCpuSecond, printComparison } from './import-support.js';
 import { Tcpdump } from '../backend/test/agent/traffic.js';
 import { PgServer } from '../backend/test/protocols/postgres-support.js';
 
-const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
     statements: { type: 'string', default: '100000' },
@@ -57,34 +54,27 @@ async function record(): Promise<number> {
 try {
   const port = values.file ? Number(values.port) : await record();
   if (!port) throw new Error('--file needs --port (the PostgreSQL server port in the capture)');
-  const sink = new CountingSink();
-  const imp = await timed(() => importCaptureFile(file, sink));
-  const packets = imp.value.counters.packets;
-  const tshark = await timed(async () => {
-    const { stdout } = await run(
-      'tshark',
-      ['-r', file, '-n', '-d', `tcp.port==${port},pgsql`, '-Y', 'pgsql', '-T', 'fields', '-E', 'occurrence=a', '-e', 'frame.number', '-e', 'pgsql.type',
-        '-e', 'pgsql.query', '-e', 'pgsql.tag', '-e', 'pgsql.code'],
-      { maxBuffer: 1 << 30 },
-    );
-    // A statement completes with a CommandComplete (its tag) or an ErrorResponse (its code).
-    let statements = 0;
-    for (const line of stdout.split('\n')) {
-      const [, , , tags, codes] = line.split('\t');
-      if (tags) statements += tags.split(',').length;
-      if (codes) statements += codes.split(',').length;
-    }
-    return statements;
-  });
-  const rate = (n: number, ms: number) => `${((n * 1000) / ms / 1000).toFixed(0)}k`;
-  const row = (name: string, t: { ms: number; cpuMs: number }, what: string) =>
-    console.log(`${name.padEnd(34)} ${t.ms.toFixed(0).padStart(6)} ms wall ${t.cpuMs.toFixed(0).padStart(6)} ms CPU  ${what}`);
+  const { sink, imp, tshark } = await importThenTshark(
+    file,
+    ['-n', '-d', `tcp.port==${port},pgsql`, '-Y', 'pgsql', '-T', 'fields', '-E', 'occurrence=a', '-e', 'frame.number', '-e', 'pgsql.type',
+      '-e', 'pgsql.query', '-e', 'pgsql.tag', '-e', 'pgsql.code'],
+    (stdout) => {
+      // A statement completes with a CommandComplete (its tag) or an ErrorResponse (its code).
+      let statements = 0;
+      for (const line of stdout.split('\n')) {
+        const [, , , tags, codes] = line.split('\t');
+        if (tags) statements += tags.split(',').length;
+        if (codes) statements += codes.split(',').length;
+      }
+      return statements;
+    },
+  );
   const pg = imp.value.counters.protocols.postgres;
-  console.log(`machine: ${cpus().length} × ${cpus()[0].model}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
-  console.log(`capture: ${packets} packets, pgbench -S -M ${values.mode}, tshark: ${tshark.value} statements completed`);
-  row('import pipeline (counting sink)', imp, `${rate(sink.count, imp.cpuMs)} entries per CPU-s (${sink.count} entries, ${sink.answered} answered, ${pg.parseErrors} parse errors)`);
-  row('tshark -T fields', tshark, `${rate(tshark.value, tshark.cpuMs)} statements per CPU-s`);
-  console.log(`ratio (CPU): import is ${(tshark.cpuMs / imp.cpuMs).toFixed(1)}x cheaper than tshark (goal ≥ 10x)`);
+  console.log(`capture: ${imp.value.counters.packets} packets, pgbench -S -M ${values.mode}, tshark: ${tshark.value} statements completed`);
+  printComparison([
+    ['import pipeline (counting sink)', imp, `${perCpuSecond(sink.count, imp.cpuMs)} entries per CPU-s (${sink.count} entries, ${sink.answered} answered, ${pg.parseErrors} parse errors)`],
+    ['tshark -T fields', tshark, `${perCpuSecond(tshark.value, tshark.cpuMs)} statements per CPU-s`],
+  ]);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,6 +1,12 @@
-/** What the import benches share: CPU time from /proc, a timed run, and a sink that only counts. */
+/** What the import benches share: CPU time from /proc, a timed run, a sink that only counts, the import-vs-tshark run and its printout. */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { promisify } from 'node:util';
+import { importCaptureFile } from '../backend/src/agent/import-file.js';
 import type { Entry, EntrySink } from '../backend/src/entries/entry.js';
+
+const run = promisify(execFile);
 
 /** CPU time (ms) of this process and of its waited-for children, from /proc (utime, stime, cutime, cstime). */
 export function cpuNow(): number {
@@ -29,3 +35,25 @@ export class CountingSink implements EntrySink {
     return Promise.resolve();
   }
 }
+
+/**
+ * The offline comparison every protocol's bench makes: `file` imported into a counting sink, then
+ * tshark with `tsharkArgs` on the same file (its output read by `read`), one after the other.
+ */
+export async function importThenTshark<T>(file: string, tsharkArgs: string[], read: (stdout: string) => T) {
+  const sink = new CountingSink();
+  const imp = await timed(() => importCaptureFile(file, sink));
+  const tshark = await timed(async () => read((await run('tshark', ['-r', file, ...tsharkArgs], { maxBuffer: 1 << 30 })).stdout));
+  return { sink, imp, tshark };
+}
+
+/** Prints the machine and its load, a line per timed run (`[name, timing, what]`), and the CPU ratio of the last to the first. */
+export function printComparison(rows: Array<[name: string, t: { ms: number; cpuMs: number }, what: string]>): void {
+  console.log(`machine: ${cpus().length} × ${cpus()[0].model}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
+  for (const [name, t, what] of rows) console.log(`${name.padEnd(34)} ${t.ms.toFixed(0).padStart(6)} ms wall ${t.cpuMs.toFixed(0).padStart(6)} ms CPU  ${what}`);
+  const [imp, tshark] = [rows[0][1], rows[rows.length - 1][1]];
+  console.log(`ratio (CPU): import is ${(tshark.cpuMs / imp.cpuMs).toFixed(1)}x cheaper than tshark (goal ≥ 10x)`);
+}
+
+/** `n` per CPU-second of `ms`, in thousands. */
+export const perCpuSecond = (n: number, ms: number): string => `${(n / ms).toFixed(0)}k`;

@@ -7,9 +7,8 @@ import { skipDollarQuoted, skipQuoted } from '../sql/shape.js';
 
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12;
 
-/** Whether s[from, to) holds only whitespace and comments (the server skips such a statement). */
-function blank(s: string, from: number, to: number): boolean {
-  let i = from;
+/** The index of the first character at or after `i` (before `to`) that is neither whitespace nor in a comment. */
+function skipBlank(s: string, i: number, to: number): number {
   while (i < to) {
     const c = s.charCodeAt(i);
     if (isSpace(c)) i++;
@@ -19,10 +18,13 @@ function blank(s: string, from: number, to: number): boolean {
     } else if (c === 47 && s.charCodeAt(i + 1) === 42) {
       const end = s.indexOf('*/', i + 2);
       i = end < 0 ? to : end + 2;
-    } else return false;
+    } else return i;
   }
-  return true;
+  return to;
 }
+
+/** Whether s[from, to) holds only whitespace and comments (the server skips such a statement). */
+const blank = (s: string, from: number, to: number) => skipBlank(s, from, to) >= to;
 
 /**
  * The statements of a simple Query, as the server executes them: split at ';' outside quotes,
@@ -67,23 +69,12 @@ const isWordChar = (c: number) => isWordStart(c) || (c >= 48 && c <= 57);
 /** Leading words of a statement, upper-cased, comments and whitespace skipped (at most `max`; up to a non-word). */
 function leadingWords(text: string, max: number): string[] {
   const words: string[] = [];
-  let i = 0;
   const n = text.length;
-  while (words.length < max && i < n) {
-    const c = text.charCodeAt(i);
-    if (isSpace(c)) i++;
-    else if (c === 45 && text.charCodeAt(i + 1) === 45) {
-      const eol = text.indexOf('\n', i);
-      i = eol < 0 ? n : eol + 1;
-    } else if (c === 47 && text.charCodeAt(i + 1) === 42) {
-      const end = text.indexOf('*/', i + 2);
-      i = end < 0 ? n : end + 2;
-    } else if (isWordStart(c)) {
-      let j = i + 1;
-      while (j < n && isWordChar(text.charCodeAt(j))) j++;
-      words.push(text.slice(i, j).toUpperCase());
-      i = j;
-    } else break;
+  for (let i = skipBlank(text, 0, n); words.length < max && i < n && isWordStart(text.charCodeAt(i)); i = skipBlank(text, i, n)) {
+    let j = i + 1;
+    while (j < n && isWordChar(text.charCodeAt(j))) j++;
+    words.push(text.slice(i, j).toUpperCase());
+    i = j;
   }
   return words;
 }
