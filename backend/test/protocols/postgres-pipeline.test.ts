@@ -263,3 +263,18 @@ test('fast-check: random bytes and mutated conversations never throw, stay bound
   const clean = feed(script);
   assert.deepEqual([clean.exchanges.length, clean.counters.parseErrors, clean.counters.orphanResponses], [6, 0, 0]);
 });
+
+test('prepared statements remembered per connection are bounded: the oldest are forgotten', () => {
+  const chunks: Array<{ fromClient: boolean; bytes: Uint8Array }> = [script[0], script[1]];
+  for (let i = 0; i < 1500; i++) {
+    chunks.push({ fromClient: true, bytes: Buffer.concat([w.parse(`s${i}`, `SELECT ${i}`), w.sync()]) });
+    chunks.push({ fromClient: false, bytes: Buffer.concat([w.parseComplete(), w.ready()]) });
+  }
+  for (const name of ['s0', 's1499']) {
+    chunks.push({ fromClient: true, bytes: Buffer.concat([w.bind('', name, []), w.execute(''), w.sync()]) });
+    chunks.push({ fromClient: false, bytes: Buffer.concat([w.bindComplete(), w.complete('SELECT 1'), w.ready()]) });
+  }
+  const { exchanges, counters } = feed(chunks);
+  assert.deepEqual(exchanges.slice(1).map((x) => x.fields['sql.statement']), ['', 'SELECT 1499']);
+  assert.equal(counters.orphanResponses, 0);
+});

@@ -28,13 +28,18 @@ import { sqlstateOutcome } from '../sql/sqlstate.js';
 import { splitStatements, statementTarget, statementVerb, tagRows } from './statement.js';
 import { BodyReader, errorFields, Framer, rowDescription, startupAt, StartupCode, valueText, validMessage, type Column, type MessageHandler } from './wire.js';
 
-/** Prepared statements and portals remembered per connection; beyond, the oldest is forgotten. */
-const MAX_NAMED = 1024;
+/** Prepared statements remembered per connection (and their text in all); beyond, the oldest is forgotten. */
+const MAX_STATEMENTS = 1024;
+const MAX_STATEMENT_CHARS = 4 << 20;
+/** Portals remembered per connection (most clients use the unnamed one). */
+const MAX_PORTALS = 64;
+/** Notices kept on one statement's entry. */
+const MAX_NOTICES = 32;
 /** Statement texts whose reading (verb, target, shape) is remembered per connection. */
 const MAX_READINGS = 64;
 /** A bind parameter is kept up to this many characters. */
 const MAX_PARAM_CHARS = 256;
-/** Server parameters (ParameterStatus) kept on a startup entry. */
+/** Response attributes (ParameterStatus values, authentication steps) kept on a startup entry. */
 const MAX_SERVER_PARAMS = 64;
 
 /** Request attributes that carry credentials (redacted by default). */
@@ -166,7 +171,7 @@ function newResult(): Result {
 }
 
 /** A Map that forgets its oldest key beyond `max`. */
-function remember<V>(map: Map<string, V>, key: string, value: V, max = MAX_NAMED): void {
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
   map.delete(key);
   map.set(key, value);
   if (map.size > max) map.delete(map.keys().next().value as string);
@@ -200,6 +205,8 @@ class PgConnection implements StreamConsumer {
   private readonly statements = new Map<string, { text: string; columns: Column[] | null }>();
   private readonly portals = new Map<string, Portal>();
   private readonly readings = new Map<string, StatementReading>();
+  /** Characters of the statement texts remembered. */
+  private statementChars = 0;
   /** Entries of the Query or batch under way, handed on at ReadyForQuery. */
   private batch: Exchange[] = [];
   /** After an error in the extended protocol the server ignores messages until Sync. */
@@ -292,7 +299,7 @@ class PgConnection implements StreamConsumer {
         const name = r.cstring();
         const p = this.pending(Kind.Parse, startUs, endUs, r.cstring());
         p.statementName = name;
-        remember(this.statements, name, { text: p.text, columns: null });
+        this.rememberStatement(name, p.text);
         return this.pairing.request(p);
       }
       case 0x42: return this.bind(r, startUs, endUs);
@@ -318,7 +325,7 @@ class PgConnection implements StreamConsumer {
       case 0x43: { // C Close
         const which = r.byte();
         const name = r.cstring();
-        if (which === 0x53) this.statements.delete(name);
+        if (which === 0x53) this.forgetStatement(name);
         else this.portals.delete(name);
         return this.pairing.request(this.pending(Kind.Close, startUs, endUs));
       }
@@ -363,7 +370,7 @@ class PgConnection implements StreamConsumer {
       params.push([`$${i + 1}`, value]);
     }
     const statement = this.statements.get(statementName);
-    remember(this.portals, portal, { statementName, text: statement?.text ?? '', params, columns: statement?.columns ?? null });
+    remember(this.portals, portal, { statementName, text: statement?.text ?? '', params, columns: statement?.columns ?? null }, MAX_PORTALS);
     const p = this.pending(Kind.Bind, startUs, endUs, statement?.text ?? '');
     p.portal = portal;
     p.statementName = statementName;
@@ -485,7 +492,7 @@ class PgConnection implements StreamConsumer {
         if (p?.result.copy === 'out') p.result.payload!.add(body, bodyBytes, bodyBytes);
         return;
       case 0x4e: // N NoticeResponse
-        if (p) p.result.notices.push(errorText(errorFields(body)));
+        if (p && p.result.notices.length < MAX_NOTICES) p.result.notices.push(errorText(errorFields(body)));
         return;
       case 0x41: return this.notification(r, endUs);
       case 0x52: return this.authentication(p, r);
@@ -493,14 +500,14 @@ class PgConnection implements StreamConsumer {
         const name = r.cstring();
         const value = r.cstring();
         if (name === 'application_name') this.application = value;
-        if (p?.kind === Kind.Startup && p.response.length < MAX_SERVER_PARAMS) p.response.push([name, value]);
+        if (p?.kind === Kind.Startup) this.startupAnswer(p, name, value);
         return;
       }
       case 0x4b: // K BackendKeyData (the key is the cancel credential: not kept)
-        if (p?.kind === Kind.Startup) p.response.push(['backend pid', String(r.int32())]);
+        if (p?.kind === Kind.Startup) this.startupAnswer(p, 'backend pid', String(r.int32()));
         return;
       case 0x76: // v NegotiateProtocolVersion
-        if (p?.kind === Kind.Startup) p.response.push(['negotiated minor version', String(r.int32())]);
+        if (p?.kind === Kind.Startup) this.startupAnswer(p, 'negotiated minor version', String(r.int32()));
         return;
       case 0x56: // V FunctionCallResponse
         // Its ReadyForQuery follows.
@@ -630,21 +637,40 @@ class PgConnection implements StreamConsumer {
     return p.kind === Kind.Query || p.kind === Kind.Sync || p.kind === Kind.Function;
   }
 
+  /** A response attribute of the startup (server parameters, authentication steps), bounded. */
+  private startupAnswer(p: Pending, name: string, value: string): void {
+    if (p.response.length < MAX_SERVER_PARAMS) p.response.push([name, value]);
+  }
+
+  private rememberStatement(name: string, text: string): void {
+    this.forgetStatement(name);
+    this.statements.set(name, { text, columns: null });
+    this.statementChars += text.length;
+    while (this.statements.size > MAX_STATEMENTS || this.statementChars > MAX_STATEMENT_CHARS) this.forgetStatement(this.statements.keys().next().value as string);
+  }
+
+  private forgetStatement(name: string): void {
+    const old = this.statements.get(name);
+    if (old === undefined) return;
+    this.statements.delete(name);
+    this.statementChars -= old.text.length;
+  }
+
   private authentication(p: Pending | undefined, r: BodyReader): void {
     const code = r.int32();
     this.authCode = code;
     if (p?.kind !== Kind.Startup) return;
     if (code === 0) {
       // AuthenticationOk: the startup's latency ends at the first ReadyForQuery; remember when it was ok.
-      p.response.push(['authentication', 'ok']);
+      this.startupAnswer(p, 'authentication', 'ok');
       return;
     }
     const names: Record<number, string> = { 2: 'Kerberos V5', 3: 'cleartext password', 5: 'MD5 password', 7: 'GSSAPI', 8: 'GSSAPI continue', 9: 'SSPI', 11: 'SASL continue', 12: 'SASL final' };
     if (code === 10) {
       const mechanisms: string[] = [];
       for (let m = r.cstring(); m !== '' && mechanisms.length < 8; m = r.cstring()) mechanisms.push(m);
-      p.response.push(['authentication', `SASL ${mechanisms.join(' ')}`]);
-    } else p.response.push(['authentication', names[code] ?? `method ${code}`]);
+      this.startupAnswer(p, 'authentication', `SASL ${mechanisms.join(' ')}`);
+    } else this.startupAnswer(p, 'authentication', names[code] ?? `method ${code}`);
   }
 
   private notification(r: BodyReader, tsUs: number): void {
