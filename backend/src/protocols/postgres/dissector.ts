@@ -759,13 +759,16 @@ class PgConnection implements StreamConsumer {
     };
   }
 
-  /** What a statement's text says (verb, table, shape): remembered, as prepared statements repeat their text. */
-  private read(statement: string): StatementReading {
-    let r = this.readings.get(statement);
+  /**
+   * What a statement's text says (verb, table, shape); `prepared`: remembered, as a prepared
+   * statement repeats its text (a simple Query's text rarely does: its literals differ).
+   */
+  private read(statement: string, prepared: boolean): StatementReading {
+    let r = prepared ? this.readings.get(statement) : undefined;
     if (r === undefined) {
       const verb = statementVerb(statement);
       r = { verb, target: statementTarget(verb, statement), shape: statementShape(statement, 'postgres') };
-      remember(this.readings, statement, r, MAX_READINGS);
+      if (prepared) remember(this.readings, statement, r, MAX_READINGS);
     }
     return r;
   }
@@ -776,7 +779,7 @@ class PgConnection implements StreamConsumer {
     const result = p.result;
     result.columns ??= p.source?.columns ?? null;
     const isFunction = p.kind === Kind.Function;
-    const read = isFunction ? null : this.read(statement);
+    const read = isFunction ? null : this.read(statement, p.kind !== Kind.Query);
     const operation = read?.verb ?? Op.functionCall;
     const fields: Record<string, string | number> = {
       'sql.statement': statement,
