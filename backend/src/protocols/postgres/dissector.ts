@@ -43,7 +43,7 @@ const MAX_PARAM_CHARS = 256;
 const MAX_SERVER_PARAMS = 64;
 
 /** Request attributes that carry credentials (redacted by default). */
-export const SECRET_ATTRIBUTES = ['password', 'sasl initial response', 'sasl response', 'gss response'];
+const SECRET_ATTRIBUTES = ['password', 'sasl initial response', 'sasl response', 'gss response'];
 const SECRET_SET = new Set(SECRET_ATTRIBUTES);
 
 /** Operations of the entries that are not statements. */
@@ -142,8 +142,8 @@ interface Pending {
   params: Array<[string, string]>;
   /** Execute: its portal (a Describe answered after the Execute was sent gives it its columns). */
   source: Portal | null;
-  /** Describe: of a statement ('S') or a portal ('P'). */
-  describes: number;
+  /** Describe: of a statement ('S') or a portal ('P'); SSLRequest/GSSENCRequest: its request code. */
+  variant: number;
   result: Result;
   /** Startup: request and response attributes. */
   request: Array<[string, string]>;
@@ -281,7 +281,7 @@ class PgConnection implements StreamConsumer {
   private pending(kind: Kind, startUs: number, endUs: number, text = ''): Pending {
     return {
       kind, startUs, endUs, text, statements: [], index: 0, stepStartUs: startUs, statementName: '', portal: '', params: [], source: null,
-      describes: 0, result: newResult(), request: [], response: [], incomplete: false,
+      variant: 0, result: newResult(), request: [], response: [], incomplete: false,
     };
   }
 
@@ -305,11 +305,11 @@ class PgConnection implements StreamConsumer {
       case 0x42: return this.bind(r, startUs, endUs);
       case 0x44: { // D Describe
         const p = this.pending(Kind.Describe, startUs, endUs);
-        p.describes = r.byte();
+        p.variant = r.byte();
         const name = r.cstring();
-        if (p.describes === 0x53) p.statementName = name;
+        if (p.variant === 0x53) p.statementName = name;
         else p.portal = name;
-        p.text = (p.describes === 0x53 ? this.statements.get(name)?.text : this.portals.get(name)?.text) ?? '';
+        p.text = (p.variant === 0x53 ? this.statements.get(name)?.text : this.portals.get(name)?.text) ?? '';
         return this.pairing.request(p);
       }
       case 0x45: { // E Execute
@@ -383,7 +383,7 @@ class PgConnection implements StreamConsumer {
     const code = r.int32() >>> 0;
     if (code === StartupCode.Ssl || code === StartupCode.Gssenc) {
       const p = this.pending(Kind.Encryption, startUs, endUs);
-      p.describes = code;
+      p.variant = code;
       this.pairing.request(p);
       this.serverFramer.expectAnswerByte();
       this.clientFramer.expectStartup();
@@ -436,8 +436,8 @@ class PgConnection implements StreamConsumer {
       this.ctx.counters.orphanResponses++;
       return;
     }
-    const accepted = byte === 0x53 || (byte === 0x47 && p.describes === StartupCode.Gssenc);
-    const operation = p.describes === StartupCode.Ssl ? Op.ssl : Op.gssenc;
+    const accepted = byte === 0x53 || (byte === 0x47 && p.variant === StartupCode.Gssenc);
+    const operation = p.variant === StartupCode.Ssl ? Op.ssl : Op.gssenc;
     this.pairing.response(ANSWERED);
     this.emit(this.exchange({ operation, startUs: p.startUs, endUs: tsUs, statusText: String.fromCharCode(byte), response: [['encryption', accepted ? 'accepted: encrypted from here' : 'refused']] }));
     if (accepted) {
@@ -545,7 +545,7 @@ class PgConnection implements StreamConsumer {
   }
 
   private described(p: Pending, columns: Column[]): void {
-    if (p.describes === 0x53) {
+    if (p.variant === 0x53) {
       const s = this.statements.get(p.statementName);
       if (s) s.columns = columns;
     } else {
@@ -695,7 +695,7 @@ class PgConnection implements StreamConsumer {
       if (p.kind === Kind.Query && p.index < p.statements.length) this.statementEntry(p, p.stepStartUs, p.endUs, p.statements[p.index], null);
       else if (p.kind === Kind.Execute || (p.kind === Kind.Function && p.index === 0)) this.statementEntry(p, p.startUs, p.endUs, p.text, null);
       else if (p.kind === Kind.Startup) this.finishStartup(p, -1, null);
-      else if (p.kind === Kind.Encryption) this.emit(this.exchange({ operation: p.describes === StartupCode.Ssl ? Op.ssl : Op.gssenc, startUs: p.startUs, endUs: p.endUs, unanswered: true }));
+      else if (p.kind === Kind.Encryption) this.emit(this.exchange({ operation: p.variant === StartupCode.Ssl ? Op.ssl : Op.gssenc, startUs: p.startUs, endUs: p.endUs, unanswered: true }));
       if (this.endsAtReady(p)) this.flush(done?.transaction ?? '');
       return;
     }
