@@ -166,3 +166,30 @@ test('psql, pg and pgbench against postgres 15: every statement tshark sees, in 
   assert.deepEqual([load.statusText, load.fields['sql.rows'], load.requestBody.truncated, load.requestBody.size], ['COPY 100000', 100000, true, digits + 6 * 100_000 + 3]);
   assert.equal(load.requestBody.bytes.length, 64 * 1024, 'COPY data kept up to the body limit');
 });
+
+test('psql interrupted: its CancelRequest is a one-way entry of its own and the statement fails with 57014, as tshark sees', async () => {
+  const file = tempFile('pg-cancel.pcap');
+  const dump = await Tcpdump.start('lo', `tcp port ${server.port}`, file);
+  try {
+    const sleeper = server.startPsql('shop', ['-c', 'SELECT pg_sleep(30)']);
+    await waitFor('the sleep to run', async () => {
+      const out = await server.psql('shop', ['-tA', '-c', "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'"]);
+      return out.trim() === '1';
+    }, 20_000, 200);
+    sleeper.child.kill('SIGINT'); // psql sends a CancelRequest on a connection of its own
+    assert.match(await sleeper.output, /canceling statement due to user request/);
+  } finally {
+    await dump.stop();
+  }
+  const { entries } = await analyse(file, []);
+  const [sleep] = entries.filter((e) => e.fields['sql.statement'] === 'SELECT pg_sleep(30)');
+  assert.deepEqual([sleep.fields['sql.error'], outcome(sleep)], ['57014', Outcome.serverError]);
+  const cancels = entries.filter((e) => e.operation === Op.cancel);
+  assert.equal(cancels.length, 1);
+  assert.deepEqual([outcome(cancels[0]), cancels[0].requestHeaders.get('backend pid') !== undefined], [Outcome.oneWay, true]);
+  assert.ok(cancels[0].startUs > sleep.startUs && cancels[0].startUs < sleep.endUs, 'the cancel came while the statement ran');
+  const messages = await tsharkPg(file, server.port);
+  assert.equal(messages.filter((m) => m.type === 'Cancel request').length, 1);
+  const theirs = tsharkStatements(messages).filter((t) => t.text === 'SELECT pg_sleep(30)');
+  assert.deepEqual(theirs.map((t) => t.completion), ['E57014']);
+});

@@ -4,7 +4,7 @@
  * and pgbench as clients, and tshark's reading of a capture (the reference entries are compared
  * with).
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
@@ -24,16 +24,28 @@ function postgresIds(): { uid: number; gid: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-/** Runs a client to its end; its stdout and stderr, or a rejection naming its exit code. */
-async function client(cmd: string, args: string[], env: NodeJS.ProcessEnv, input: string, okCodes: number[]): Promise<string> {
+/** A client started: the process, and its stdout and stderr once it ends (a rejection naming its exit code unless in `okCodes`). */
+function client(cmd: string, args: string[], env: NodeJS.ProcessEnv, input: string, okCodes: number[]): { child: ChildProcess; output: Promise<string> } {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   child.stdin!.end(input);
-  const [code] = (await once(child, 'exit')) as [number];
-  if (!okCodes.includes(code)) throw new Error(`${cmd} exited ${code}: ${out}`);
-  return out;
+  const output = once(child, 'exit').then(([code]) => {
+    if (!okCodes.includes(code as number)) throw new Error(`${cmd} exited ${code}: ${out}`);
+    return out;
+  });
+  return { child, output };
+}
+
+export interface PsqlOptions {
+  user?: string;
+  password?: string;
+  /** What psql reads on stdin (COPY FROM STDIN data). */
+  input?: string;
+  sslmode?: string;
+  /** The login is meant to fail (psql exits 2). */
+  loginFails?: boolean;
 }
 
 export class PgServer {
@@ -82,7 +94,12 @@ export class PgServer {
   }
 
   /** psql over TCP (captured) as `user`, with `args` and `input` on stdin; its stdout and stderr (psql exits 1 when the last statement failed, 2 when it could not log in: the tests provoke both). */
-  psql(database: string, args: string[], o: { user?: string; password?: string; input?: string; sslmode?: string; loginFails?: boolean } = {}): Promise<string> {
+  psql(database: string, args: string[], o: PsqlOptions = {}): Promise<string> {
+    return this.startPsql(database, args, o).output;
+  }
+
+  /** psql started (the test may interrupt it); see `psql`. */
+  startPsql(database: string, args: string[], o: PsqlOptions = {}): { child: ChildProcess; output: Promise<string> } {
     const env = { ...process.env, PGPASSWORD: o.password ?? '', PGCONNECT_TIMEOUT: '10', PGSSLMODE: o.sslmode ?? 'disable', PGGSSENCMODE: 'disable', PGAPPNAME: 'psql-test' };
     return client(`${PG_BIN}/psql`, ['-X', '-q', '-h', '127.0.0.1', '-p', String(this.port), '-U', o.user ?? 'postgres', '-d', database, ...args], env, o.input ?? '', o.loginFails ? [2] : [0, 1]);
   }
@@ -90,7 +107,7 @@ export class PgServer {
   /** pgbench with `args` against `database` over TCP; its output. */
   pgbench(database: string, args: string[]): Promise<string> {
     const env = { ...process.env, PGSSLMODE: 'disable', PGGSSENCMODE: 'disable' };
-    return client(`${PG_BIN}/pgbench`, ['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres', ...args, database], env, '', [0]);
+    return client(`${PG_BIN}/pgbench`, ['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres', ...args, database], env, '', [0]).output;
   }
 
   async stop(): Promise<void> {
