@@ -56,10 +56,19 @@ export function captureBenchArgs(countOption: string): { count: number; keep?: s
  * both runs' wall and CPU time per operation, and the CPU ratio.
  */
 export async function importVsTshark(file: string, tsharkArgs: string[], count: (stdout: string) => number, unit: string): Promise<void> {
+  const { sink, imp, tshark } = await importThenTshark(file, ['-n', ...tsharkArgs], count);
+  printComparison(unit, `${imp.value.counters.packets} packets, tshark: ${tshark.value} ${unit}`, imp, sink, tshark, tshark.value);
+}
+
+/**
+ * The offline comparison every protocol's bench makes: `file` imported into a counting sink, then
+ * tshark with `tsharkArgs` on the same file (its output read by `read`), one after the other.
+ */
+export async function importThenTshark<T>(file: string, tsharkArgs: string[], read: (stdout: string) => T) {
   const sink = new CountingSink();
   const imp = await timed(() => importCaptureFile(file, sink));
-  const tshark = await timed(async () => count((await run('tshark', ['-r', file, '-n', ...tsharkArgs], { maxBuffer: 1 << 30 })).stdout));
-  printComparison(unit, `${imp.value.counters.packets} packets, tshark: ${tshark.value} ${unit}`, imp, sink, tshark, tshark.value);
+  const tshark = await timed(async () => read((await run('tshark', ['-r', file, ...tsharkArgs], { maxBuffer: 1 << 30 })).stdout));
+  return { sink, imp, tshark };
 }
 
 /**

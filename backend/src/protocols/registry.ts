@@ -29,6 +29,7 @@ import { mqttDissector } from './mqtt/dissector.js';
 import { mysqlDissector } from './mysql/dissector.js';
 import { websocketDissector } from './websocket/dissector.js';
 import { redisDissector } from './redis/dissector.js';
+import { postgresDissector } from './postgres/dissector.js';
 
 export const builtinDissectors: readonly Dissector[] = [
   httpDissector,
@@ -40,6 +41,7 @@ export const builtinDissectors: readonly Dissector[] = [
   websocketDissector,
   graphqlDissector,
   redisDissector,
+  postgresDissector,
 ];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */

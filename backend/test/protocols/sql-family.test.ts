@@ -22,6 +22,7 @@ const member = (protocol: string): Dissector => ({
 test('a family field is one definition, declared by every member; a second definition of its name is refused', () => {
   // The built-in members (MySQL, PostgreSQL…) declare it already.
   const builtin = protocols.all().filter((d) => d.fieldFamilies?.includes(SQL_FAMILY)).map((d) => d.protocol);
+  assert.deepEqual(builtin, ['mysql', 'postgres']);
   protocols.register(member('sqla'));
   protocols.register(member('sqlb'));
   try {
@@ -38,7 +39,7 @@ test('a family field is one definition, declared by every member; a second defin
     protocols.unregister('sqla');
     protocols.unregister('sqlb');
   }
-  assert.deepEqual(lookupField('sql.error')?.protocols, builtin.length > 0 ? builtin : undefined);
+  assert.deepEqual(lookupField('sql.error')?.protocols ?? [], builtin);
 
   const registry = new ProtocolRegistry([member('sqla')]);
   const copy = { ...sqlError };

@@ -16,7 +16,7 @@ const isWordChar = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) |
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12;
 
 /** Index after the quoted run starting at `i` (quote char `q`), doubled quotes and (MySQL) backslashes escaping. */
-function skipQuoted(s: string, i: number, q: number, backslash: boolean): number {
+export function skipQuoted(s: string, i: number, q: number, backslash: boolean): number {
   let j = i + 1;
   while (j < s.length) {
     const c = s.charCodeAt(j);
@@ -30,7 +30,7 @@ function skipQuoted(s: string, i: number, q: number, backslash: boolean): number
 }
 
 /** `$tag$…$tag$` (PostgreSQL): the index after it, or -1 when `i` does not open one. */
-function skipDollarQuoted(s: string, i: number): number {
+export function skipDollarQuoted(s: string, i: number): number {
   let j = i + 1;
   while (j < s.length && s.charCodeAt(j) !== 36) {
     const c = s.charCodeAt(j);
@@ -136,7 +136,7 @@ export function statementShape(text: string, dialect: SqlDialect): string {
     shape += space ? ` ${t}` : t;
     if (shape.length > MAX_SHAPE_CHARS * 2) break;
   }
-  return foldLists(shape).slice(0, MAX_SHAPE_CHARS);
+  return (shape.includes('(?') ? foldLists(shape) : shape).slice(0, MAX_SHAPE_CHARS);
 }
 
 /** `(?, ?, ?)` → `(?)`, then `(?), (?)` → `(?)`: IN lists and multi-row VALUES of any length group. */
