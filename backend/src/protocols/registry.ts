@@ -6,6 +6,7 @@
  * Detection: every new TCP connection (UDP flow) is offered to each stream (datagram) dissector,
  * those whose ports match first, until one recognises the first bytes of either direction.
  */
+import type { ProtocolFields } from '../entries/entry.js';
 import { TaplineError } from '../errors.js';
 import type { ConnectionInfo, Direction, EndReason, StreamConsumer, StreamConsumerFactory } from '../net/stream.js';
 import {
@@ -21,8 +22,9 @@ import {
 } from './dissector.js';
 import { dnsDissector } from './dns/dissector.js';
 import { httpDissector } from './http/dissector.js';
+import { tlsDissector } from './tls/dissector.js';
 
-export const builtinDissectors: readonly Dissector[] = [httpDissector, dnsDissector];
+export const builtinDissectors: readonly Dissector[] = [httpDissector, dnsDissector, tlsDissector];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
 const PROTOCOL_NAME = /^[a-z][a-z0-9-]*$/;
@@ -130,29 +132,31 @@ export class Dissectors {
   /** The UDP flow table's consumer factory. */
   readonly openFlow = (flow: ConnectionInfo): DatagramConsumer => new DetectingFlow(this, flow, candidates(this.datagramDissectors, flow));
 
-  private context(d: Dissector, conn: ConnectionInfo): DissectorContext {
+  /** `marks`: fields every exchange gets besides its own (those of an inner stream, see `inner`). */
+  private context(d: Dissector, conn: ConnectionInfo, marks: ProtocolFields | null): DissectorContext {
     const counters = this.protocolCounters[d.protocol];
     counters.connections++;
     return {
       conn,
       limits: this.limits,
       counters,
-      emit: (x) => this.onExchange(x, conn, d),
+      emit: marks ? (x) => this.onExchange({ ...x, fields: { ...x.fields, ...marks } }, conn, d) : (x) => this.onExchange(x, conn, d),
       handOff: (name, clientDir) => {
         const next = this.dissectors.find((n) => n.protocol === name && n.stream);
-        return next ? this.claimStream(next, conn, clientDir) : null;
+        return next ? this.claimStream(next, conn, clientDir, marks) : null;
       },
+      inner: (innerMarks) => new DetectingStream(this, conn, candidates(this.streamDissectors, conn), { ...marks, ...innerMarks }),
     };
   }
 
-  /** Hands a connection to a stream dissector. */
-  claimStream(d: Dissector, conn: ConnectionInfo, clientDir: Direction): StreamConsumer {
-    return d.stream!.open(this.context(d, conn), clientDir);
+  /** Hands a connection (or a stream inside one, with its `marks`) to a stream dissector. */
+  claimStream(d: Dissector, conn: ConnectionInfo, clientDir: Direction, marks: ProtocolFields | null = null): StreamConsumer {
+    return d.stream!.open(this.context(d, conn, marks), clientDir);
   }
 
   /** Hands a flow to a datagram dissector. */
   claimFlow(d: Dissector, flow: ConnectionInfo, clientDir: Direction): DatagramConsumer {
-    return d.datagram!.open(this.context(d, flow), clientDir);
+    return d.datagram!.open(this.context(d, flow, null), clientDir);
   }
 }
 
@@ -189,6 +193,7 @@ class DetectingStream implements StreamConsumer {
     private readonly dissectors: Dissectors,
     private readonly conn: ConnectionInfo,
     private readonly list: readonly Dissector[],
+    private readonly marks: ProtocolFields | null = null,
   ) {}
 
   data(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void {
@@ -205,7 +210,7 @@ class DetectingStream implements StreamConsumer {
     } else this.probeTs[dir] = tsUs;
     const found = detect(this.list, 'stream', b, s, e, this.conn, dir);
     if (found !== null && found !== 'more') {
-      this.inner = this.dissectors.claimStream(found.claim, this.conn, found.clientDir);
+      this.inner = this.dissectors.claimStream(found.claim, this.conn, found.clientDir, this.marks);
       this.probe[dir] = null;
       if (held) {
         // The held bytes first, with their own capture time, then this chunk whole.
