@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { defaultLiveOptions, type LiveOptions } from '../capture/live.js';
 import { addTapTargetOptions, setupKube, tapTargetOptionsFrom, type TapChange } from '../k8s/index.js';
 import { LiveAgent } from '../agent/live-agent.js';
-import { addCommonOptions, byteCount, pipelineOptions, positiveInt, sinkChoice, type CommonOptions } from '../agent/options.js';
+import { addCommonOptions, byteCount, followKeyLogs, pipelineOptions, positiveInt, sinkChoice, type CommonOptions } from '../agent/options.js';
 import { formatCounters } from '../agent/report.js';
 import { openSink } from '../agent/sinks.js';
 
@@ -71,6 +71,7 @@ async function runAgent(o: AgentOptions): Promise<number> {
     throw err;
   }
   const first = live(follow ? kube.targets!.state : undefined);
+  followKeyLogs(o.tlsKeylog);
   const agent = new LiveAgent(first, out.sink, { ...pipelineOptions(o), enrich: (e) => kube.enricher.enrich(e) });
   try {
     agent.start();

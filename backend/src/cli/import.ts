@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { importCaptureFile } from '../agent/import-file.js';
-import { addCommonOptions, pipelineOptions, sinkChoice, type CommonOptions } from '../agent/options.js';
+import { addCommonOptions, followKeyLogs, pipelineOptions, sinkChoice, type CommonOptions } from '../agent/options.js';
 import { formatCounters } from '../agent/report.js';
 import { openSink } from '../agent/sinks.js';
 
@@ -30,6 +30,7 @@ export function registerImport(program: Command): void {
 async function runImport(file: string, o: ImportOptions): Promise<number> {
   const size = (await stat(file).catch(() => undefined))?.size;
   if (size === undefined) throw new Error(`cannot read ${file}: no such file`);
+  followKeyLogs(o.tlsKeylog);
   const out = await openSink(sinkChoice(o));
   const showBar = o.progress && process.stderr.isTTY === true;
   const bar = new cliProgress.SingleBar(
