@@ -28,6 +28,7 @@ import {
   expiredSelfSigned,
   OpensslServer,
   sClient,
+  sClientSteps,
   selfSigned,
   TlsNginx,
   tsharkHandshakes,
@@ -90,6 +91,13 @@ before(async () => {
     }
     sClientOut.noCipher = (await sClient(nginx.port, ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256', '-servername', 'nocipher.tapline.test'])).out;
     sClientOut.reject = (await sClient(expired.port, ['-tls1_2', '-verify_return_error', '-servername', 'reject.tapline.test'])).out;
+    // TLS 1.3 KeyUpdate between two requests on one connection (s_client's `k` command).
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: keyupdate.tapline.test\r\n\r\n`;
+    sClientOut.keyUpdate = await sClientSteps(nginx.port, ['-tls1_3', '-servername', 'keyupdate.tapline.test', '-keylogfile', keylog], [
+      { write: get('/index.html'), until: /hello over TLS/ },
+      { write: 'k\n', until: /KEYUPDATE/ },
+      { write: get('/about.html'), until: /about<\/p>/ },
+    ]);
     sClientOut.hrr = (await sClient(expired.port, ['-tls1_3', '-groups', 'P-256:X25519', '-servername', 'hrr.tapline.test'])).out;
   } finally {
     await dump.stop();
@@ -148,7 +156,7 @@ test('the handshakes are tshark\'s: SNI, version, cipher suite, alert and who se
     assert.equal(ours(e), theirs(t), `client port ${port}`);
     if (!e.unanswered && t.finishedUs > 0) assert.equal(e.durationUs, t.finishedUs - t.helloUs, `client port ${port}: ClientHello → server Finished`);
   }
-  assert.equal(mine.size, 12);
+  assert.equal(mine.size, 13);
   assert.equal(counters.protocols.tls.parseErrors, 0);
   const byName = (sni: string) => [...mine.values()].filter((e) => e.target === sni);
   // What the test itself set up, read back.
@@ -190,13 +198,19 @@ test('decrypted with the key log, the HTTP requests are tshark\'s with the same 
   const line = (e: Entry) => `${e.src.port} ${e.operation} ${e.target} → ${e.status}`;
   const mine = http.filter((e) => e.dst.port === nginx.port).map(line);
   assert.deepEqual([...mine].sort(), [...(await tsharkHttpsRequests(capture, nginx.port, keylog))].sort());
-  assert.equal(mine.length, 10);
+  assert.equal(mine.length, 12);
+  // After the client's KeyUpdate its records are read with the next secret.
+  assert.match(sClientOut.keyUpdate, /KEYUPDATE/);
+  const keyUpdated = http.filter((e) => e.host === 'keyupdate.tapline.test').map((e) => `${e.target} ${e.status}`);
+  assert.deepEqual(keyUpdated, ['/index.html 200', '/about.html 200']);
   // s_server -www answers HTTP/1.0 delimited by the close, which tshark 4.0 never ends inside TLS
   // (it waits on a "reassembled PDU"): its request is checked against what s_server sends.
   const status = http.filter((e) => e.dst.port === expired.port);
   assert.deepEqual(status.map(line), [`${status[0]?.src.port} GET / → 200`]);
   assert.match(status[0].responseBody.bytes.toString('latin1'), /s_server -accept/);
-  assert.deepEqual(http.map((e) => e.target), ['/index.html', '/missing.html', '/index.html', '/about.html', '/about.html', '/index.html', '/', '/index.html', '/nothing-here', '/index.html', '/nothing-here']);
+  assert.deepEqual(http.map((e) => e.target), [
+    '/index.html', '/missing.html', '/index.html', '/about.html', '/about.html', '/index.html', '/', '/index.html', '/nothing-here', '/index.html', '/nothing-here', '/index.html', '/about.html',
+  ]);
 });
 
 test('without the key log: the same handshakes (TLS 1.3 ALPN unknown), nothing decrypted, nothing else', async () => {
@@ -225,12 +239,12 @@ test('a key log with wrong secrets decrypts nothing (records do not authenticate
   const { entries, counters } = await importWith(bad);
   assert.deepEqual(entries.filter((e) => e.protocol !== 'tls').map((e) => e.protocol), []);
   assert.ok(entries.every((e) => e.fields['tls.decrypted'] === 0));
-  assert.equal(handshakes(entries).size, 12);
+  assert.equal(handshakes(entries).size, 13);
   assert.ok(counters.protocols.tls.parseErrors > 0, 'records that did not authenticate are counted');
   // Good secrets among garbage still decrypt.
   const mixed = new KeyLog();
   assert.equal(mixed.addText(`junk\n${readFileSync(keylog, 'latin1')}\nCLIENT_RANDOM short 00\n`).badLines, 2);
-  assert.equal((await importWith(mixed)).entries.filter((e) => e.protocol === 'http').length, 11);
+  assert.equal((await importWith(mixed)).entries.filter((e) => e.protocol === 'http').length, 13);
 });
 
 test('a key log file followed as it grows: secrets appended after it was added are found', async () => {
@@ -244,7 +258,7 @@ test('a key log file followed as it grows: secrets appended after it was added a
   assert.equal(k.status()[0].secrets, 0);
   appendFileSync(grown, text.slice(20));
   const { entries } = await importWith(k);
-  assert.equal(entries.filter((e) => e.protocol === 'http').length, 11);
+  assert.equal(entries.filter((e) => e.protocol === 'http').length, 13);
   const used = text.split('\n').filter((l) => /^(CLIENT_RANDOM|(CLIENT|SERVER)_(HANDSHAKE_TRAFFIC_SECRET|TRAFFIC_SECRET_0)) /.test(l));
   assert.deepEqual(k.status(), [{ path: grown, secrets: used.length, badLines: 0, error: '' }]);
 });

@@ -227,3 +227,25 @@ export async function tsharkHttpsRequests(file: string, port: number, keylog: st
   for (const rest of waiting.values()) for (const r of rest) done.push(`${r} → 0`);
   return done;
 }
+
+/**
+ * `openssl s_client` driven step by step: each step is written to its stdin once the previous one's
+ * `until` appears in its output (an HTTP answer, the KEYUPDATE it prints for the `k` command).
+ * Without -quiet, so that its command letters work.
+ */
+export async function sClientSteps(port: number, args: string[], steps: Array<{ write: string; until: RegExp }>): Promise<string> {
+  const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  await waitFor(() => `s_client to connect: ${out}`, () => /Verify return code/.test(out) || child.exitCode !== null);
+  for (const step of steps) {
+    const seen = out.length;
+    child.stdin!.write(step.write);
+    await waitFor(() => `s_client to show ${step.until}: ${out}`, () => step.until.test(out.slice(seen)) || child.exitCode !== null);
+  }
+  const exited = once(child, 'exit');
+  child.stdin!.end();
+  await exited;
+  return out;
+}

@@ -44,8 +44,11 @@ const LABELS: Readonly<Record<string, keyof TlsSecrets>> = {
   CLIENT_TRAFFIC_SECRET_0: 'clientTraffic',
   SERVER_TRAFFIC_SECRET_0: 'serverTraffic',
 };
-/** Labels of the format Tapline has no use for (0-RTT, exporters, RSA pre-master secrets). */
-const IGNORED = new Set(['CLIENT_EARLY_TRAFFIC_SECRET', 'EARLY_EXPORTER_SECRET', 'EXPORTER_SECRET', 'RSA']);
+/**
+ * Labels of the format Tapline has no use for: 0-RTT, exporters, RSA pre-master secrets, and the
+ * secrets after a KeyUpdate that OpenSSL logs (`*_TRAFFIC_SECRET_N`: derived here from the first).
+ */
+const IGNORED = new Set(['CLIENT_EARLY_TRAFFIC_SECRET', 'EARLY_EXPORTER_SECRET', 'EXPORTER_SECRET', 'RSA', 'CLIENT_TRAFFIC_SECRET_N', 'SERVER_TRAFFIC_SECRET_N']);
 const HEX = /^[0-9a-fA-F]+$/;
 
 /** Client randoms remembered; beyond, the oldest are forgotten (a key log of a long-running client grows without end). */
