@@ -84,14 +84,22 @@ export function sessionFrames(session: Chunk[], mss = 1460, serverPort = 443, cl
   return conv.frames;
 }
 
-/** Feeds chunks straight into the registry's detection and dissectors (no capture file): their exchanges. */
-export function dissect(chunks: Chunk[], dissectors: readonly Dissector[]): { exchanges: Array<{ x: Exchange; protocol: string }>; registry: Dissectors } {
+/**
+ * Feeds chunks straight into the registry's detection and dissectors (no capture file): their
+ * exchanges. `beforeEnd` runs after the last chunk, before the connection ends.
+ */
+export function dissect(
+  chunks: Chunk[],
+  dissectors: readonly Dissector[],
+  beforeEnd?: () => void,
+): { exchanges: Array<{ x: Exchange; protocol: string }>; registry: Dissectors } {
   const exchanges: Array<{ x: Exchange; protocol: string }> = [];
   const registry = new Dissectors((x, _c, d) => exchanges.push({ x, protocol: d.protocol }), defaultDissectorLimits, dissectors);
   const conn: ConnectionInfo = { id: 1, transport: 'tcp', ip: ['10.3.0.1', '10.3.0.2'], port: [40500, 443], clientDir: 0, midStream: false };
   const consumer = registry.open(conn);
   let t = 1_700_000_000_000_000;
   for (const ch of chunks) consumer.data(ch.fromClient ? 0 : 1, ch.bytes, 0, ch.bytes.length, (t += 100));
+  beforeEnd?.();
   consumer.end('fin', t + 100);
   return { exchanges, registry };
 }

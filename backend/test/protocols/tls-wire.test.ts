@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry } from '../../src/entries/entry.js';
@@ -17,7 +17,7 @@ import { KeyLog } from '../../src/protocols/tls/keylog.js';
 import { Conversation } from '../capture/frames.js';
 import { importFrames } from '../agent/run.js';
 import { selfSigned } from './tls-support.js';
-import { recordSession, sessionFrames, type Chunk, type Session } from './tls-session.js';
+import { dissect, recordSession, sessionFrames, type Chunk, type Session } from './tls-session.js';
 
 let dir: string;
 let tls12: Session;
@@ -180,4 +180,23 @@ test('random bytes on 443 and a ClientHello answered by junk: counted, no entry 
   assert.deepEqual(entries.map((e) => `${e.protocol} ${e.src.port} ${e.target} ${e.unanswered}`), ['tls 41000 wire.tapline.test true']);
   assert.equal(result.counters.unknownConnections, 1);
   assert.ok(result.counters.protocols.tls.parseErrors >= 1);
+});
+
+test('secrets that reach a followed key log after the records they protect: the records are held, then read', () => {
+  for (const [name, session] of [['1.2', tls12], ['1.3', tls13]] as const) {
+    for (const partial of [false, true]) {
+      const file = join(dir, `late-${name}-${partial}.log`);
+      // Nothing yet, or (TLS 1.3) the handshake secrets only: the application secrets come later.
+      const lines = session.keylog.split('\n').filter((l) => l !== '');
+      const early = partial ? lines.filter((l) => /HANDSHAKE/.test(l)) : [];
+      writeFileSync(file, early.map((l) => `${l}\n`).join(''));
+      const k = new KeyLog();
+      k.addFile(file);
+      // The rest is appended, as a client writes its key log.
+      const late = () => appendFileSync(file, lines.filter((l) => !early.includes(l)).map((l) => `${l}\n`).join(''));
+      const { exchanges } = dissect(session.chunks, [httpDissector, tlsDissectorWith(k)], late);
+      const http = exchanges.filter((e) => e.protocol === 'http').map((e) => `${e.x.target} ${e.x.status} ${e.x.fields['tls.decrypted']}`);
+      assert.deepEqual(http, ['/a 200 1', '/b 200 1'], `${name}, ${partial ? 'handshake secrets first' : 'no secrets at first'}`);
+    }
+  }
 });

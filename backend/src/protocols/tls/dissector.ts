@@ -23,6 +23,8 @@ import { certificateText, summarise, type CertificateSummary } from './certifica
 import { RecordCipher, suiteCrypto } from './crypto.js';
 import { parseCertificates, parseClientHello, parseEncryptedExtensions, parseServerHello, type ClientHello, type ServerHello } from './handshake.js';
 import { processKeyLog, type KeySource, type TlsSecrets } from './keylog.js';
+
+type SecretName = keyof TlsSecrets;
 import {
   alertName,
   cipherSuiteName,
@@ -37,15 +39,21 @@ import {
 
 /** A handshake message longer than this is not reassembled (certificate chains are a few KiB). */
 const MAX_HANDSHAKE_MESSAGE = 256 * 1024;
-/** Records held while a connection's secrets are not in the key log yet (a live client writes them as it goes). */
-const MAX_HELD_RECORDS = 16;
-const MAX_HELD_BYTES = 64 * 1024;
+/**
+ * Records held while a connection's secrets are not in the followed key logs yet: a live client
+ * writes them as it derives them, often after the capture has seen the records they protect.
+ * Held for so long (capture time) after the first miss, up to so many records and bytes.
+ */
+const HOLD_US = 3e6;
+const MAX_HELD_RECORDS = 64;
+const MAX_HELD_BYTES = 256 * 1024;
 
 /** The mark on the entries found in decrypted plaintext (and on a handshake whose records authenticated). */
 export const DECRYPTED_FIELD = 'tls.decrypted';
 const DECRYPTED: ProtocolFields = Object.freeze({ [DECRYPTED_FIELD]: 1 });
 
 interface Held {
+  dir: Direction;
   type: number;
   version: number;
   body: Buffer;
@@ -63,9 +71,8 @@ class Side {
   /** TLS ≤ 1.2: ChangeCipherSpec seen, every later record is protected. */
   ccs = false;
   cipher: RecordCipher | null = null;
-  /** Records waiting for the key log. */
-  held: Held[] = [];
-  heldBytes = 0;
+  /** TLS 1.3: the secret this side needs next that the key log does not hold yet. */
+  awaiting: SecretName | null = null;
   /** Nothing more is read on this side (handshake over and no way to decrypt): bytes are skipped. */
   skip = false;
 
@@ -81,7 +88,7 @@ class TlsConnection implements StreamConsumer {
   private readonly sides: [Side, Side] = [new Side(0), new Side(1)];
   private ch: ClientHello | null = null;
   private sh: ServerHello | null = null;
-  private retry = false;
+  private helloRetry = false;
   private tls13 = false;
   private alpn = '';
   private chain: CertificateSummary[] = [];
@@ -89,6 +96,14 @@ class TlsConnection implements StreamConsumer {
   private alert: Alert | null = null;
   private startUs = -1;
   private lastServerUs = 0;
+  /** The capture time of the last record, and of the first time a secret was not in the key log. */
+  private lastUs = 0;
+  private firstMissUs = 0;
+  /** Records waiting for the key log. */
+  private held: Held[] = [];
+  private heldBytes = 0;
+  /** Held records are being read again (they must not start another retry). */
+  private replaying = false;
   private emitted = false;
   private gapped = false;
   /** null: not looked up yet; false: not in the key log (yet). */
@@ -151,12 +166,38 @@ class TlsConnection implements StreamConsumer {
 
   end(reason: EndReason, tsUs: number): void {
     if (reason === 'rst' || reason === 'evicted') this.gapped = true;
+    // A last look for the secrets of what is held (the client may have written them just now).
+    if (this.held.length > 0) this.retry(true);
     this.finish(tsUs, false);
     this.inner?.end(reason, tsUs);
   }
 
   tick(nowUs: number): void {
+    if (this.held.length > 0) {
+      this.retry(false);
+      if (this.held.length > 0 && !this.mayWait(nowUs)) this.giveUpWaiting();
+    }
     this.inner?.tick(nowUs);
+  }
+
+  /** Whether a secret the connection needs is not in the key log (yet). */
+  private waiting(): boolean {
+    return this.secrets === false || this.sides[0].awaiting !== null || this.sides[1].awaiting !== null;
+  }
+
+  /** Whether records that cannot be read yet are worth holding: the secrets may still reach the key log. */
+  private mayWait(nowUs: number): boolean {
+    if (!this.waiting() || !this.keys.following || !this.sh || !suiteCrypto(this.sh.cipher) || this.alert) return false;
+    return nowUs - this.firstMissUs <= HOLD_US;
+  }
+
+  private giveUpWaiting(): void {
+    this.held = [];
+    this.heldBytes = 0;
+    for (const side of this.sides) {
+      side.awaiting = null;
+      if (!side.cipher && this.emitted) this.stopReading(side);
+    }
   }
 
   private lose(side: Side): void {
@@ -176,21 +217,22 @@ class TlsConnection implements StreamConsumer {
   }
 
   private record(side: Side, type: number, version: number, buf: Buffer, start: number, end: number, tsUs: number): void {
+    this.lastUs = tsUs;
     if (!this.isClient(side)) this.lastServerUs = tsUs;
     if (!this.protectedRecord(side, type)) {
       this.content(side, type, buf, start, end, tsUs);
       return;
     }
-    if (!side.cipher && this.secrets === false) this.lookUp();
+    if (!side.cipher && !this.replaying && this.waiting()) this.retry(false);
     if (side.cipher) {
       this.open(side, type, version, buf, start, end, tsUs);
       return;
     }
     // Not decryptable (yet): what the record's place says about the handshake, then hold it if the keys may come.
     this.opaque(side, tsUs);
-    if (this.secrets === false && this.sh && suiteCrypto(this.sh.cipher) && side.heldBytes + end - start <= MAX_HELD_BYTES && side.held.length < MAX_HELD_RECORDS) {
-      side.held.push({ type, version, body: Buffer.from(buf.subarray(start, end)), tsUs });
-      side.heldBytes += end - start;
+    if (this.mayWait(tsUs) && this.heldBytes + end - start <= MAX_HELD_BYTES && this.held.length < MAX_HELD_RECORDS) {
+      this.held.push({ dir: side.dir, type, version, body: Buffer.from(buf.subarray(start, end)), tsUs });
+      this.heldBytes += end - start;
     } else if (this.emitted) this.stopReading(side);
   }
 
@@ -214,7 +256,6 @@ class TlsConnection implements StreamConsumer {
     side.skip = true;
     side.rec = null;
     side.hs = null;
-    side.held = [];
   }
 
   /** A protected record that cannot be read: its position still marks the end of the handshake. */
@@ -300,7 +341,7 @@ class TlsConnection implements StreamConsumer {
         if (!sh) break;
         if (this.startUs < 0) this.startUs = tsUs;
         if (sh.retry) {
-          this.retry = true;
+          this.helloRetry = true;
           return;
         }
         this.sh = sh;
@@ -329,7 +370,8 @@ class TlsConnection implements StreamConsumer {
         return;
       }
       case HandshakeType.Finished:
-        if (this.tls13 && side.cipher) this.nextSecret(side, client ? this.secretsNow()?.clientTraffic : this.secretsNow()?.serverTraffic);
+        // TLS 1.3: after its Finished a side protects its records with its application traffic secret.
+        if (this.tls13 && side.cipher) this.install(side, client ? 'clientTraffic' : 'serverTraffic');
         if (!client) this.finish(tsUs, true);
         return;
       case HandshakeType.KeyUpdate:
@@ -341,40 +383,40 @@ class TlsConnection implements StreamConsumer {
     this.ctx.counters.parseErrors++;
   }
 
-  private secretsNow(): TlsSecrets | null {
-    return this.secrets || null;
-  }
-
-  /** TLS 1.3: the side moves on to its application traffic secret after its Finished. */
-  private nextSecret(side: Side, secret: Buffer | undefined): void {
-    const suite = this.sh && suiteCrypto(this.sh.cipher);
-    side.cipher = suite && secret ? RecordCipher.tls13(suite, secret) : null;
-    if (!side.cipher && this.emitted) this.stopReading(side);
-  }
-
-  /** Looks the connection's secrets up (again, when they were missing) and sets up what they allow. */
-  private lookUp(): void {
+  /**
+   * Looks the connection's secrets up when they were missing, or the secrets its sides still
+   * await, then sets up what they allow and reads the records held meanwhile. `force`: read the
+   * key logs now, whenever they were last read.
+   */
+  private retry(force: boolean): void {
     if (!this.ch || !this.sh) return;
-    const found = this.keys.lookup(this.ch.random);
-    if (!found) {
-      this.secrets = false;
-      return;
+    if (!this.secrets) {
+      const found = this.keys.lookup(this.ch.random, force);
+      if (!found) {
+        this.secrets = false;
+        if (this.firstMissUs === 0) this.firstMissUs = this.lastUs;
+        return;
+      }
+      this.secrets = found;
+      if (this.tls13) this.keys13();
+      else if (this.sides.some((s) => s.ccs)) this.keys12();
+    } else {
+      this.keys.refresh(force);
+      for (const side of this.sides) if (side.awaiting) this.install(side, side.awaiting);
     }
-    this.secrets = found;
-    if (this.tls13) this.keys13();
-    else if (this.sides.some((s) => s.ccs)) this.keys12();
-    for (const side of this.sides) {
-      const held = side.held;
-      side.held = [];
-      side.heldBytes = 0;
-      for (const h of held) this.record(side, h.type, h.version, h.body, 0, h.body.length, h.tsUs);
-    }
+    // Both sides' held records, in the order they were captured (those still unreadable are held again).
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    this.replaying = true;
+    for (const h of held) this.record(this.sides[h.dir], h.type, h.version, h.body, 0, h.body.length, h.tsUs);
+    this.replaying = false;
   }
 
   private keys12(): void {
-    if (this.secrets === null) return this.lookUp();
+    if (this.secrets === null) return this.retry(false);
     const suite = suiteCrypto(this.sh!.cipher);
-    const ms = this.secretsNow()?.masterSecret;
+    const ms = this.secrets ? this.secrets.masterSecret : undefined;
     if (!suite || !ms || this.keyed) return;
     this.keyed = true;
     const [c, s] = RecordCipher.tls12(suite, ms, this.ch!.random, this.sh!.random);
@@ -383,12 +425,24 @@ class TlsConnection implements StreamConsumer {
   }
 
   private keys13(): void {
-    if (this.secrets === null) return this.lookUp();
+    if (this.secrets === null) return this.retry(false);
+    if (!this.secrets) return;
+    this.install(this.sides[this.clientDir], 'clientHandshake');
+    this.install(this.sides[1 - this.clientDir], 'serverHandshake');
+  }
+
+  /** TLS 1.3: a side's cipher from one of its secrets, or, while the key log lacks that one, a wait for it. */
+  private install(side: Side, which: SecretName): void {
     const suite = suiteCrypto(this.sh!.cipher);
-    const k = this.secretsNow();
-    if (!suite || !k) return;
-    if (k.clientHandshake) this.sides[this.clientDir].cipher = RecordCipher.tls13(suite, k.clientHandshake);
-    if (k.serverHandshake) this.sides[1 - this.clientDir].cipher = RecordCipher.tls13(suite, k.serverHandshake);
+    const secret = this.secrets ? this.secrets[which] : undefined;
+    if (suite && secret) {
+      side.cipher = RecordCipher.tls13(suite, secret);
+      side.awaiting = null;
+      return;
+    }
+    side.cipher = null;
+    side.awaiting = suite ? which : null;
+    if (side.awaiting && this.firstMissUs === 0) this.firstMissUs = this.lastUs;
   }
 
   /** Emits the handshake's entry (once): `completed` when the server's Finished was seen. */
@@ -401,7 +455,7 @@ class TlsConnection implements StreamConsumer {
     if (!answered) this.ctx.counters.unanswered++;
     this.ctx.emit(this.exchange(endUs, answered));
     // From here a side is read only to decrypt it, now or once its secrets reach the key log.
-    const mayDecrypt = this.secrets === false && this.alert === null && this.sh !== null && suiteCrypto(this.sh.cipher) !== null;
+    const mayDecrypt = this.mayWait(this.lastUs);
     for (const side of this.sides) if (!side.cipher && !mayDecrypt) this.stopReading(side);
   }
 
@@ -413,7 +467,7 @@ class TlsConnection implements StreamConsumer {
       'tls.sni': ch?.sni ?? '',
       'tls.alpn_offered': ch?.alpn.join(',') ?? '',
       'tls.resumed': sh && this.resumed(ch, sh) ? 1 : 0,
-      'tls.hello_retry': this.retry ? 1 : 0,
+      'tls.hello_retry': this.helloRetry ? 1 : 0,
       [DECRYPTED_FIELD]: this.decrypted ? 1 : 0,
     };
     if (sh) {
@@ -454,7 +508,7 @@ class TlsConnection implements StreamConsumer {
           ['Cipher suite', cipherSuiteName(sh.cipher)],
           ['ALPN', this.alpn],
           ['Resumed', fields['tls.resumed'] === 1 ? 'yes' : ''],
-          ['HelloRetryRequest', this.retry ? 'yes' : ''],
+          ['HelloRetryRequest', this.helloRetry ? 'yes' : ''],
           ...this.chain.map((c, i): [string, string] => [`Certificate ${i}`, certificateText(c)]),
         ]
       : [];

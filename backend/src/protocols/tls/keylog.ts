@@ -24,7 +24,12 @@ export interface TlsSecrets {
 
 /** What the dissector needs of a key log. */
 export interface KeySource {
-  lookup(clientRandom: Buffer): TlsSecrets | undefined;
+  /** A connection's secrets; `force`: read what the files gained even if they were read a moment ago. */
+  lookup(clientRandom: Buffer, force?: boolean): TlsSecrets | undefined;
+  /** Reads what the files gained (at most every so often unless `force`): secrets looked up before fill in. */
+  refresh(force?: boolean): void;
+  /** Files are followed: secrets missing now may be written soon (a live client writes them as it goes). */
+  readonly following: boolean;
 }
 
 export interface KeyLogStatus {
@@ -89,15 +94,24 @@ export class KeyLog implements KeySource {
     return this.files.map((f) => ({ ...f.status }));
   }
 
-  lookup(clientRandom: Buffer): TlsSecrets | undefined {
+  get following(): boolean {
+    return this.files.length > 0;
+  }
+
+  lookup(clientRandom: Buffer, force = false): TlsSecrets | undefined {
     const key = clientRandom.toString('hex');
     const found = this.secrets.get(key);
-    if (found || this.files.length === 0) return found;
+    if (found) return found;
+    this.refresh(force);
+    return this.secrets.get(key);
+  }
+
+  refresh(force = false): void {
+    if (this.files.length === 0) return;
     const now = Date.now();
-    if (now - this.lastRefreshMs < REFRESH_MS) return undefined;
+    if (!force && now - this.lastRefreshMs < REFRESH_MS) return;
     this.lastRefreshMs = now;
     for (const f of this.files) this.read(f);
-    return this.secrets.get(key);
   }
 
   private read(f: KeyLogFile): void {
