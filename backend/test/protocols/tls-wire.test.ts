@@ -6,6 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { dnsDissector } from '../../src/protocols/dns/dissector.js';
 import { httpDissector } from '../../src/protocols/http/dissector.js';
 import { tlsDissectorWith } from '../../src/protocols/tls/dissector.js';
 import { KeyLog } from '../../src/protocols/tls/keylog.js';
+import { cipherSuiteName, namedCipherSuites } from '../../src/protocols/tls/wire.js';
 import { Conversation } from '../capture/frames.js';
 import { importFrames } from '../agent/run.js';
 import { selfSigned } from './tls-support.js';
@@ -199,4 +201,22 @@ test('secrets that reach a followed key log after the records they protect: the 
       assert.deepEqual(http, ['/a 200 1', '/b 200 1'], `${name}, ${partial ? 'handshake secrets first' : 'no secrets at first'}`);
     }
   }
+});
+
+test('the cipher suite names are OpenSSL\'s IANA names (openssl ciphers -stdname), code for code', () => {
+  const tls13 = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256:TLS_AES_128_CCM_8_SHA256';
+  const out = execFileSync('openssl', ['ciphers', '-V', '-stdname', '-ciphersuites', tls13, 'ALL:COMPLEMENTOFALL:@SECLEVEL=0']).toString();
+  const openssl = new Map<number, string>();
+  for (const m of out.matchAll(/0x([0-9A-F]{2}),0x([0-9A-F]{2}) - (\S+)/g)) openssl.set(Number.parseInt(m[1] + m[2], 16), m[3]);
+  // Signalling values are not suites, and OpenSSL 3 no longer builds 3DES: IANA's names, unchecked here.
+  const notInOpenssl = new Set([0x00ff, 0x5600, 0x000a]);
+  let checked = 0;
+  for (const [code, name] of namedCipherSuites()) {
+    if (notInOpenssl.has(code)) continue;
+    assert.equal(name, openssl.get(code), `0x${code.toString(16)}`);
+    assert.equal(cipherSuiteName(code), name);
+    checked++;
+  }
+  assert.ok(checked >= 30, `${checked} names checked`);
+  assert.equal(cipherSuiteName(0x1234), '0x1234');
 });
