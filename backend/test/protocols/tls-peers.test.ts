@@ -23,6 +23,7 @@ import { tlsDissectorWith } from '../../src/protocols/tls/dissector.js';
 import { KeyLog } from '../../src/protocols/tls/keylog.js';
 import type { PipelineCounters } from '../../src/agent/pipeline.js';
 import { tempFile } from '../agent/run.js';
+import { Nginx } from '../agent/nginx.js';
 import { Tcpdump, tsharkAvailable } from '../agent/traffic.js';
 import {
   expiredSelfSigned,
@@ -30,7 +31,6 @@ import {
   sClient,
   sClientSteps,
   selfSigned,
-  TlsNginx,
   tsharkHandshakes,
   tsharkHttpsRequests,
   type TsharkHandshake,
@@ -39,7 +39,7 @@ import {
 const run = promisify(execFile);
 
 let dir: string;
-let nginx: TlsNginx;
+let nginx: Nginx;
 let expired: OpensslServer;
 let capture: string;
 let keylog: string;
@@ -71,7 +71,7 @@ before(async () => {
   writeFileSync(keylog, '');
   const cert = await selfSigned(dir, 'tapline.test');
   const old = await expiredSelfSigned(dir, 'expired.tapline.test');
-  nginx = await TlsNginx.start(dir, cert, { 'index.html': '<h1>hello over TLS</h1>', 'about.html': '<p>about</p>' });
+  nginx = await Nginx.start({ 'index.html': '<h1>hello over TLS</h1>', 'about.html': '<p>about</p>' }, cert);
   expired = await OpensslServer.start(old, ['-groups', 'X25519']);
   capture = tempFile('tls.pcap');
   const dump = await Tcpdump.start('lo', `tcp port ${nginx.port} or tcp port ${expired.port}`, capture);

@@ -1,6 +1,6 @@
 /**
  * Test and bench support for TLS: self-signed certificates made by `openssl` (an expired one with
- * `openssl ca`), nginx and `openssl s_server` serving TLS on 127.0.0.1, and tshark's reading of a
+ * `openssl ca`), `openssl s_server` serving TLS on 127.0.0.1 (nginx: agent/nginx.ts), and tshark's reading of a
  * capture, with or without a key log (the reference the entries are compared with).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -44,60 +44,6 @@ export async function expiredSelfSigned(dir: string, name: string): Promise<Cert
   await run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`]);
   await run('openssl', ['ca', '-batch', '-config', conf, '-selfsign', '-keyfile', key, '-in', csr, '-out', cert, '-startdate', '20200101000000Z', '-enddate', '20200201000000Z', '-notext']);
   return { cert, key };
-}
-
-/** A private nginx serving `files` over TLS 1.2 and 1.3 on 127.0.0.1 with `cert`. */
-export class TlsNginx {
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly port: number,
-  ) {}
-
-  static async start(dir: string, cert: Certificate, files: Record<string, string>): Promise<TlsNginx> {
-    const port = await freePort();
-    const root = join(dir, 'www');
-    mkdirSync(root, { recursive: true });
-    for (const [name, content] of Object.entries(files)) writeFileSync(join(root, name), content);
-    const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, `
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  types { text/html html; }
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${cert.cert};
-    ssl_certificate_key ${cert.key};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache shared:tls:1m;
-    root ${root};
-    keepalive_requests 1000000;
-  }
-}
-`);
-    const child = spawn('nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' });
-    const n = new TlsNginx(child, port);
-    const probe = Object.keys(files)[0];
-    await waitFor('nginx to answer over TLS', async () => {
-      if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}`);
-      return run('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${port}/${probe}`]).then(() => true, () => false);
-    });
-    return n;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = once(this.child, 'exit');
-    this.child.kill('SIGTERM');
-    await exited;
-  }
 }
 
 /** `openssl s_server -www` on 127.0.0.1 with `cert` and `args`; resolves once it accepts. */
