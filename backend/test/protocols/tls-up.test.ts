@@ -2,8 +2,9 @@
  * `tapline up --tls-keylog FILE` as a process, capturing loopback: a Node https server and client
  * whose `keylog` event writes the key log while the capture runs (the file does not exist when
  * `up` starts). The handshake and the decrypted requests reach the API; health shows the key
- * log's path and counts; and no secret of the key log appears in anything the hub serves, in the
- * process's output, or in any column of any row of any table the store holds.
+ * log's path and counts; and no secret of the key log (nor the credential inside the requests)
+ * appears in anything the hub serves, in the process's output, or in any column of any row of any
+ * table the store holds.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,10 +59,13 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** A credential inside the encrypted requests: decrypted HTTP is redacted like any other. */
+const TOKEN = 'sekrit-bearer-token-4711';
+
 async function get(agent: https.Agent, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     https
-      .get({ host: '127.0.0.1', port: serverPort, path, servername: 'up.tapline.test', rejectUnauthorized: false, agent }, (res) => {
+      .get({ host: '127.0.0.1', port: serverPort, path, servername: 'up.tapline.test', rejectUnauthorized: false, agent, headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
       })
@@ -119,6 +123,7 @@ test('decrypted live with a key log written while capturing; nothing of it is se
   served.push(JSON.stringify(health));
   for (const path of ['/api/v1/protocols', `/api/v1/stats?${q(window)}`]) served.push(JSON.stringify((await getJson(`${base}${path}`)).body));
   assertNoSecret('what the hub served', served.join('\n'));
+  assert.ok(!served.join('\n').includes(TOKEN), 'the decrypted Authorization header is redacted');
 
   await stop(up!);
   assertNoSecret("tapline up's output", up!.stdout() + up!.stderr());
@@ -135,6 +140,7 @@ test('decrypted live with a key log written while capturing; nothing of it is se
     }
     assert.match(dump, /up\.tapline\.test/, 'the dump holds the entries (the search below is not vacuous)');
     assertNoSecret('the store', dump);
+    assert.ok(!dump.includes(TOKEN), 'the store holds no decrypted credential');
   } finally {
     await store.close();
   }
