@@ -4,7 +4,7 @@
  * `keylog` event (and session resumption), `openssl s_client` for a refused certificate, a cipher
  * the server does not share and a HelloRetryRequest. Captured by tcpdump on lo, imported with and
  * without the key log; the handshakes must be tshark's (SNI, version, cipher suite, alert, hello
- * retries, ClientHello → server Finished), and the decrypted HTTP requests tshark's with the same key log.
+ * retries, ClientHello → server Finished or the alert), and the decrypted HTTP requests tshark's with the same key log.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -91,6 +91,8 @@ before(async () => {
     }
     sClientOut.noCipher = (await sClient(nginx.port, ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256', '-servername', 'nocipher.tapline.test'])).out;
     sClientOut.reject = (await sClient(expired.port, ['-tls1_2', '-verify_return_error', '-servername', 'reject.tapline.test'])).out;
+    // TLS 1.3: the refusal comes after the server's Finished, encrypted: seen with the key log only.
+    sClientOut.reject13 = (await sClient(expired.port, ['-tls1_3', '-verify_return_error', '-servername', 'reject13.tapline.test', '-keylogfile', keylog])).out;
     // TLS 1.3 KeyUpdate between two requests on one connection (s_client's `k` command).
     const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: keyupdate.tapline.test\r\n\r\n`;
     sClientOut.keyUpdate = await sClientSteps(nginx.port, ['-tls1_3', '-servername', 'keyupdate.tapline.test', '-keylogfile', keylog], [
@@ -154,9 +156,11 @@ test('the handshakes are tshark\'s: SNI, version, cipher suite, alert and who se
   for (const [port, t] of reference) {
     const e = mine.get(port)!;
     assert.equal(ours(e), theirs(t), `client port ${port}`);
-    if (!e.unanswered && t.finishedUs > 0) assert.equal(e.durationUs, t.finishedUs - t.helloUs, `client port ${port}: ClientHello → server Finished`);
+    // ClientHello → server Finished, or the alert that refused the handshake.
+    if (t.alertUs > 0) assert.equal(e.durationUs, t.alertUs - t.helloUs, `client port ${port}: ClientHello → alert`);
+    else if (!e.unanswered && t.finishedUs > 0) assert.equal(e.durationUs, t.finishedUs - t.helloUs, `client port ${port}: ClientHello → server Finished`);
   }
-  assert.equal(mine.size, 13);
+  assert.equal(mine.size, 14);
   assert.equal(counters.protocols.tls.parseErrors, 0);
   const byName = (sni: string) => [...mine.values()].filter((e) => e.target === sni);
   // What the test itself set up, read back.
@@ -178,6 +182,9 @@ test('the handshakes are tshark\'s: SNI, version, cipher suite, alert and who se
   assert.match(sClientOut.reject, /verify error/);
   assert.equal(reject.fields['tls.alert_from'], 'client');
   assert.equal(reject.outcome, Outcome.serverError);
+  const [reject13] = byName('reject13.tapline.test');
+  assert.match(sClientOut.reject13, /verify error/);
+  assert.deepEqual([reject13.fields['tls.version'], reject13.fields['tls.alert_from'], reject13.outcome], ['1.3', 'client', Outcome.serverError]);
   const [hrr] = byName('hrr.tapline.test');
   assert.equal(hrr.fields['tls.hello_retry'], 1);
   // TLS 1.3 says its ALPN and certificate encrypted: known because the key log decrypted them.
@@ -223,8 +230,10 @@ test('without the key log: the same handshakes (TLS 1.3 ALPN unknown), nothing d
     const e = mine.get(port)!;
     assert.equal(ours(e), theirs(t), `client port ${port}`);
     assert.equal(e.fields['tls.decrypted'], 0);
-    // The end of the handshake is the same record, read or not.
-    assert.equal(e.durationUs, withKeys.get(port)!.durationUs, `client port ${port}`);
+    // The end of the handshake is the same record, read or not (but for a refusal only the key log shows).
+    const keyed = withKeys.get(port)!;
+    if (keyed.fields['tls.alert_from'] === undefined) assert.equal(e.durationUs, keyed.durationUs, `client port ${port}`);
+    else if (e.fields['tls.alert_from'] === undefined) assert.equal(e.target, 'reject13.tapline.test', 'only the TLS 1.3 refusal is encrypted');
     if (e.fields['tls.version'] === '1.3') assert.equal(e.fields['tls.alpn'], '');
   }
   assert.equal(counters.protocols.http.connections, 0);
@@ -239,7 +248,7 @@ test('a key log with wrong secrets decrypts nothing (records do not authenticate
   const { entries, counters } = await importWith(bad);
   assert.deepEqual(entries.filter((e) => e.protocol !== 'tls').map((e) => e.protocol), []);
   assert.ok(entries.every((e) => e.fields['tls.decrypted'] === 0));
-  assert.equal(handshakes(entries).size, 13);
+  assert.equal(handshakes(entries).size, 14);
   assert.ok(counters.protocols.tls.parseErrors > 0, 'records that did not authenticate are counted');
   // Good secrets among garbage still decrypt.
   const mixed = new KeyLog();

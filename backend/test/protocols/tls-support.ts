@@ -99,6 +99,10 @@ export interface TsharkHandshake {
   /** The ClientHello's frame time and the server's Finished (decrypted with a key log: handshake type 20). */
   helloUs: number;
   finishedUs: number;
+  /** The frame time of that alert, 0 when none. */
+  alertUs: number;
+  /** Finished messages seen (decrypted), both sides. */
+  finishes: number;
 }
 
 const tlsArgs = (file: string, port: number, keylog?: string) => [
@@ -122,7 +126,7 @@ export async function tsharkHandshakes(file: string, port: number, keylog?: stri
     const clientPort = Number(fromServer ? dport : sport);
     let h = out.get(clientPort);
     if (!h) {
-      h = { clientPort, sni: '', cipher: 0, version: 0, serverHellos: 0, alert: '', helloUs: 0, finishedUs: 0 };
+      h = { clientPort, sni: '', cipher: 0, version: 0, serverHellos: 0, alert: '', helloUs: 0, finishedUs: 0, alertUs: 0, finishes: 0 };
       out.set(clientPort, h);
     }
     const us = Math.round(Number(time) * 1e6);
@@ -136,9 +140,13 @@ export async function tsharkHandshakes(file: string, port: number, keylog?: stri
       h.cipher = Number(suites);
       h.version = Number(supported || versions.split('|')[0]);
     }
+    // An alert ends the handshake until both sides' Finished are seen (after them: close_notify…).
+    if (alerts && h.alert === '' && h.finishes < 2) {
+      h.alert = `${fromServer ? 'server' : 'client'} ${alerts.split('|')[0]}`;
+      h.alertUs = us;
+    }
+    if (typeList.includes(20)) h.finishes++;
     if (fromServer && typeList.includes(20) && h.finishedUs === 0) h.finishedUs = us;
-    // An alert ends the handshake only before the server's Finished (after it: close_notify, decrypted).
-    if (alerts && h.alert === '' && h.finishedUs === 0) h.alert = `${fromServer ? 'server' : 'client'} ${alerts.split('|')[0]}`;
   }
   return out;
 }

@@ -99,6 +99,12 @@ class TlsConnection implements StreamConsumer {
   /** The capture time of the last record, and of the first time a secret was not in the key log. */
   private lastUs = 0;
   private firstMissUs = 0;
+  /** TLS 1.3: the capture time of the server's Finished (decrypted), 0 before. */
+  private serverFinishedUs = 0;
+  /** The end of a handshake completed while its entry waits for the secrets (see `completed`), 0 when none. */
+  private deferredEndUs = 0;
+  /** Waiting for the secrets was given up (too long, too much held). */
+  private gaveUp = false;
   /** Records waiting for the key log. */
   private held: Held[] = [];
   private heldBytes = 0;
@@ -168,6 +174,7 @@ class TlsConnection implements StreamConsumer {
     if (reason === 'rst' || reason === 'evicted') this.gapped = true;
     // A last look for the secrets of what is held (the client may have written them just now).
     if (this.held.length > 0) this.retry(true);
+    if (this.deferredEndUs > 0) this.finish(this.deferredEndUs, true);
     this.finish(tsUs, false);
     this.inner?.end(reason, tsUs);
   }
@@ -187,17 +194,17 @@ class TlsConnection implements StreamConsumer {
 
   /** Whether records that cannot be read yet are worth holding: the secrets may still reach the key log. */
   private mayWait(nowUs: number): boolean {
-    if (!this.waiting() || !this.keys.following || !this.sh || !suiteCrypto(this.sh.cipher) || this.alert) return false;
+    if (this.gaveUp || !this.waiting() || !this.keys.following || !this.sh || !suiteCrypto(this.sh.cipher) || this.alert) return false;
     return nowUs - this.firstMissUs <= HOLD_US;
   }
 
   private giveUpWaiting(): void {
+    this.gaveUp = true;
     this.held = [];
     this.heldBytes = 0;
-    for (const side of this.sides) {
-      side.awaiting = null;
-      if (!side.cipher && this.emitted) this.stopReading(side);
-    }
+    for (const side of this.sides) side.awaiting = null;
+    if (this.deferredEndUs > 0) this.finish(this.deferredEndUs, true);
+    for (const side of this.sides) if (!side.cipher && this.emitted) this.stopReading(side);
   }
 
   private lose(side: Side): void {
@@ -230,10 +237,15 @@ class TlsConnection implements StreamConsumer {
     }
     // Not decryptable (yet): what the record's place says about the handshake, then hold it if the keys may come.
     this.opaque(side, tsUs);
-    if (this.mayWait(tsUs) && this.heldBytes + end - start <= MAX_HELD_BYTES && this.held.length < MAX_HELD_RECORDS) {
-      this.held.push({ dir: side.dir, type, version, body: Buffer.from(buf.subarray(start, end)), tsUs });
-      this.heldBytes += end - start;
-    } else if (this.emitted) this.stopReading(side);
+    if (this.mayWait(tsUs)) {
+      if (this.heldBytes + end - start <= MAX_HELD_BYTES && this.held.length < MAX_HELD_RECORDS) {
+        this.held.push({ dir: side.dir, type, version, body: Buffer.from(buf.subarray(start, end)), tsUs });
+        this.heldBytes += end - start;
+        return;
+      }
+      this.giveUpWaiting(); // more than can be held: for this connection the secrets come too late
+    }
+    if (this.emitted) this.stopReading(side);
   }
 
   private open(side: Side, type: number, version: number, buf: Buffer, start: number, end: number, tsUs: number): void {
@@ -263,8 +275,18 @@ class TlsConnection implements StreamConsumer {
     if (this.emitted) return;
     if (this.isClient(side)) {
       // TLS 1.3: the client's second flight answers the server's whole first flight.
-      if (this.tls13 && this.sh) this.finish(this.lastServerUs, true);
-    } else if (!this.tls13 && side.ccs) this.finish(tsUs, true); // TLS 1.2: the server's Finished
+      if (this.tls13 && this.sh) this.completed(this.serverFinishedUs > 0 ? this.serverFinishedUs : this.lastServerUs);
+    } else if (!this.tls13 && side.ccs) this.completed(tsUs); // TLS 1.2: the server's Finished
+  }
+
+  /**
+   * The handshake completed, as far as records that cannot be read tell. While their secrets may
+   * still reach the key log, the entry waits for them (decrypted, it says more: TLS 1.3's ALPN
+   * and certificate, or the client's refusal); it is emitted when they come or are given up on.
+   */
+  private completed(endUs: number): void {
+    if (this.mayWait(this.lastUs)) this.deferredEndUs = endUs;
+    else this.finish(endUs, true);
   }
 
   private content(side: Side, type: number, buf: Buffer, start: number, end: number, tsUs: number): void {
@@ -370,9 +392,16 @@ class TlsConnection implements StreamConsumer {
         return;
       }
       case HandshakeType.Finished:
-        // TLS 1.3: after its Finished a side protects its records with its application traffic secret.
-        if (this.tls13 && side.cipher) this.install(side, client ? 'clientTraffic' : 'serverTraffic');
-        if (!client) this.finish(tsUs, true);
+        if (!this.tls13) {
+          if (!client) this.finish(tsUs, true);
+          return;
+        }
+        // TLS 1.3: after its Finished a side protects its records with its application traffic
+        // secret. The server's ends the latency; the client's (it took the server's flight, an
+        // alert instead would refuse it) completes the handshake.
+        if (side.cipher) this.install(side, client ? 'clientTraffic' : 'serverTraffic');
+        if (!client) this.serverFinishedUs = tsUs;
+        else this.finish(this.serverFinishedUs > 0 ? this.serverFinishedUs : tsUs, true);
         return;
       case HandshakeType.KeyUpdate:
         side.cipher?.update();
