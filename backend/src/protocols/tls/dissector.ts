@@ -7,8 +7,9 @@
  * (operation `handshake`, target the SNI) starts at the ClientHello's first record and ends at the
  * server's Finished: in TLS ≤ 1.2 the first record after the server's ChangeCipherSpec; in TLS 1.3
  * the record that carries it when decrypting, else the last server record before the client's
- * second flight. An alert before that ends it failed, with the alert as its status; a connection
- * that ends first gives an entry with no response.
+ * second flight. The handshake completes there (TLS 1.3: with the client's Finished, decrypted, or
+ * its second flight); an alert before that ends it failed, with the alert as its status and its
+ * time as the end; a connection that ends first gives an entry with no response.
  *
  * With the connection's secrets in a key log (keylog.ts), every record is authenticated and
  * decrypted (crypto.ts); application data goes to an inner stream that detection and the other
