@@ -52,6 +52,14 @@ export function followKeyLogs(files: readonly string[]): void {
   for (const f of files) processKeyLog.addFile(f);
 }
 
+/** One line a key log followed: its path and counts, never its contents ('' when none is). */
+export function keyLogReport(): string {
+  return processKeyLog
+    .status()
+    .map((k) => `  TLS key log ${k.path}: ${k.secrets} secrets, ${k.badLines} unreadable lines${k.error ? `, cannot read it: ${k.error}` : ''}\n`)
+    .join('');
+}
+
 export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('--json', 'write entries to stdout, one JSON object a line, instead of the store')

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { defaultLiveOptions, type LiveOptions } from '../capture/live.js';
 import { addTapTargetOptions, setupKube, tapTargetOptionsFrom, type TapChange } from '../k8s/index.js';
 import { LiveAgent } from '../agent/live-agent.js';
-import { addCommonOptions, byteCount, followKeyLogs, pipelineOptions, positiveInt, sinkChoice, type CommonOptions } from '../agent/options.js';
+import { addCommonOptions, byteCount, followKeyLogs, keyLogReport, pipelineOptions, positiveInt, sinkChoice, type CommonOptions } from '../agent/options.js';
 import { formatCounters } from '../agent/report.js';
 import { openSink } from '../agent/sinks.js';
 
@@ -92,7 +92,7 @@ async function runAgent(o: AgentOptions): Promise<number> {
   };
   if (follow) kube.targets!.on('change', onChange);
   const stats = o.statsInterval
-    ? setInterval(() => process.stderr.write(`${formatCounters(agent.counters(), agent.captureStats())}\n`), o.statsInterval * 1000)
+    ? setInterval(() => process.stderr.write(`${formatCounters(agent.counters(), agent.captureStats())}\n${keyLogReport()}`), o.statsInterval * 1000)
     : undefined;
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -104,6 +104,6 @@ async function runAgent(o: AgentOptions): Promise<number> {
   await agent.stop();
   await out.close();
   await kube.stop();
-  process.stderr.write(`tapline agent: stopped\n${formatCounters(agent.counters(), agent.captureStats())}\n`);
+  process.stderr.write(`tapline agent: stopped\n${formatCounters(agent.counters(), agent.captureStats())}\n${keyLogReport()}`);
   return 0;
 }

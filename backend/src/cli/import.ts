@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { importCaptureFile } from '../agent/import-file.js';
-import { addCommonOptions, followKeyLogs, pipelineOptions, sinkChoice, type CommonOptions } from '../agent/options.js';
+import { addCommonOptions, followKeyLogs, keyLogReport, pipelineOptions, sinkChoice, type CommonOptions } from '../agent/options.js';
 import { formatCounters } from '../agent/report.js';
 import { openSink } from '../agent/sinks.js';
 
@@ -57,7 +57,7 @@ async function runImport(file: string, o: ImportOptions): Promise<number> {
   const c = result.counters;
   process.stderr.write(
     `tapline import: ${file}: ${c.entries} entries from ${c.packets} packets in ${seconds.toFixed(2)} s ` +
-      `(${Math.round(c.packets / Math.max(seconds, 1e-6))} packets/s) into ${out.describe}\n${formatCounters(c)}\n`,
+      `(${Math.round(c.packets / Math.max(seconds, 1e-6))} packets/s) into ${out.describe}\n${formatCounters(c)}\n${keyLogReport()}`,
   );
   if (result.error) {
     process.stderr.write(`tapline import: ${result.error.message}; the entries before it were imported\n`);

@@ -23,6 +23,7 @@ import { tlsDissectorWith } from '../../src/protocols/tls/dissector.js';
 import { KeyLog } from '../../src/protocols/tls/keylog.js';
 import type { PipelineCounters } from '../../src/agent/pipeline.js';
 import { tempFile } from '../agent/run.js';
+import { taplineRun } from '../hub/processes.js';
 import { Nginx } from '../agent/nginx.js';
 import { Tcpdump, tsharkAvailable } from '../agent/traffic.js';
 import {
@@ -271,3 +272,24 @@ test('a key log file followed as it grows: secrets appended after it was added a
   const used = text.split('\n').filter((l) => /^(CLIENT_RANDOM|(CLIENT|SERVER)_(HANDSHAKE_TRAFFIC_SECRET|TRAFFIC_SECRET_0)) /.test(l));
   assert.deepEqual(k.status(), [{ path: grown, secrets: used.length, badLines: 0, error: '' }]);
 });
+
+test('tapline import --tls-keylog: the command decrypts with the file and says what it read of it', async () => {
+  const { code, stdout, stderr } = await taplineRun(['import', '--json', '--no-progress', '--tls-keylog', keylog, capture]);
+  assert.equal(code, 0, stderr);
+  const lines = stdout.split('\n').filter((l) => l !== '');
+  const entries = lines.map((l) => JSON.parse(l) as { protocol: string; fields: Record<string, number>; dst: { port: number } });
+  assert.equal(entries.filter((e) => e.protocol === 'http' && e.fields['tls.decrypted'] === 1).length, 13);
+  assert.equal(entries.filter((e) => e.protocol === 'tls').length, 14);
+  assert.match(stderr, new RegExp(`TLS key log ${keylog}: \\d+ secrets, 0 unreadable lines`));
+  // s_server -www's status page prints its session's Master-Key: the peer's own payload, left out here.
+  assertNoKeyMaterial(lines.filter((_l, i) => entries[i].dst.port !== expired.port).join('\n') + stderr);
+  assert.match(lines.filter((_l, i) => entries[i].dst.port === expired.port).join('\n'), /Master-Key/);
+});
+
+/** No secret of the test's key log, whole or in part, in `text`. */
+function assertNoKeyMaterial(text: string): void {
+  for (const line of readFileSync(keylog, 'latin1').split('\n')) {
+    const secret = line.split(' ')[2];
+    if (secret && /^[0-9a-f]{64,}$/i.test(secret)) assert.ok(!text.toLowerCase().includes(secret.slice(0, 32).toLowerCase()), 'key material in the output');
+  }
+}
