@@ -220,3 +220,14 @@ test('the cipher suite names are OpenSSL\'s IANA names (openssl ciphers -stdname
   assert.ok(checked >= 30, `${checked} names checked`);
   assert.equal(cipherSuiteName(0x1234), '0x1234');
 });
+
+test('a followed key log that never gets a connection\'s secrets: the handshake entry still comes, complete, nothing decrypted', () => {
+  for (const session of [tls12, tls13]) {
+    const file = join(dir, 'never.log');
+    writeFileSync(file, '# secrets of other connections only\n');
+    const k = new KeyLog();
+    k.addFile(file);
+    const { exchanges } = dissect(session.chunks, [httpDissector, tlsDissectorWith(k)]);
+    assert.deepEqual(exchanges.map((e) => `${e.protocol} ${e.x.target} ${e.x.unanswered} ${e.x.fields['tls.decrypted']}`), ['tls wire.tapline.test false 0']);
+  }
+});

@@ -48,6 +48,13 @@ const MAX_HANDSHAKE_MESSAGE = 256 * 1024;
 const HOLD_US = 3e6;
 const MAX_HELD_RECORDS = 64;
 const MAX_HELD_BYTES = 256 * 1024;
+/** Held by all the connections of one dissector at once; beyond, a connection gives up waiting. */
+const MAX_HELD_TOTAL = 64 << 20;
+
+/** The bytes a dissector's connections hold for the key log, together. */
+interface HeldBudget {
+  bytes: number;
+}
 
 /** The mark on the entries found in decrypted plaintext (and on a handshake whose records authenticated). */
 export const DECRYPTED_FIELD = 'tls.decrypted';
@@ -125,6 +132,7 @@ class TlsConnection implements StreamConsumer {
     private readonly ctx: DissectorContext,
     private readonly clientDir: Direction,
     private readonly keys: KeySource,
+    private readonly budget: HeldBudget,
   ) {}
 
   data(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void {
@@ -176,6 +184,7 @@ class TlsConnection implements StreamConsumer {
     // A last look for the secrets of what is held (the client may have written them just now).
     if (this.held.length > 0) this.retry(true);
     if (this.deferredEndUs > 0) this.finish(this.deferredEndUs, true);
+    this.release();
     this.finish(tsUs, false);
     this.inner?.end(reason, tsUs);
   }
@@ -186,6 +195,12 @@ class TlsConnection implements StreamConsumer {
       if (this.held.length > 0 && !this.mayWait(nowUs)) this.giveUpWaiting();
     }
     this.inner?.tick(nowUs);
+  }
+
+  private release(): void {
+    this.budget.bytes -= this.heldBytes;
+    this.held = [];
+    this.heldBytes = 0;
   }
 
   /** Whether a secret the connection needs is not in the key log (yet). */
@@ -201,8 +216,7 @@ class TlsConnection implements StreamConsumer {
 
   private giveUpWaiting(): void {
     this.gaveUp = true;
-    this.held = [];
-    this.heldBytes = 0;
+    this.release();
     for (const side of this.sides) side.awaiting = null;
     if (this.deferredEndUs > 0) this.finish(this.deferredEndUs, true);
     for (const side of this.sides) if (!side.cipher && this.emitted) this.stopReading(side);
@@ -239,9 +253,11 @@ class TlsConnection implements StreamConsumer {
     // Not decryptable (yet): what the record's place says about the handshake, then hold it if the keys may come.
     this.opaque(side, tsUs);
     if (this.mayWait(tsUs)) {
-      if (this.heldBytes + end - start <= MAX_HELD_BYTES && this.held.length < MAX_HELD_RECORDS) {
+      const n = end - start;
+      if (this.heldBytes + n <= MAX_HELD_BYTES && this.held.length < MAX_HELD_RECORDS && this.budget.bytes + n <= MAX_HELD_TOTAL) {
         this.held.push({ dir: side.dir, type, version, body: Buffer.from(buf.subarray(start, end)), tsUs });
-        this.heldBytes += end - start;
+        this.heldBytes += n;
+        this.budget.bytes += n;
         return;
       }
       this.giveUpWaiting(); // more than can be held: for this connection the secrets come too late
@@ -436,8 +452,7 @@ class TlsConnection implements StreamConsumer {
     }
     // Both sides' held records, in the order they were captured (those still unreadable are held again).
     const held = this.held;
-    this.held = [];
-    this.heldBytes = 0;
+    this.release();
     this.replaying = true;
     for (const h of held) this.record(this.sides[h.dir], h.type, h.version, h.body, 0, h.body.length, h.tsUs);
     this.replaying = false;
@@ -610,6 +625,7 @@ function represent(e: Entry): Section[] {
 
 /** The TLS dissector reading secrets from `keys` (the built-in one reads the process's key logs). */
 export function tlsDissectorWith(keys: KeySource): Dissector {
+  const budget: HeldBudget = { bytes: 0 };
   return {
     protocol: 'tls',
     longName: 'Transport Layer Security',
@@ -645,7 +661,7 @@ export function tlsDissectorWith(keys: KeySource): Dissector {
     secrets: ['key material: the key log files (--tls-keylog) are read into memory only, never stored, logged or served'],
     stream: {
       detect,
-      open: (ctx, clientDir) => new TlsConnection(ctx, clientDir, keys),
+      open: (ctx, clientDir) => new TlsConnection(ctx, clientDir, keys, budget),
     },
     outcome: tlsOutcome,
     represent,
