@@ -4,6 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { defaultConnectionLimits } from '../net/connections.js';
 import { defaultFlowLimits } from '../net/flows.js';
 import { defaultDissectorLimits } from '../protocols/dissector.js';
+import { processKeyLog } from '../protocols/tls/keylog.js';
 import type { PipelineOptions } from './pipeline.js';
 import type { SinkChoice } from './sinks.js';
 
@@ -20,6 +21,7 @@ export interface CommonOptions {
   unansweredTimeout: number;
   maxConnections: number;
   maxUdpFlows: number;
+  tlsKeylog: string[];
 }
 
 export function byteCount(value: string): number {
@@ -37,6 +39,27 @@ export function positiveInt(value: string): number {
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
+/** `--tls-keylog FILE` (for `tapline up` too): the TLS dissector decrypts with the secrets these files hold. */
+export const tlsKeyLogOption = [
+  '--tls-keylog <file>',
+  'decrypt TLS with the secrets of this key log (SSLKEYLOGFILE format), followed as it grows (repeatable)',
+  collect,
+  [] as string[],
+] as const;
+
+/** Makes the process's TLS dissector read these key logs (processKeyLog, protocols/tls/keylog.ts). */
+export function followKeyLogs(files: readonly string[]): void {
+  for (const f of files) processKeyLog.addFile(f);
+}
+
+/** One line a key log followed: its path and counts, never its contents ('' when none is). */
+export function keyLogReport(): string {
+  return processKeyLog
+    .status()
+    .map((k) => `  TLS key log ${k.path}: ${k.secrets} secrets, ${k.badLines} unreadable lines${k.error ? `, cannot read it: ${k.error}` : ''}\n`)
+    .join('');
+}
+
 export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('--json', 'write entries to stdout, one JSON object a line, instead of the store')
@@ -50,7 +73,8 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--redact-param <name>', 'also redact this query parameter (repeatable)', collect, [])
     .option('--unanswered-timeout <seconds>', 'emit requests without a response after this long', positiveInt, defaultDissectorLimits.unansweredTimeoutUs / 1e6)
     .option('--max-connections <n>', 'connections tracked at once (least recently used evicted)', positiveInt, defaultConnectionLimits.maxConnections)
-    .option('--max-udp-flows <n>', 'UDP flows tracked at once (least recently used evicted)', positiveInt, defaultFlowLimits.maxFlows);
+    .option('--max-udp-flows <n>', 'UDP flows tracked at once (least recently used evicted)', positiveInt, defaultFlowLimits.maxFlows)
+    .option(...tlsKeyLogOption);
 }
 
 export function pipelineOptions(o: CommonOptions): Partial<PipelineOptions> {

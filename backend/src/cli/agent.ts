@@ -11,7 +11,7 @@ import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { defaultLiveOptions, type LiveOptions } from '../capture/live.js';
 import { addTapTargetOptions, setupKube, tapTargetOptionsFrom, type TapChange } from '../k8s/index.js';
 import { LiveAgent } from '../agent/live-agent.js';
-import { addCommonOptions, byteCount, pipelineOptions, positiveInt, sinkChoice, type CommonOptions } from '../agent/options.js';
+import { addCommonOptions, byteCount, followKeyLogs, keyLogReport, pipelineOptions, positiveInt, sinkChoice, type CommonOptions } from '../agent/options.js';
 import { formatCounters } from '../agent/report.js';
 import { openSink } from '../agent/sinks.js';
 
@@ -72,6 +72,7 @@ async function runAgent(o: AgentOptions): Promise<number> {
     throw err;
   }
   const first = live(follow ? kube.targets!.state : undefined);
+  followKeyLogs(o.tlsKeylog);
   const agent = new LiveAgent(first, out.sink, { ...pipelineOptions(o), enrich: (e) => kube.enricher.enrich(e) });
   try {
     agent.start();
@@ -92,7 +93,7 @@ async function runAgent(o: AgentOptions): Promise<number> {
   };
   if (follow) kube.targets!.on('change', onChange);
   const stats = o.statsInterval
-    ? setInterval(() => process.stderr.write(`${formatCounters(agent.counters(), agent.captureStats())}\n`), o.statsInterval * 1000)
+    ? setInterval(() => process.stderr.write(`${formatCounters(agent.counters(), agent.captureStats())}\n${keyLogReport()}`), o.statsInterval * 1000)
     : undefined;
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -104,6 +105,6 @@ async function runAgent(o: AgentOptions): Promise<number> {
   await agent.stop();
   await out.close();
   await kube.stop();
-  process.stderr.write(`tapline agent: stopped\n${formatCounters(agent.counters(), agent.captureStats())}\n`);
+  process.stderr.write(`tapline agent: stopped\n${formatCounters(agent.counters(), agent.captureStats())}\n${keyLogReport()}`);
   return 0;
 }

@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { importCaptureFile } from '../agent/import-file.js';
-import { addCommonOptions, pipelineOptions, sinkChoice, type CommonOptions } from '../agent/options.js';
+import { addCommonOptions, followKeyLogs, keyLogReport, pipelineOptions, sinkChoice, type CommonOptions } from '../agent/options.js';
 import { formatCounters } from '../agent/report.js';
 import { openSink } from '../agent/sinks.js';
 
@@ -31,6 +31,7 @@ export function registerImport(program: Command): void {
 async function runImport(file: string, o: ImportOptions): Promise<number> {
   const size = (await stat(file).catch(() => undefined))?.size;
   if (size === undefined) throw new Error(`cannot read ${file}: no such file`);
+  followKeyLogs(o.tlsKeylog);
   const out = await openSink(sinkChoice(o));
   const showBar = o.progress && process.stderr.isTTY === true;
   const bar = new cliProgress.SingleBar(
@@ -57,7 +58,7 @@ async function runImport(file: string, o: ImportOptions): Promise<number> {
   const c = result.counters;
   process.stderr.write(
     `tapline import: ${file}: ${c.entries} entries from ${c.packets} packets in ${seconds.toFixed(2)} s ` +
-      `(${Math.round(c.packets / Math.max(seconds, 1e-6))} packets/s) into ${out.describe}\n${formatCounters(c)}\n`,
+      `(${Math.round(c.packets / Math.max(seconds, 1e-6))} packets/s) into ${out.describe}\n${formatCounters(c)}\n${keyLogReport()}`,
   );
   if (result.error) {
     process.stderr.write(`tapline import: ${result.error.message}; the entries before it were imported\n`);

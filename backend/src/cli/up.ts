@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { LiveAgent } from '../agent/live-agent.js';
+import { followKeyLogs, tlsKeyLogOption } from '../agent/options.js';
+import { processKeyLog } from '../protocols/tls/keylog.js';
 import { addTapTargetOptions, setupKube, tapTargetOptionsFrom, type TapChange } from '../k8s/index.js';
 import { defaultLiveOptions, type LiveOptions } from '../capture/live.js';
 import { CaptureError } from '../capture/errors.js';
@@ -31,6 +33,7 @@ interface UpOptions extends HubCliOptions, RetentionCliOptions {
   agentName: string;
   kubeconfig?: string;
   context?: string;
+  tlsKeylog: string[];
 }
 
 const collect = (v: string, acc: string[] | undefined) => [...(acc ?? []), v];
@@ -45,7 +48,8 @@ export function registerUp(program: Command): void {
       .option('-i, --interface <name>', 'capture on this interface (repeatable); default: on a cluster node (--node-name), the targeted pods\' interfaces, else lo', collect)
       .option('--bpf <filter>', 'capture filter (pcap-filter); the hub\'s own port is always left out', 'tcp or udp')
       .option('--no-capture', 'store and hub only (no packet capture)')
-      .option('--agent-name <name>', 'name written into every entry', hostname()),
+      .option('--agent-name <name>', 'name written into every entry', hostname())
+      .option(...tlsKeyLogOption),
   ))).action(async (o: UpOptions) => {
     const log = createLogger('up');
     const store = openStore({ kind: 'embedded', dataDir: o.data });
@@ -63,6 +67,7 @@ export function registerUp(program: Command): void {
             filter: `(${o.bpf}) and (${t.bpfFilter}) and ${own}`, promiscuous: t.promiscuous }
         : { ...defaultLiveOptions, interfaces: o.interface?.length ? o.interface : ['lo'], filter: `(${o.bpf}) and ${own}` };
     let capturing = live(targets?.state);
+    followKeyLogs(o.tlsKeylog);
     const describe = () => (capturing.interfaces.length ? capturing.interfaces.join(', ') : 'nothing yet (no pod targeted)');
     const writer = await EntryWriter.create(store, { flushIntervalMs: 100, logger: log });
     const onTargets = (t: TapChange) => {
@@ -92,6 +97,8 @@ export function registerUp(program: Command): void {
           drops: (c?.sinkDrops ?? 0) + pcapDrops + writer.counters.dropped,
           written: writer.counters.written,
           queued: writer.queued,
+          // Paths and counts only: the secrets never leave the key log reader.
+          tlsKeyLogs: processKeyLog.status(),
         };
       },
     });

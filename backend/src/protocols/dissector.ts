@@ -10,7 +10,7 @@
  * the same with the datagrams of a UDP flow. Either emits exchanges, which the agent turns into
  * entries (ids, endpoints, outcome, redaction, names).
  */
-import type { Body, Entry, HeaderList, Outcome, Transport } from '../entries/entry.js';
+import type { Body, Entry, HeaderList, Outcome, ProtocolFields, Transport } from '../entries/entry.js';
 import type { ConnectionInfo, DatagramConsumer, Direction, StreamConsumer } from '../net/stream.js';
 
 export type { DatagramConsumer } from '../net/stream.js';
@@ -84,6 +84,12 @@ export interface DissectorContext {
    * to the consumer returned. Null when no registered protocol has that name.
    */
   handOff(protocol: string, clientDir: Direction, handshake?: Handshake): StreamConsumer | null;
+  /**
+   * A consumer for a byte stream carried inside this connection (TLS plaintext, a tunnel):
+   * detection runs over it as over a new connection of the same endpoints, and every exchange
+   * found in it carries `marks` besides its own fields (`tls.decrypted`).
+   */
+  inner(marks: ProtocolFields): StreamConsumer;
 }
 
 /** What `detect` concluded about the bytes one direction sent first. */

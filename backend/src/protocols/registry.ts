@@ -6,6 +6,7 @@
  * Detection: every new TCP connection (UDP flow) is offered to each stream (datagram) dissector,
  * those whose ports match first, until one recognises the first bytes of either direction.
  */
+import type { ProtocolFields } from '../entries/entry.js';
 import { TaplineError } from '../errors.js';
 import type { ConnectionInfo, Direction, EndReason, StreamConsumer, StreamConsumerFactory } from '../net/stream.js';
 import {
@@ -29,6 +30,7 @@ import { mqttDissector } from './mqtt/dissector.js';
 import { mysqlDissector } from './mysql/dissector.js';
 import { websocketDissector } from './websocket/dissector.js';
 import { redisDissector } from './redis/dissector.js';
+import { tlsDissector } from './tls/dissector.js';
 import { postgresDissector } from './postgres/dissector.js';
 
 export const builtinDissectors: readonly Dissector[] = [
@@ -42,6 +44,7 @@ export const builtinDissectors: readonly Dissector[] = [
   graphqlDissector,
   redisDissector,
   postgresDissector,
+  tlsDissector,
 ];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
@@ -163,20 +166,26 @@ export class Dissectors {
   /** The UDP flow table's consumer factory. */
   readonly openFlow = (flow: ConnectionInfo): DatagramConsumer => new DetectingFlow(this, flow, candidates(this.datagramDissectors, flow));
 
-  private context(d: Dissector, conn: ConnectionInfo, handshake: Handshake | null = null): DissectorContext {
+  /**
+   * `marks`: fields every exchange gets besides its own (those of an inner stream, see `inner`);
+   * `handshake`: what handed the connection over, when a handshake did (HTTP/1.1 Upgrade).
+   */
+  private context(d: Dissector, conn: ConnectionInfo, marks: ProtocolFields | null, handshake: Handshake | null = null): DissectorContext {
     const counters = this.protocolCounters[d.protocol];
     counters.connections++;
     const carried = this.carriedBy.get(d.protocol);
+    const emit: DissectorContext['emit'] = carried === undefined ? (x) => this.onExchange(x, conn, d) : (x) => this.emitCarrying(x, conn, d, carried);
     return {
       conn,
       limits: this.limits,
       counters,
       handshake,
-      emit: carried === undefined ? (x) => this.onExchange(x, conn, d) : (x) => this.emitCarrying(x, conn, d, carried),
+      emit: marks ? (x) => emit({ ...x, fields: { ...x.fields, ...marks } }) : emit,
       handOff: (name, clientDir, next) => {
         const to = this.dissectors.find((n) => n.protocol === name && n.stream);
-        return to ? this.claimStream(to, conn, clientDir, next) : null;
+        return to ? this.claimStream(to, conn, clientDir, marks, next) : null;
       },
+      inner: (innerMarks) => new DetectingStream(this, conn, candidates(this.streamDissectors, conn), { ...marks, ...innerMarks }),
     };
   }
 
@@ -192,14 +201,14 @@ export class Dissectors {
     return this.onExchange(x, conn, carrier);
   }
 
-  /** Hands a connection to a stream dissector (after a handshake, when `handshake` is given). */
-  claimStream(d: Dissector, conn: ConnectionInfo, clientDir: Direction, handshake?: Handshake): StreamConsumer {
-    return d.stream!.open(this.context(d, conn, handshake), clientDir);
+  /** Hands a connection (or a stream inside one, with its `marks`) to a stream dissector; after a handshake, when one is given. */
+  claimStream(d: Dissector, conn: ConnectionInfo, clientDir: Direction, marks: ProtocolFields | null = null, handshake?: Handshake): StreamConsumer {
+    return d.stream!.open(this.context(d, conn, marks, handshake ?? null), clientDir);
   }
 
   /** Hands a flow to a datagram dissector. */
   claimFlow(d: Dissector, flow: ConnectionInfo, clientDir: Direction): DatagramConsumer {
-    return d.datagram!.open(this.context(d, flow), clientDir);
+    return d.datagram!.open(this.context(d, flow, null), clientDir);
   }
 }
 
@@ -236,6 +245,7 @@ class DetectingStream implements StreamConsumer {
     private readonly dissectors: Dissectors,
     private readonly conn: ConnectionInfo,
     private readonly list: readonly Dissector[],
+    private readonly marks: ProtocolFields | null = null,
   ) {}
 
   data(dir: Direction, buf: Buffer, start: number, end: number, tsUs: number): void {
@@ -252,7 +262,7 @@ class DetectingStream implements StreamConsumer {
     } else this.probeTs[dir] = tsUs;
     const found = detect(this.list, 'stream', b, s, e, this.conn, dir);
     if (found !== null && found !== 'more') {
-      this.inner = this.dissectors.claimStream(found.claim, this.conn, found.clientDir);
+      this.inner = this.dissectors.claimStream(found.claim, this.conn, found.clientDir, this.marks);
       this.probe[dir] = null;
       if (held) {
         // The held bytes first, with their own capture time, then this chunk whole.

@@ -17,8 +17,11 @@ export class Nginx {
     private readonly dir: string,
   ) {}
 
-  /** Starts nginx serving `files` (name → content) with gzip for HTML; resolves once it answers. */
-  static async start(files: Record<string, string>): Promise<Nginx> {
+  /**
+   * Starts nginx serving `files` (name → content) with gzip for HTML, over TLS 1.2 and 1.3 with
+   * `tls`'s certificate when given; resolves once it answers.
+   */
+  static async start(files: Record<string, string>, tls?: { cert: string; key: string }): Promise<Nginx> {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'tapline-nginx-'));
     const root = join(dir, 'www');
@@ -38,7 +41,8 @@ http {
   types { text/html html; }
   gzip on; gzip_min_length 20; gzip_types text/html;
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${tls ? ' ssl' : ''};
+    ${tls ? `ssl_certificate ${tls.cert}; ssl_certificate_key ${tls.key}; ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:tls:1m;` : ''}
     root ${root};
     keepalive_requests 1000000;
   }
@@ -49,7 +53,7 @@ http {
     const probe = Object.keys(files)[0];
     await waitFor('nginx to answer', async () => {
       if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}`);
-      return run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}/${probe}`]).then(() => true, () => false);
+      return run('curl', ['-sk', '-o', '/dev/null', `${tls ? 'https' : 'http'}://127.0.0.1:${port}/${probe}`]).then(() => true, () => false);
     });
     return n;
   }

@@ -218,6 +218,9 @@ function feed(chunks: Array<{ fromClient: boolean; bytes: Uint8Array }>): { exch
       return `${exchanges.length}`;
     },
     handOff: () => null,
+    inner: () => {
+      throw new Error('no stream is carried inside these connections');
+    },
     handshake: null,
   };
   const consumer = postgresDissector.stream!.open(ctx, 0);

@@ -35,6 +35,9 @@ function open(deflate: boolean) {
       return String(exchanges.length);
     },
     handOff: () => null,
+    inner: () => {
+      throw new Error('no stream is carried inside these connections');
+    },
   };
   return { consumer: websocketDissector.stream!.open(ctx, 0), exchanges, counters };
 }
