@@ -70,6 +70,12 @@ export interface DissectorContext {
    * to the consumer returned. Null when no registered protocol has that name.
    */
   handOff(protocol: string, clientDir: Direction): StreamConsumer | null;
+  /**
+   * Emits an exchange as an entry of a protocol this one carries (gRPC calls inside HTTP/2): that
+   * protocol's outcome, redaction and views apply. False (nothing emitted) when no registered
+   * protocol of that name declares this one as its `carrier`.
+   */
+  emitAs(protocol: string, exchange: Exchange): boolean;
 }
 
 /** What `detect` concluded about the bytes one direction sent first. */
@@ -141,6 +147,11 @@ export interface Dissector {
   readonly secrets: readonly string[];
   readonly stream?: StreamDissector;
   readonly datagram?: DatagramDissector;
+  /**
+   * A protocol found only inside another's traffic (gRPC in HTTP/2) has no detection of its own:
+   * the carrier's dissector emits its entries (`DissectorContext.emitAs`), over the carrier's transports.
+   */
+  readonly carrier?: { protocol: string; transports: readonly Transport[] };
   /** The outcome class of an exchange from the protocol's own codes. */
   outcome(x: Exchange): Outcome;
   /**
@@ -154,6 +165,7 @@ export interface Dissector {
 
 /** The transports a dissector handles. */
 export function transportsOf(d: Dissector): Transport[] {
+  if (d.carrier) return [...d.carrier.transports];
   const t: Transport[] = [];
   if (d.stream) t.push('tcp');
   if (d.datagram) t.push('udp');

@@ -20,9 +20,11 @@ import {
   type ProtocolCounters,
 } from './dissector.js';
 import { dnsDissector } from './dns/dissector.js';
+import { grpcDissector } from './grpc/dissector.js';
 import { httpDissector } from './http/dissector.js';
+import { http2Dissector } from './http2/dissector.js';
 
-export const builtinDissectors: readonly Dissector[] = [httpDissector, dnsDissector];
+export const builtinDissectors: readonly Dissector[] = [httpDissector, dnsDissector, http2Dissector, grpcDissector];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
 const PROTOCOL_NAME = /^[a-z][a-z0-9-]*$/;
@@ -48,7 +50,7 @@ export class ProtocolRegistry {
   register(d: Dissector): void {
     if (!PROTOCOL_NAME.test(d.protocol)) throw new ProtocolRegistryError(`protocol name ${JSON.stringify(d.protocol)} is not a lowercase keyword`);
     if (this.byName.has(d.protocol)) throw new ProtocolRegistryError(`protocol ${JSON.stringify(d.protocol)} is registered already`);
-    if (!d.stream && !d.datagram) throw new ProtocolRegistryError(`protocol ${d.protocol} has neither a stream nor a datagram dissector`);
+    if (!d.stream && !d.datagram && !d.carrier) throw new ProtocolRegistryError(`protocol ${d.protocol} has neither a stream nor a datagram dissector`);
     for (const f of d.fields) {
       if (!f.name.startsWith(`${d.protocol}.`)) {
         throw new ProtocolRegistryError(`field ${JSON.stringify(f.name)} of ${d.protocol} must start with "${d.protocol}."`);
@@ -141,6 +143,13 @@ export class Dissectors {
       handOff: (name, clientDir) => {
         const next = this.dissectors.find((n) => n.protocol === name && n.stream);
         return next ? this.claimStream(next, conn, clientDir) : null;
+      },
+      emitAs: (name, x) => {
+        const carried = this.dissectors.find((n) => n.protocol === name && n.carrier?.protocol === d.protocol);
+        if (!carried) return false;
+        this.protocolCounters[name].exchanges++;
+        this.onExchange(x, conn, carried);
+        return true;
       },
     };
   }
