@@ -56,6 +56,7 @@ export function grpcExchange(stream: Http2Stream, x: Exchange): Exchange {
     'grpc.response_encoding': fieldValue(stream.response, 'grpc-encoding') ?? '',
     'grpc.stream_id': stream.id,
     'grpc.trailers': regularCount(stream.trailers),
+    'grpc.rst_code': stream.rstCode,
   };
   if (x.status !== 0) fields['grpc.http_status'] = x.status;
   if (status >= 0) fields['grpc.status'] = status;

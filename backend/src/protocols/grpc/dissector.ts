@@ -50,6 +50,7 @@ function represent(e: Entry): Section[] {
       ['Stream', f['grpc.stream_id'] ?? ''],
       ['Status', typeof status === 'number' ? `${status} ${grpcStatusName(status)}` : e.unanswered ? 'no response' : 'none (no grpc-status)'],
       ['Message', f['grpc.message'] ?? ''],
+      ['Reset', f['grpc.rst_code'] ?? ''],
       ['Messages sent', f['grpc.request_messages'] ?? 0],
       ['Messages received', f['grpc.response_messages'] ?? 0],
     ]),
@@ -81,6 +82,12 @@ export const grpcDissector: Dissector = {
     { name: 'grpc.http_status', type: 'int', doc: 'the HTTP :status of the response (200 unless a proxy or the server refused the call)' },
     { name: 'grpc.stream_id', type: 'int', doc: 'the HTTP/2 stream id of the call' },
     { name: 'grpc.trailers', type: 'int', doc: 'trailer fields (the last ones of the response headers)' },
+    {
+      name: 'grpc.rst_code',
+      type: 'string',
+      doc: 'the error code name of the RST_STREAM that ended the call: CANCEL is how a client gives up (cancelled, or its deadline passed: the DEADLINE_EXCEEDED it reports is its own, never sent)',
+      labels: true,
+    },
   ],
   outcomes: {
     ok: 'status 0 OK',
