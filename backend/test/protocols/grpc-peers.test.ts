@@ -8,76 +8,24 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { Outcome, type Entry } from '../../src/entries/entry.js';
 import { grpcDissector } from '../../src/protocols/grpc/dissector.js';
 import { analyse } from '../agent/compare.js';
 import { tempFile } from '../agent/run.js';
 import { Tcpdump, tsharkAvailable } from '../agent/traffic.js';
+import { blob, echoClient, failure, startEcho, unary, type EchoReply } from './grpc-support.js';
 import { byKey, entryStreams, tsharkStreams } from './http2-support.js';
-
-const PROTO = new URL('../fixtures/grpc/echo.proto', import.meta.url).pathname;
-
-interface EchoRequest {
-  text: string;
-  count?: number;
-  blob?: Buffer;
-  inner?: { id: string; tags: string[] };
-}
-interface EchoReply {
-  text: string;
-  index: number;
-}
-type Callback = (err: grpc.ServiceError | null, reply?: EchoReply) => void;
-interface EchoClient extends grpc.Client {
-  Unary(req: EchoRequest, options: grpc.CallOptions, cb: Callback): grpc.ClientUnaryCall;
-  ServerStream(req: EchoRequest): grpc.ClientReadableStream<EchoReply>;
-  ClientStream(cb: Callback): grpc.ClientWritableStream<EchoRequest>;
-  Bidi(): grpc.ClientDuplexStream<EchoRequest, EchoReply>;
-}
-
-const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, defaults: true });
-const Echo = (grpc.loadPackageDefinition(definition) as unknown as { tapline: { test: { Echo: grpc.ServiceClientConstructor } } }).tapline.test.Echo;
-const failure = 'no such thing: ü 100%';
-const blob = Buffer.alloc(1 << 20, 7);
 
 let server: grpc.Server;
 let port: number;
 
 before(async () => {
   await tsharkAvailable();
-  server = new grpc.Server();
-  server.addService(Echo.service, {
-    Unary: (call: grpc.ServerUnaryCall<EchoRequest, EchoReply>, cb: Callback) => {
-      const { text } = call.request;
-      if (text === 'fail') return cb({ code: grpc.status.NOT_FOUND, details: failure } as grpc.ServiceError);
-      if (text === 'sleep') return; // never answered: the client's deadline passes
-      cb(null, { text: `echo ${text}`, index: call.request.blob?.length ?? 0 });
-    },
-    ServerStream: (call: grpc.ServerWritableStream<EchoRequest, EchoReply>) => {
-      for (let i = 0; i < (call.request.count ?? 0); i++) call.write({ text: `part ${i}`, index: i });
-      call.end();
-    },
-    ClientStream: (call: grpc.ServerReadableStream<EchoRequest, EchoReply>, cb: Callback) => {
-      const texts: string[] = [];
-      call.on('data', (r: EchoRequest) => texts.push(r.text));
-      call.on('end', () => cb(null, { text: texts.join('+'), index: texts.length }));
-    },
-    Bidi: (call: grpc.ServerDuplexStream<EchoRequest, EchoReply>) => {
-      let i = 0;
-      call.on('data', (r: EchoRequest) => call.write({ text: `re: ${r.text}`, index: i++ }));
-      call.on('end', () => call.end());
-    },
-  });
-  port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  ({ server, port } = await startEcho());
 });
 
 after(() => server?.forceShutdown());
 
-const unary = (c: EchoClient, req: EchoRequest, options: grpc.CallOptions = {}) =>
-  new Promise<grpc.ServiceError | EchoReply>((resolve) => c.Unary(req, options, (err, reply) => resolve(err ?? reply!)));
 const drain = <T>(s: NodeJS.ReadableStream): Promise<T[]> =>
   new Promise((resolve, reject) => {
     const got: T[] = [];
@@ -92,12 +40,12 @@ const row = (e: Entry) =>
 test('grpc-js calls of every kind: one grpc entry each, as tshark sees them, with counts, status and decoded messages', async () => {
   const file = tempFile('grpc.pcap');
   const dump = await Tcpdump.start('lo', `tcp port ${port}`, file);
-  const client = new Echo(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as EchoClient;
-  const zipped = new Echo(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 }) as unknown as EchoClient;
+  const client = echoClient(port);
+  const zipped = echoClient(port, { 'grpc.default_compression_algorithm': 2 });
   try {
     const meta = new grpc.Metadata();
     meta.set('x-tenant', 'acme');
-    assert.deepEqual(await new Promise((resolve) => client.Unary({ text: 'hello' }, { deadline: Date.now() + 10_000 }, (e, r) => resolve(e ?? r))), { text: 'echo hello', index: 0 });
+    assert.deepEqual(await unary(client, { text: 'hello' }, { deadline: Date.now() + 10_000 }, meta), { text: 'echo hello', index: 0 });
     assert.equal((await drain<EchoReply>(client.ServerStream({ text: 's', count: 3 }))).length, 3);
     const sum = await new Promise<EchoReply>((resolve, reject) => {
       const w = client.ClientStream((err, r) => (err ? reject(err) : resolve(r!)));
@@ -139,6 +87,7 @@ test('grpc-js calls of every kind: one grpc entry each, as tshark sees them, wit
   const [hello, serverStream, , , failed, deadline, big, gz] = calls;
   assert.deepEqual([hello.operation, hello.target, hello.protocolVersion, hello.status, hello.fields['grpc.http_status']], ['Unary', 'tapline.test.Echo', '2', 0, 200]);
   assert.equal(hello.requestHeaders.get('te'), 'trailers');
+  assert.equal(hello.requestHeaders.get('x-tenant'), 'acme', 'metadata');
   assert.equal(hello.requestHeaders.get('grpc-timeout') !== undefined, true);
   assert.equal(hello.fields['grpc.trailers'], 2, 'grpc-status and grpc-message');
   assert.deepEqual([failed.status, failed.fields['grpc.message'], grpcDissector.outcome({ ...failed, clientDir: 0 })], [5, failure, Outcome.clientError]);
