@@ -124,13 +124,13 @@ export class Http2Connection implements StreamConsumer {
     let b = buf;
     let s = start;
     let e = end;
-    if (r.pending !== null) {
-      b = Buffer.concat([r.pending, buf.subarray(start, end)]);
-      s = 0;
-      e = b.length;
-      r.pending = null;
-    }
     if (r.atStart) {
+      if (r.pending !== null) {
+        b = Buffer.concat([r.pending, buf.subarray(start, end)]);
+        s = 0;
+        e = b.length;
+        r.pending = null;
+      }
       if (dir === this.clientDir) {
         const n = Math.min(e - s, CLIENT_PREFACE.length);
         if (b.compare(CLIENT_PREFACE, 0, n, s, s + n) === 0) {
@@ -144,19 +144,38 @@ export class Http2Connection implements StreamConsumer {
       }
       r.atStart = false;
     }
-    while (e - s >= FRAME_HEADER_BYTES) {
-      const length = b.readUIntBE(s, 3);
-      if (length > r.maxFrame) {
-        // FRAME_SIZE_ERROR: the framing cannot be trusted from here.
-        this.ctx.counters.parseErrors++;
-        this.lose(dir);
-        return;
+    // A frame begun in an earlier chunk: completed with only the bytes it lacks.
+    while (r.pending !== null && s < e) {
+      const p = r.pending;
+      const want = p.length < FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES : FRAME_HEADER_BYTES + p.readUIntBE(0, 3);
+      const take = Math.min(want - p.length, e - s);
+      const joined = Buffer.concat([p, b.subarray(s, s + take)]);
+      s += take;
+      r.pending = joined;
+      if (joined.length < want) return;
+      if (want === FRAME_HEADER_BYTES && !this.frameLengthFits(dir, joined, 0)) return;
+      if (joined.length === FRAME_HEADER_BYTES + joined.readUIntBE(0, 3)) {
+        r.pending = null;
+        this.frame(dir, joined, 0, joined.length, tsUs);
       }
+    }
+    while (e - s >= FRAME_HEADER_BYTES) {
+      if (!this.frameLengthFits(dir, b, s)) return;
+      const length = b.readUIntBE(s, 3);
       if (e - s - FRAME_HEADER_BYTES < length) break;
       this.frame(dir, b, s, s + FRAME_HEADER_BYTES + length, tsUs);
       s += FRAME_HEADER_BYTES + length;
     }
     if (s < e) r.pending = Buffer.from(b.subarray(s, e));
+  }
+
+  /** The frame header at buf[at] is within the peer's SETTINGS_MAX_FRAME_SIZE; if not, the direction is lost. */
+  private frameLengthFits(dir: Direction, buf: Buffer, at: number): boolean {
+    if (buf.readUIntBE(at, 3) <= this.readers[dir].maxFrame) return true;
+    // FRAME_SIZE_ERROR: the framing cannot be trusted from here.
+    this.ctx.counters.parseErrors++;
+    this.lose(dir);
+    return false;
   }
 
   gap(dir: Direction): void {

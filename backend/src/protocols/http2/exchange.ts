@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import { HeaderList, type Entry } from '../../entries/entry.js';
 import type { Direction } from '../../net/stream.js';
 import type { DissectorLimits, Exchange } from '../dissector.js';
+import { capturedHeaders } from '../captured-headers.js';
 import { messageBody } from '../http/body.js';
 import type { FieldList, Http2Stream } from './connection.js';
 
@@ -13,14 +14,29 @@ export function fieldValue(list: FieldList | null, name: string): string | undef
   return i < 0 ? undefined : list.values[i];
 }
 
-/** The fields that are not pseudo-headers, as a header list (`extra` appended: trailers). */
+/**
+ * The fields that are not pseudo-headers, as a header list (`extra` appended: trailers): one text
+ * holding them all, its offsets in the shared slab (no string or array per header).
+ */
 function regular(list: FieldList | null, extra: FieldList | null = null): HeaderList {
-  const pairs: Array<[string, string]> = [];
+  let text = '';
   for (const l of [list, extra]) {
     if (l === null) continue;
-    for (let i = 0; i < l.names.length; i++) if (l.names[i].charCodeAt(0) !== 58) pairs.push([l.names[i], l.values[i]]);
+    for (let i = 0; i < l.names.length; i++) if (l.names[i].charCodeAt(0) !== 58) text += l.names[i] + l.values[i];
   }
-  return HeaderList.of(pairs);
+  capturedHeaders.begin(text);
+  let at = 0;
+  for (const l of [list, extra]) {
+    if (l === null) continue;
+    for (let i = 0; i < l.names.length; i++) {
+      const name = l.names[i];
+      if (name.charCodeAt(0) === 58) continue;
+      const valueAt = at + name.length;
+      at = valueAt + l.values[i].length;
+      capturedHeaders.add(valueAt - name.length, valueAt, valueAt, at);
+    }
+  }
+  return capturedHeaders.finish();
 }
 
 /** Regular fields of a list (how many trailers are at the end of the response headers). */

@@ -39,10 +39,15 @@ const MAX_INTEGER = 2 ** 31 - 1;
 interface TableEntry {
   /** null: the name came from an entry this decoder never saw. */
   name: string | null;
-  value: string;
+  /** null: the whole entry is one this decoder never saw. */
+  value: string | null;
   /** Size as RFC 7541 counts it; the least it can be when the name is unknown. */
   size: number;
 }
+
+/** The static table as entries (looked up without allocating), and what an unseen entry reads as. */
+const STATIC_ENTRIES: readonly TableEntry[] = STATIC.map(([name, value]) => ({ name, value, size: name.length + value.length + 32 }));
+const UNSEEN: TableEntry = { name: null, value: null, size: 0 };
 
 /** One decoded header block. */
 export interface DecodedBlock {
@@ -213,20 +218,17 @@ export class HpackDecoder {
     return text;
   }
 
-  /** The entry at `index`: value null when unknown; undefined on an error. */
-  private lookup(index: number): { name: string | null; value: string | null } | undefined {
+  /** The entry at `index` (UNSEEN when it is older than the capture); undefined on an error. */
+  private lookup(index: number): TableEntry | undefined {
     if (index === 0) {
       this.error = HpackError.BadIndex;
       return undefined;
     }
-    if (index <= STATIC_COUNT) {
-      const [name, value] = STATIC[index - 1];
-      return { name, value };
-    }
+    if (index <= STATIC_COUNT) return STATIC_ENTRIES[index - 1];
     const back = index - STATIC_COUNT;
     const live = this.entries.length - this.oldest;
     if (back <= live) return this.entries[this.entries.length - back];
-    if (this.unseenOlder) return { name: null, value: null };
+    if (this.unseenOlder) return UNSEEN;
     this.error = HpackError.BadIndex;
     return undefined;
   }
