@@ -10,6 +10,10 @@ import protobuf from 'protobufjs';
 import { gzipSync } from 'node:zlib';
 import { MessageCounter, splitMessages } from '../../src/protocols/grpc/messages.js';
 import { decodeRaw } from '../../src/protocols/grpc/protobuf.js';
+import { decodeNamed, loadProtoDir, ProtoSchemaError } from '../../src/protocols/grpc/schemas.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const PROTO = new URL('../fixtures/grpc/echo.proto', import.meta.url).pathname;
 const root = protobuf.loadSync(PROTO);
@@ -68,4 +72,17 @@ test('property: the counter agrees with the framing whatever the DATA split; ran
     }),
     { numRuns: 1000 },
   );
+});
+
+test('--proto: a directory without .proto files, or with a broken one, is a ProtoSchemaError', () => {
+  const empty = mkdtempSync(join(tmpdir(), 'tapline-proto-'));
+  try {
+    assert.throws(() => loadProtoDir(empty), (e: unknown) => e instanceof ProtoSchemaError && /no \.proto files/.test(e.message));
+    writeFileSync(join(empty, 'bad.proto'), 'syntax = "proto3"; message M { strin x = 1; }');
+    assert.throws(() => loadProtoDir(empty), ProtoSchemaError);
+    assert.throws(() => loadProtoDir(join(empty, 'nope')), /cannot read --proto/);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
+  assert.equal(decodeNamed('tapline.test.Echo', 'Unary', 'request', encode({ text: 'x' })), null, 'no schema loaded in this process');
 });

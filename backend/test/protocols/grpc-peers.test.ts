@@ -7,13 +7,15 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Outcome, type Entry } from '../../src/entries/entry.js';
 import { grpcDissector } from '../../src/protocols/grpc/dissector.js';
+import { loadProtoDir } from '../../src/protocols/grpc/schemas.js';
 import { analyse } from '../agent/compare.js';
 import { tempFile } from '../agent/run.js';
 import { Tcpdump, tsharkAvailable } from '../agent/traffic.js';
-import { blob, echoClient, failure, startEcho, unary, type EchoReply } from './grpc-support.js';
+import { blob, echoClient, failure, PROTO, startEcho, unary, type EchoReply } from './grpc-support.js';
 import { byKey, entryStreams, tsharkStreams } from './http2-support.js';
 
 let server: grpc.Server;
@@ -115,4 +117,11 @@ test('grpc-js calls of every kind: one grpc entry each, as tshark sees them, wit
   assert.equal(body(hello, 'Response message 1'), '1: "echo hello"\n2: 0');
   assert.equal(body(serverStream, 'Response message 3'), '1: "part 2"\n2: 2');
   assert.equal(body(gz, 'Request message 1'), `1: ${JSON.stringify('zipped '.repeat(50))}\n4 {\n  1: 12345678901234\n  2: "red"\n  2: "green"\n}`);
+
+  // With the .proto files (`--proto DIR`): the same messages with their field names.
+  assert.equal(loadProtoDir(dirname(PROTO)), 4);
+  assert.deepEqual(JSON.parse(body(gz, 'Request message 1')), { text: 'zipped '.repeat(50), inner: { id: '12345678901234', tags: ['red', 'green'] } });
+  assert.deepEqual(JSON.parse(body(serverStream, 'Response message 3')), { text: 'part 2', index: 2 });
+  const named = sections(gz).find((x) => x.title === 'Request message 1');
+  assert.equal(named?.kind === 'body' ? named.contentType : '', 'application/json');
 });

@@ -2,7 +2,8 @@
  * gRPC: calls are HTTP/2 streams with content-type application/grpc*, emitted by the HTTP/2
  * dissector as `grpc` entries (gRPC has no detection of its own: its `carrier` is http2). One
  * entry per call, streaming or not, with its message counts; the bodies keep the first messages
- * as sent (length-prefixed), decoded for the drawer without a schema, like `protoc --decode_raw`.
+ * as sent (length-prefixed), decoded for the drawer without a schema, like `protoc --decode_raw`,
+ * or with field names when the hub was given the .proto files (`--proto DIR`, schemas.ts).
  */
 import { Outcome, type Body, type Entry } from '../../entries/entry.js';
 import type { Dissector, Exchange, Section } from '../dissector.js';
@@ -10,6 +11,7 @@ import { splitTrailers } from '../http2/exchange.js';
 import { fieldsTable, table } from '../represent.js';
 import { grpcStatusName, splitMessages } from './messages.js';
 import { decodeRaw } from './protobuf.js';
+import { decodeNamed } from './schemas.js';
 
 /** Codes that say the caller was wrong or gave up (as Google's HTTP mapping has them: 4xx). */
 const CLIENT_ERRORS = new Set([1, 3, 5, 6, 7, 8, 9, 10, 11, 16]);
@@ -27,14 +29,20 @@ export function grpcOutcome(x: Pick<Exchange, 'unanswered' | 'fields'>): Outcome
 const SHOWN_MESSAGES = 16;
 const MAX_MESSAGE_BYTES = 64 * 1024;
 
-function messages(title: string, body: Body, encoding: string): Section[] {
+/** A side's first messages, decoded: with the user's schema when it knows the call (`--proto`), else raw. */
+function messages(e: Entry, side: 'request' | 'response', encoding: string): Section[] {
+  const body = side === 'request' ? e.requestBody : e.responseBody;
   if (body.bytes.length === 0) return [];
+  const service = String(e.fields['grpc.service'] ?? '');
+  const method = String(e.fields['grpc.method'] ?? '');
+  const title = side === 'request' ? 'Request message' : 'Response message';
   const list = splitMessages(body.bytes, encoding, MAX_MESSAGE_BYTES).slice(0, SHOWN_MESSAGES);
   return list.map((m, i) => {
-    const text = decodeRaw(m.bytes) ?? m.bytes.toString('latin1');
+    const named = m.cut ? null : decodeNamed(service, method, side, m.bytes);
+    const text = named ?? decodeRaw(m.bytes) ?? m.bytes.toString('latin1');
     const bytes = Buffer.from(text, 'utf8');
     const shown: Body = { bytes, wireSize: m.length, size: bytes.length, truncated: m.cut, encoding: m.compressed ? encoding : '' };
-    return { kind: 'body', title: `${title} ${i + 1}`, body: shown, contentType: 'text/plain' } as const;
+    return { kind: 'body', title: `${title} ${i + 1}`, body: shown, contentType: named === null ? 'text/plain' : 'application/json' } as const;
   });
 }
 
@@ -56,9 +64,9 @@ function represent(e: Entry): Section[] {
     ]),
   ];
   if (e.requestHeaders.count > 0) sections.push({ kind: 'table', title: 'Request metadata', rows: e.requestHeaders.toPairs() });
-  sections.push(...messages('Request message', e.requestBody, String(f['grpc.encoding'] ?? '')));
+  sections.push(...messages(e, 'request', String(f['grpc.encoding'] ?? '')));
   if (headers.length > 0) sections.push({ kind: 'table', title: 'Response metadata', rows: headers });
-  sections.push(...messages('Response message', e.responseBody, String(f['grpc.response_encoding'] ?? '')));
+  sections.push(...messages(e, 'response', String(f['grpc.response_encoding'] ?? '')));
   if (trailers.length > 0) sections.push({ kind: 'table', title: 'Trailers', rows: trailers });
   return [...sections, ...fieldsTable(e, grpcDissector)];
 }
