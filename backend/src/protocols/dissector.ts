@@ -72,8 +72,9 @@ export interface DissectorContext {
   handOff(protocol: string, clientDir: Direction): StreamConsumer | null;
   /**
    * Emits an exchange as an entry of a protocol this one carries (gRPC calls inside HTTP/2): that
-   * protocol's outcome, redaction and views apply. False (nothing emitted) when no registered
-   * protocol of that name declares this one as its `carrier`.
+   * protocol's outcome, redaction and views apply, and its counters count it (exchanges,
+   * unanswered). False (nothing emitted) when no registered protocol of that name declares this
+   * one as its `carrier`.
    */
   emitAs(protocol: string, exchange: Exchange): boolean;
 }

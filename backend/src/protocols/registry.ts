@@ -147,7 +147,9 @@ export class Dissectors {
       emitAs: (name, x) => {
         const carried = this.dissectors.find((n) => n.protocol === name && n.carrier?.protocol === d.protocol);
         if (!carried) return false;
-        this.protocolCounters[name].exchanges++;
+        const counters = this.protocolCounters[name];
+        counters.exchanges++;
+        if (x.unanswered) counters.unanswered++;
         this.onExchange(x, conn, carried);
         return true;
       },

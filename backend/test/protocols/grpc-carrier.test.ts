@@ -38,6 +38,10 @@ test('the HTTP/2 dissector emits a gRPC call as a grpc entry, counted as gRPC', 
     [['grpc', 'Get', 'pkg.Svc', 7, 'PERMISSION_DENIED', 'no way', 1, 1]],
   );
   assert.deepEqual([c.counters.grpc.exchanges, c.counters.http2.exchanges], [1, 0]);
+  // A call the server never answers is counted unanswered as gRPC too.
+  c.send(0, Buffer.concat([frame(HEADERS, END_HEADERS, 3, requestBlock('POST', '/pkg.Svc/Get', [literal(31, 'application/grpc')]))]));
+  c.consumer.end('fin', 0);
+  assert.deepEqual([c.counters.grpc.exchanges, c.counters.grpc.unanswered, c.counters.http2.unanswered], [2, 1, 0]);
 });
 
 test('without gRPC among the protocols, the same stream is an http2 entry', () => {

@@ -38,11 +38,10 @@ function open(ctx: DissectorContext, clientDir: Direction): Http2Connection {
 }
 
 function settled(ctx: DissectorContext, clientDir: Direction, stream: Http2Stream): void {
-  const c = ctx.counters;
-  if (stream.response === null) c.unanswered++;
   const x = streamExchange(stream, clientDir, ctx.limits);
   if (stream.onData !== null && ctx.emitAs('grpc', grpcExchange(stream, x))) return;
-  c.exchanges++;
+  ctx.counters.exchanges++;
+  if (x.unanswered) ctx.counters.unanswered++;
   x.fields = {
     'http2.stream_id': stream.id,
     'http2.scheme': stream.request.values[stream.request.names.indexOf(':scheme')] ?? '',
