@@ -137,3 +137,13 @@ test('property: mutated real frames never throw, every entry stays within the li
     { numRuns: 1000 },
   );
 });
+
+test('picked up mid-connection, a direction that begins inside a frame waits for a chunk of frames', () => {
+  const c = connection();
+  c.send(0, request(7, '/x'));
+  // The tail of an earlier frame: read as a frame header it would claim 40 bytes and swallow the response.
+  c.send(1, Buffer.from([0, 0, 40, 1, 4, 0, 0, 0, 7, 0xbe, 0xbf, 1, 2, 3]));
+  c.send(1, response(7));
+  c.consumer.end('fin', 0);
+  assert.deepEqual(rows(c.exchanges), ['GET /x 200']);
+});

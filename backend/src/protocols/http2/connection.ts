@@ -131,6 +131,7 @@ export class Http2Connection implements StreamConsumer {
         e = b.length;
         r.pending = null;
       }
+      let preface = false;
       if (dir === this.clientDir) {
         const n = Math.min(e - s, CLIENT_PREFACE.length);
         if (b.compare(CLIENT_PREFACE, 0, n, s, s + n) === 0) {
@@ -139,10 +140,17 @@ export class Http2Connection implements StreamConsumer {
             return;
           }
           s += n;
+          preface = true;
           this.fromStart();
         }
       }
       r.atStart = false;
+      // Picked up mid-connection, a direction may begin inside a frame: wait for a chunk of frames
+      // rather than read a frame header out of the middle of one.
+      if (!preface && walkFrames(b, s, e, r.maxFrame) === FrameWalk.No) {
+        r.lost = true;
+        return;
+      }
     }
     // A frame begun in an earlier chunk: completed with only the bytes it lacks.
     while (r.pending !== null && s < e) {
