@@ -89,19 +89,20 @@ export class H2cServer {
   }
 }
 
-/** nghttpd (nghttp2-server) serving `dir` in cleartext on 127.0.0.1:`port`. */
+/** nghttpd (nghttp2-server) serving `dir` in cleartext on `address`:`port` (inside network namespace `netns` when given). */
 export class Nghttpd {
   private constructor(private readonly child: ChildProcess) {}
 
-  static async start(port: number, dir: string): Promise<Nghttpd> {
-    const child = spawn('nghttpd', ['--no-tls', '-a', '127.0.0.1', '-d', dir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  static async start(port: number, dir: string, address = '127.0.0.1', netns?: string): Promise<Nghttpd> {
+    const inNs = (cmd: string, args: string[]): [string, string[]] => (netns ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, args]);
+    const child = spawn(...inNs('nghttpd', ['--no-tls', '-a', address, '-d', dir, String(port)]), { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout!.on('data', (d) => (log += d));
     child.stderr!.on('data', (d) => (log += d));
     const d = new Nghttpd(child);
     await waitFor('nghttpd to answer', async () => {
       if (child.exitCode !== null) throw new Error(`nghttpd exited: ${log}`);
-      return (await run('nghttp', ['-n', `http://127.0.0.1:${port}/`]).then(() => true, () => false));
+      return await run(...inNs('nghttp', ['-n', `http://${address}:${port}/`])).then(() => true, () => false);
     }, 10_000);
     return d;
   }
