@@ -6,7 +6,7 @@
 import { messageBody } from '../http/body.js';
 import { newMessage } from '../http/message.js';
 
-export const GRPC_MESSAGE_HEADER = 5;
+const GRPC_MESSAGE_HEADER = 5;
 
 /** Status code names (grpc/doc/statuscodes.md). */
 const STATUS_NAMES = [
