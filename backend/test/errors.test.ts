@@ -17,6 +17,7 @@ import { MigrationError } from '../src/store/migrate.js';
 import { CaptureError } from '../src/capture/errors.js';
 import { ProtocolRegistryError } from '../src/protocols/registry.js';
 import { RegexError } from '../src/query/regex.js';
+import { ProtoSchemaError } from '../src/protocols/grpc/schemas.js';
 
 const errors: Array<[name: string, err: TaplineError]> = [
   ['KubeError', new KubeError('sync_timeout', 'Kubernetes metadata not synced after 10 ms: waiting for pods')],
@@ -34,6 +35,7 @@ const errors: Array<[name: string, err: TaplineError]> = [
   ['StoreInsertError', new StoreInsertError('not a plain identifier: "a;b"')],
   ['MigrationError', new MigrationError('migration 3 failed')],
   ['CaptureError', new CaptureError('BAD_RECORD', 'f.pcap: record 2 claims 99999999 captured bytes', 64)],
+  ['ProtoSchemaError', new ProtoSchemaError('--proto protos: no .proto files')],
 ];
 
 /** Lowercase codes kept: the HTTP API's (docs/api.md), FilterError's (the answer it becomes), KubeError's (tests match on them). */

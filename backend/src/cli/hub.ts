@@ -6,6 +6,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { createHub } from '../hub/server.js';
 import { createLogger } from '../log.js';
+import { loadProtoDir } from '../protocols/grpc/schemas.js';
 import { migrate, openStore, storeConfigFrom, type StoreCliOptions, type StoreConfig } from '../store/index.js';
 import { addRetentionOptions, describeRetention, startRetention, type RetentionCliOptions } from './retention.js';
 
@@ -23,6 +24,7 @@ export function registerHub(program: Command): void {
     // created by whoever writes (agents, `tapline seed`); the hub may have a read-only user.
     if (config.kind === 'embedded') await migrate(store, { logger: log });
     const retention = await startRetention(store, o, log);
+    useProtoOption(o);
     const hub = await createHub({ store, ...hubSettings(o), live: { settleMs: o.settle }, logger: log });
     const url = await hub.listen();
     log.info({ url, store: config.kind === 'embedded' ? config.dataDir : config.url }, 'hub listening');
@@ -88,6 +90,8 @@ export interface HubCliOptions {
   corsOrigin: string[];
   allowHost: string[];
   queryTimeout: number;
+  /** .proto files for gRPC messages with field names. */
+  proto?: string;
 }
 
 export function addHubOptions(cmd: Command): Command {
@@ -96,7 +100,14 @@ export function addHubOptions(cmd: Command): Command {
     .option('--token <token>', 'require "Authorization: Bearer <token>" (or TAPLINE_TOKEN); needed beyond loopback')
     .option('--cors-origin <origin>', 'allow this browser origin (repeatable; none by default)', collect, [])
     .option('--allow-host <name>', 'without a token, answer requests for this host name too (repeatable; default: 127.0.0.1, localhost, [::1] and the listen host)', collect, [])
-    .option('--query-timeout <ms>', 'longest a store query may run', nonNegativeInt, 10_000);
+    .option('--query-timeout <ms>', 'longest a store query may run', nonNegativeInt, 10_000)
+    .option('--proto <dir>', 'a directory of .proto files: gRPC messages are shown with their field names');
+}
+
+/** Loads `--proto` (the drawer's gRPC schemas), saying what it found. */
+export function useProtoOption(o: HubCliOptions): void {
+  if (o.proto === undefined) return;
+  console.log(`gRPC schemas: ${loadProtoDir(o.proto)} methods from ${o.proto}`);
 }
 
 export function tokenFrom(o: { token?: string }): string | undefined {

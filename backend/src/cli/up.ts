@@ -22,7 +22,7 @@ import { CaptureError } from '../capture/errors.js';
 import { createHub } from '../hub/server.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_DATA_DIR, EntryWriter, migrate, openStore } from '../store/index.js';
-import { addHubOptions, hubSettings, onSignal, type HubCliOptions } from './hub.js';
+import { addHubOptions, hubSettings, onSignal, useProtoOption, type HubCliOptions } from './hub.js';
 import { addRetentionOptions, describeRetention, startRetention, type RetentionCliOptions } from './retention.js';
 
 interface UpOptions extends HubCliOptions, RetentionCliOptions {
@@ -52,6 +52,7 @@ export function registerUp(program: Command): void {
       .option(...tlsKeyLogOption),
   ))).action(async (o: UpOptions) => {
     const log = createLogger('up');
+    useProtoOption(o);
     const store = openStore({ kind: 'embedded', dataDir: o.data });
     await migrate(store, { logger: log });
     console.log(describeRetention(o));

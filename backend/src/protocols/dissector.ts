@@ -90,6 +90,13 @@ export interface DissectorContext {
    * found in it carries `marks` besides its own fields (`tls.decrypted`).
    */
   inner(marks: ProtocolFields): StreamConsumer;
+  /**
+   * Emits an exchange as an entry of a protocol this one carries (gRPC calls inside HTTP/2): that
+   * protocol's outcome, redaction and views apply, and its counters count it (exchanges,
+   * unanswered). False (nothing emitted) when no registered protocol of that name lists this one
+   * among its `carried.carriers`.
+   */
+  emitAs(protocol: string, exchange: Exchange): boolean;
 }
 
 /** What `detect` concluded about the bytes one direction sent first. */
@@ -144,15 +151,18 @@ export type Section =
 export type OutcomeDoc = Partial<Record<keyof typeof import('../entries/entry.js').Outcome, string>>;
 
 /**
- * A protocol found inside the completed exchanges of other protocols (GraphQL in HTTP's requests
- * and responses): every exchange a carrier emits is offered to `recognise` first, and becomes this
- * protocol's entry when it returns one.
+ * A protocol found only inside other protocols' traffic, with no detection of its own. Either the
+ * registry offers every exchange a carrier emits to `recognise` (GraphQL in HTTP and HTTP/2
+ * requests: known from a completed exchange), or the carrier's dissector emits this protocol's
+ * exchanges itself (`DissectorContext.emitAs`: HTTP/2 knows a gRPC stream while it reads it).
  */
 export interface CarriedDissector {
   /** The protocols whose exchanges may carry this one: 'http', 'http2'. */
   readonly carriers: readonly string[];
+  /** The transports it comes over (its carriers'), for /api/v1/protocols. */
+  readonly transports: readonly Transport[];
   /** The exchange as this protocol's (a new object), or null when it is not. */
-  recognise(x: Exchange, limits: DissectorLimits, counters: ProtocolCounters): Exchange | null;
+  recognise?(x: Exchange, limits: DissectorLimits, counters: ProtocolCounters): Exchange | null;
 }
 
 export interface Dissector {
@@ -193,6 +203,7 @@ export interface Dissector {
 
 /** The transports a dissector handles. */
 export function transportsOf(d: Dissector): Transport[] {
+  if (d.carried) return [...d.carried.transports];
   const t: Transport[] = [];
   if (d.stream) t.push('tcp');
   if (d.datagram) t.push('udp');

@@ -25,6 +25,8 @@ import { amqpDissector } from './amqp/dissector.js';
 import { dnsDissector } from './dns/dissector.js';
 import { graphqlDissector } from './graphql/dissector.js';
 import { httpDissector } from './http/dissector.js';
+import { grpcDissector } from './grpc/dissector.js';
+import { http2Dissector } from './http2/dissector.js';
 import { kafkaDissector } from './kafka/dissector.js';
 import { mqttDissector } from './mqtt/dissector.js';
 import { mysqlDissector } from './mysql/dissector.js';
@@ -33,18 +35,26 @@ import { redisDissector } from './redis/dissector.js';
 import { tlsDissector } from './tls/dissector.js';
 import { postgresDissector } from './postgres/dissector.js';
 
+/**
+ * Detection asks them in this order (after those whose ports match): protocols with a signature
+ * no other protocol's first bytes have (HTTP's start lines, HTTP/2's preface and SETTINGS, TLS
+ * records) before those told by lengths and plausible headers (Kafka last: any 4-byte length and a
+ * known API key look like it).
+ */
 export const builtinDissectors: readonly Dissector[] = [
   httpDissector,
+  http2Dissector,
+  tlsDissector,
   dnsDissector,
-  mysqlDissector,
-  kafkaDissector,
-  mqttDissector,
-  amqpDissector,
   websocketDissector,
   graphqlDissector,
-  redisDissector,
+  grpcDissector,
   postgresDissector,
-  tlsDissector,
+  mysqlDissector,
+  redisDissector,
+  mqttDissector,
+  amqpDissector,
+  kafkaDissector,
 ];
 
 /** A protocol name: lowercase letters, digits and '-', starting with a letter (a filter keyword). */
@@ -156,7 +166,8 @@ export class Dissectors {
     this.streamDissectors = dissectors.filter((d) => d.stream);
     this.datagramDissectors = dissectors.filter((d) => d.datagram);
     for (const d of dissectors) {
-      for (const carrier of d.carried?.carriers ?? []) this.carriedBy.set(carrier, [...(this.carriedBy.get(carrier) ?? []), d]);
+      // Only the protocols that recognise themselves in a carrier's exchanges are offered them.
+      if (d.carried?.recognise) for (const carrier of d.carried.carriers) this.carriedBy.set(carrier, [...(this.carriedBy.get(carrier) ?? []), d]);
     }
   }
 
@@ -186,6 +197,15 @@ export class Dissectors {
         return to ? this.claimStream(to, conn, clientDir, marks, next) : null;
       },
       inner: (innerMarks) => new DetectingStream(this, conn, candidates(this.streamDissectors, conn), { ...marks, ...innerMarks }),
+      emitAs: (name, x) => {
+        const carried = this.dissectors.find((n) => n.protocol === name && n.carried?.carriers.includes(d.protocol));
+        if (!carried) return false;
+        const counters = this.protocolCounters[name];
+        counters.exchanges++;
+        if (x.unanswered) counters.unanswered++;
+        this.onExchange(marks ? { ...x, fields: { ...x.fields, ...marks } } : x, conn, carried);
+        return true;
+      },
     };
   }
 
@@ -193,7 +213,7 @@ export class Dissectors {
   private emitCarrying(x: Exchange, conn: ConnectionInfo, carrier: Dissector, carried: readonly Dissector[]): string {
     for (const d of carried) {
       const counters = this.protocolCounters[d.protocol];
-      const own = d.carried!.recognise(x, this.limits, counters);
+      const own = d.carried!.recognise!(x, this.limits, counters);
       if (own === null) continue;
       counters.exchanges++;
       return this.onExchange(own, conn, d);
@@ -264,6 +284,12 @@ class DetectingStream implements StreamConsumer {
     if (found !== null && found !== 'more') {
       this.inner = this.dissectors.claimStream(found.claim, this.conn, found.clientDir, this.marks);
       this.probe[dir] = null;
+      // What the other direction sent while detection waited (a server that speaks first: HTTP/2's
+      // SETTINGS) came before this chunk: it goes first, with its own capture time.
+      const other = (1 - dir) as Direction;
+      const otherHeld = this.probe[other];
+      this.probe[other] = null;
+      if (otherHeld) this.inner.data(other, otherHeld, 0, otherHeld.length, this.probeTs[other]);
       if (held) {
         // The held bytes first, with their own capture time, then this chunk whole.
         this.inner.data(dir, held, 0, held.length, this.probeTs[dir]);

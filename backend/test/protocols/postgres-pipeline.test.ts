@@ -221,6 +221,7 @@ function feed(chunks: Array<{ fromClient: boolean; bytes: Uint8Array }>): { exch
     inner: () => {
       throw new Error('no stream is carried inside these connections');
     },
+    emitAs: () => false,
     handshake: null,
   };
   const consumer = postgresDissector.stream!.open(ctx, 0);

@@ -106,6 +106,7 @@ test('a carried protocol (no stream of its own) takes the carrier\'s exchanges i
     fields: [{ name: 'tinner.key', type: 'string', doc: '' }],
     carried: {
       carriers: ['tline'],
+      transports: ['tcp'],
       recognise: (x) => (x.target.startsWith('inner-') ? { ...x, target: x.target.slice(6), fields: { 'tinner.key': x.target } } : null),
     },
   };

@@ -38,6 +38,7 @@ function open(deflate: boolean) {
     inner: () => {
       throw new Error('no stream is carried inside these connections');
     },
+    emitAs: () => false,
   };
   return { consumer: websocketDissector.stream!.open(ctx, 0), exchanges, counters };
 }

@@ -73,7 +73,7 @@ export const graphqlDissector: Dissector = {
     none: 'no response seen',
   },
   secrets: ['what HTTP redacts', 'variables, literal arguments and response members named like credentials (password, token, api_key, accessToken…)'],
-  carried: { carriers: ['http', 'http2'], recognise: recogniseGraphql },
+  carried: { carriers: ['http', 'http2'], transports: ['tcp'], recognise: recogniseGraphql },
   outcome: graphqlOutcome,
   redact: redactGraphql,
   represent,

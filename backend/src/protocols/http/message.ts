@@ -124,3 +124,21 @@ function digitsValue(text: string, start: number, end: number): number {
   }
   return n;
 }
+
+/** Body bytes buf[start, end) of `msg` (`wire` bytes on the wire), kept up to `maxBodyBytes` (copied: the buffer is not ours). */
+export function appendBody(msg: HttpMessage, buf: Buffer, start: number, end: number, wire: number, tsUs: number, maxBodyBytes: number): void {
+  const n = end - start;
+  msg.bodyLength += n;
+  msg.bodyWireLength += wire;
+  msg.endUs = tsUs;
+  // Bytes after a gap cannot be decoded (chunks, gzip), so nothing more is kept then.
+  if (msg.bodyCut) return;
+  const keep = Math.min(n, maxBodyBytes - msg.bodyKept);
+  if (keep > 0) {
+    const copy = Buffer.allocUnsafe(keep);
+    buf.copy(copy, 0, start, start + keep);
+    msg.bodyParts.push(copy);
+    msg.bodyKept += keep;
+  }
+  if (keep < n) msg.bodyCut = true;
+}

@@ -7,7 +7,7 @@
 import { HeaderList, TRAILER_PREFIX } from '../../entries/headers.js';
 import { defaultDissectorLimits, Detection, type DissectorLimits } from '../dissector.js';
 import { capturedHeaders } from '../captured-headers.js';
-import { newMessage, noteHeader, type HttpMessage } from './message.js';
+import { appendBody, newMessage, noteHeader, type HttpMessage } from './message.js';
 import { detectStartLine, findStartLine, TCHAR } from './start-line.js';
 
 const enum State {
@@ -438,22 +438,7 @@ export class HttpParser {
   }
 
   private body(buf: Buffer, start: number, end: number, wire: number, tsUs: number): void {
-    const msg = this.msg!;
-    const n = end - start;
-    msg.bodyLength += n;
-    msg.bodyWireLength += wire;
-    msg.endUs = tsUs;
-    // Bytes after a gap cannot be decoded (chunks, gzip), so nothing more is kept then.
-    if (msg.bodyCut) return;
-    const room = this.limits.maxBodyBytes - msg.bodyKept;
-    const keep = Math.min(n, room);
-    if (keep > 0) {
-      const copy = Buffer.allocUnsafe(keep);
-      buf.copy(copy, 0, start, start + keep);
-      msg.bodyParts.push(copy);
-      msg.bodyKept += keep;
-    }
-    if (keep < n) msg.bodyCut = true;
+    appendBody(this.msg!, buf, start, end, wire, tsUs, this.limits.maxBodyBytes);
   }
 
   private feedChunkLine(buf: Buffer, pos: number, end: number, tsUs: number): number {

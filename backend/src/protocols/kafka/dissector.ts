@@ -70,7 +70,10 @@ function requestHeader(buf: Buffer, start: number, end: number, strict: boolean)
   if (!strict) return { key, version, correlationId };
   if (!isKnownApi(key, version) || correlationId < 0) return null;
   const idEnd = start + REQUEST_HEADER_MIN + Math.max(0, idLength);
-  for (let i = start + REQUEST_HEADER_MIN; i < Math.min(idEnd, end); i++) if (buf[i] < 0x20 || buf[i] > 0x7e) return null;
+  // The whole client id must be there to be believed: a first request is one segment, and a
+  // cut one (an HTTP/2 SETTINGS frame read as Produce v0) says nothing.
+  if (idEnd > end) return null;
+  for (let i = start + REQUEST_HEADER_MIN; i < idEnd; i++) if (buf[i] < 0x20 || buf[i] > 0x7e) return null;
   return { key, version, correlationId };
 }
 
