@@ -16,7 +16,7 @@ import { defaultFlowLimits, FlowTable, type FlowLimits } from '../net/flows.js';
 import { decodeIp, IpResult, newSegment } from '../net/ip.js';
 import { ipTunnel, MAX_TUNNEL_DEPTH, newInner, newTunnelOuter, noteOuter, udpTunnel } from '../net/tunnel.js';
 import type { ConnectionInfo, EndReason } from '../net/stream.js';
-import { defaultDissectorLimits, type Dissector, type DissectorLimits, type Exchange } from '../protocols/dissector.js';
+import { defaultDissectorLimits, entryOf, type Dissector, type DissectorLimits, type Exchange } from '../protocols/dissector.js';
 import { Dissectors, protocols } from '../protocols/registry.js';
 import { uuidv7 } from './ids.js';
 import { defaultRedaction, Redactor, type RedactionOptions } from './redact.js';
@@ -179,34 +179,18 @@ export class Pipeline {
 
   private exchange(x: Exchange, conn: ConnectionInfo, dissector: Dissector): string {
     const c = x.clientDir;
-    const entry: Entry = {
+    const entry = entryOf(x, {
       id: uuidv7(x.startUs / 1000),
       agent: this.opts.agentName,
       protocol: dissector.protocol,
-      protocolVersion: x.protocolVersion,
       transport: conn.transport,
-      startUs: x.startUs,
-      endUs: x.endUs,
-      durationUs: x.durationUs,
       src: emptyEndpoint(conn.ip[c], conn.port[c]),
       dst: emptyEndpoint(conn.ip[1 - c], conn.port[1 - c]),
-      operation: x.operation,
-      target: x.target,
-      query: x.query,
-      host: x.host,
-      status: x.status,
-      statusText: x.statusText,
       outcome: dissector.outcome(x),
-      requestHeaders: x.requestHeaders,
-      responseHeaders: x.responseHeaders,
-      requestBody: x.requestBody,
-      responseBody: x.responseBody,
       // The tunnel is the connection's: an envelope field (query/fields.ts), in a copy of the
       // exchange's fields (NO_FIELDS is shared).
       fields: conn.tunnel ? { ...x.fields, tunnel: conn.tunnel } : x.fields,
-      unanswered: x.unanswered,
-      incomplete: x.incomplete,
-    };
+    });
     this.redactor.redact(entry, dissector);
     if (this.opts.enrich) {
       try {

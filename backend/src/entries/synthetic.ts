@@ -6,7 +6,7 @@
  * (protocols/dns/synthetic.ts). A seeded PRNG makes every run with the same options produce the
  * same entries.
  */
-import type { Exchange } from '../protocols/dissector.js';
+import { entryOf, type Exchange } from '../protocols/dissector.js';
 import { dnsDissector } from '../protocols/dns/dissector.js';
 import { lookupSteps, syntheticLookup, type LookupName } from '../protocols/dns/synthetic.js';
 import { httpOutcome } from '../protocols/http/dissector.js';
@@ -225,32 +225,16 @@ export function* syntheticEntries(options: SyntheticOptions): Generator<Entry> {
       durationUs: Math.max(40, Math.round(mean * Math.exp(0.5 * normal()))),
       unanswered,
     });
-    return {
+    return entryOf(x, {
       id: uuidv7(x.endUs / 1000, rnd),
       agent: pod.node === NODES[0] ? agent : `${agent}-2`,
       protocol: dnsDissector.protocol,
-      protocolVersion: x.protocolVersion,
       transport: 'udp',
-      startUs: x.startUs,
-      endUs: x.endUs,
-      durationUs: x.durationUs,
       src: { ip: pod.ip, port: 32768 + Math.floor(rnd() * 28000), pod: pod.name, namespace: caller.namespace, service: caller.service, workload: caller.workload, node: pod.node },
       dst: { ip: dnsPod.ip, port: 53, pod: dnsPod.name, namespace: server.namespace, service: server.service, workload: server.workload, node: dnsPod.node },
-      operation: x.operation,
-      target: x.target,
-      query: x.query,
-      host: x.host,
-      status: x.status,
-      statusText: x.statusText,
       outcome: dnsDissector.outcome(x),
-      requestHeaders: x.requestHeaders,
-      responseHeaders: x.responseHeaders,
-      requestBody: x.requestBody,
-      responseBody: x.responseBody,
       fields: x.fields,
-      unanswered: x.unanswered,
-      incomplete: x.incomplete,
-    };
+    });
   }
 
   for (let i = 0; i < options.count; i++) {

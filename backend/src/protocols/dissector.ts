@@ -25,6 +25,39 @@ export type Exchange = Omit<Entry, 'id' | 'agent' | 'protocol' | 'src' | 'dst' |
   clientDir: Direction;
 };
 
+/** What the agent adds to an exchange to make it an entry (ids, endpoints, the protocol's name and outcome). */
+export type EntryAdditions = Pick<Entry, 'id' | 'agent' | 'protocol' | 'transport' | 'src' | 'dst' | 'outcome' | 'fields'>;
+
+/** An exchange as an entry: the dissector's fields, then what the agent adds (one place for both the pipeline and synthetic entries). */
+export function entryOf(x: Exchange, add: EntryAdditions): Entry {
+  return {
+    id: add.id,
+    agent: add.agent,
+    protocol: add.protocol,
+    protocolVersion: x.protocolVersion,
+    transport: add.transport,
+    startUs: x.startUs,
+    endUs: x.endUs,
+    durationUs: x.durationUs,
+    src: add.src,
+    dst: add.dst,
+    operation: x.operation,
+    target: x.target,
+    query: x.query,
+    host: x.host,
+    status: x.status,
+    statusText: x.statusText,
+    outcome: add.outcome,
+    requestHeaders: x.requestHeaders,
+    responseHeaders: x.responseHeaders,
+    requestBody: x.requestBody,
+    responseBody: x.responseBody,
+    fields: add.fields,
+    unanswered: x.unanswered,
+    incomplete: x.incomplete,
+  };
+}
+
 export interface DissectorLimits {
   /** Request/response heads longer than this are cut (the rest of the head is skipped). */
   maxHeaderBytes: number;

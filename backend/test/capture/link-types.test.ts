@@ -82,3 +82,25 @@ test('a file of a link type not read fails with its name and the ones read, exit
   assert.equal(r.code, 1);
   assert.match(r.stderr, /its packets are of link type CAN_SOCKETCAN \(227\), which Tapline does not read \(it reads NULL, EN10MB, .*NFLOG, LINUX_SLL2\)/);
 });
+
+test('fuzz: random and mutated NFLOG, radiotap and 802.11 frames never throw; every packet is counted once', async () => {
+  const { default: fc } = await import('fast-check');
+  const real = ([[LINKTYPE_NFLOG, nflog], [LINKTYPE_IEEE802_11_RADIOTAP, radiotap], [LINKTYPE_IEEE802_11, wifi]] as const).map(([t, wrap]) => [t, http(wrap)[3].data] as const);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...real),
+      fc.array(fc.tuple(fc.nat({ max: 80 }), fc.nat({ max: 255 })), { maxLength: 6 }),
+      fc.uint8Array({ maxLength: 120 }),
+      async ([linkType, frame], edits, noise) => {
+        const mutated = Buffer.from(frame);
+        for (const [at, v] of edits) if (at < mutated.length) mutated[at] = v;
+        const frames = [mutated, Buffer.from(noise)].map((data, i) => ({ tsUs: 1_700_000_000_000_000 + i, data }));
+        const { result } = await importFrames(frames, {}, linkType);
+        const c = result.counters;
+        assert.equal(c.packets, 2);
+        assert.equal(c.unknownLinkType, 0);
+      },
+    ),
+    { numRuns: 60, seed: 239 },
+  );
+});
