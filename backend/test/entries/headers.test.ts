@@ -79,7 +79,8 @@ test('captured heads: offsets into the head, bytes 0x80-0xFF as latin1, folds, t
     ['\u00c4rger', 'v'],
   ]);
   assert.equal(first.requestHeaders.get('\u00e4rger'), 'v');
-  assert.deepEqual(first.responseHeaders.toPairs(), [['Transfer-Encoding', 'chunked'], ['X-A', '1'], ['X-Trailer', 't1'], ['X-Trailer-2', 't2']]);
+  // Trailers are kept after the head's headers, under their prefix (TRAILER_PREFIX).
+  assert.deepEqual(first.responseHeaders.toPairs(), [['Transfer-Encoding', 'chunked'], ['X-A', '1'], ['trailer X-Trailer', 't1'], ['trailer X-Trailer-2', 't2']]);
   for (let i = 0; i < 40; i++) {
     const e = entries[i + 1];
     assert.deepEqual(e.requestHeaders.toPairs(), [['Host', `h${i}`], ['X-Pad', 'p'.repeat(i * 37)]], `request ${i}`);
