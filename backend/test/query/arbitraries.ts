@@ -39,8 +39,17 @@ export function exprArbitrary(seen: SeenValues = {}): fc.Arbitrary<Expr> {
     '(?i)get', '(?i:P)OST', '\\A/', 'l\\z', '\\Q/\\E', '\\x2F[a-z]', '\\pL+$', '\\p{Han}', '[[:digit:]]{2}', '(?U)/.+/', '(?-s)e.b', '(?s:e.b)', '\\bapi\\b', '^/(a+)+$', '(x+x+)+y',
   );
   const number = (max: number) => (seen.numbers?.length ? fc.oneof(fc.nat(max), fc.constantFrom(...seen.numbers)) : fc.nat(max));
+  // Mostly the envelope's fields (every row has them), the protocols' now and then: with a dozen
+  // protocols their fields would otherwise crowd out the filters that select some rows.
+  const fieldsOf = (types: FieldDef['type'][]) => {
+    const all = allFields().filter((f) => types.includes(f.type));
+    const envelope = all.filter((f) => f.protocols.length === 0);
+    const own = all.filter((f) => f.protocols.length > 0);
+    if (envelope.length === 0 || own.length === 0) return fc.constantFrom(...all);
+    return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...envelope) }, { weight: 1, arbitrary: fc.constantFrom(...own) });
+  };
   const fieldArb = (types: FieldDef['type'][]) =>
-    fc.constantFrom(...allFields().filter((f) => types.includes(f.type))).chain((def) =>
+    fieldsOf(types).chain((def) =>
       (def.name.endsWith('[]') ? text.map((k) => k as string | undefined) : fc.constant(undefined)).map(
         (key): { def: FieldDef; ref: FieldRef } => ({ def, ref: { path: def.name, key, ...at() } }),
       ),

@@ -83,7 +83,7 @@ async function capturedEntries(): Promise<{ entries: Entry[]; request: Array<[st
   c.close();
   const { entries } = await importFrames(c.frames);
   const request: Array<[string, string]> = [['Host', 'h'], ['X-Bytes', '\x80\xe9\xff\x00~'], ['X-Fold', 'a b'], ['Cookie', '[REDACTED]'], ['\xc9t\xe9', '\xe0']];
-  const response: Array<[string, string]> = [['Transfer-Encoding', 'chunked'], ['Set-Cookie', '[REDACTED]'], ['X-Trailer', 't']];
+  const response: Array<[string, string]> = [['Transfer-Encoding', 'chunked'], ['Set-Cookie', '[REDACTED]'], ['trailer X-Trailer', 't']];
   return { entries: entries.map((e, i) => ({ ...e, id: `captured-${i}`, startUs: NOW_US + i, endUs: NOW_US + i })), request, response };
 }
 
