@@ -1,3 +1,7 @@
+// The declarations of the two untyped codecs, for every program that reaches this file (the plugin's
+// type check does, through the shared test support): an ambient file cannot be imported.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
+/// <reference path="./codecs.d.ts" />
 /**
  * Kafka record sets as Produce requests and Fetch responses carry them: record batches (magic 2,
  * varint records, https://kafka.apache.org/documentation/#recordbatch) and the older message sets
