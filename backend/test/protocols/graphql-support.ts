@@ -12,7 +12,7 @@ import { createHandler } from 'graphql-http/lib/use/http';
 export const SECRET_PASSWORD = 'hunter2-graphql-secret';
 export const SECRET_TOKEN = 'tok-9f8e7d6c5b4a-graphql';
 
-const schema: GraphQLSchema = buildSchema(`
+export const schema: GraphQLSchema = buildSchema(`
   type User { id: ID!, name: String! }
   type Session { token: String!, user: User! }
   type Query { users: [User!]!, user(id: ID!): User, broken: String }
@@ -20,7 +20,7 @@ const schema: GraphQLSchema = buildSchema(`
 `);
 
 const users = [{ id: '1', name: 'ada' }, { id: '2', name: 'grace' }];
-const root = {
+export const root = {
   users: () => users,
   user: ({ id }: { id: string }) => users.find((u) => u.id === id) ?? null,
   broken: () => {
