@@ -9,18 +9,16 @@
  * other on that file: the import pipeline into a counting sink, and tshark's DNS fields. Prints
  * CPU time, queries per CPU-second and the ratio.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
-import { importCaptureFile } from '../backend/src/agent/import-file.js';
-import { CountingSink, printComparison, timed } from './import-support.js';
+import { parseArgs } from 'node:util';
+import { importThenTshark, printComparison } from './import-support.js';
 import { freePort, Tcpdump } from '../backend/test/agent/traffic.js';
 import { Dnsmasq } from '../backend/test/protocols/dns-support.js';
 
-const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
     queries: { type: 'string', default: '100000' },
@@ -32,9 +30,6 @@ const { values } = parseArgs({
 const QUERIES = Number(values.queries);
 const dir = mkdtempSync(join(tmpdir(), 'tapline-bench-dns-'));
 const file = values.file ?? join(dir, 'dns.pcap');
-
-
-
 
 async function record(): Promise<number> {
   const port = await freePort();
@@ -67,19 +62,16 @@ async function record(): Promise<number> {
 try {
   const port = values.file ? Number(values.port) : await record();
   if (!port) throw new Error('--file needs --port (the DNS server port in the capture)');
-  const sink = new CountingSink();
-  const imp = await timed(() => importCaptureFile(file, sink));
-  const packets = imp.value.counters.packets;
-  const tshark = await timed(async () => {
-    const { stdout } = await run(
-      'tshark',
-      ['-r', file, '-n', '-d', `udp.port==${port},dns`, '-Y', 'dns', '-T', 'fields', '-e', 'frame.number', '-e', 'dns.id', '-e', 'dns.qry.name',
+  const { sink, imp, tshark } = await importThenTshark(
+    file,
+    ['-n', '-d', `udp.port==${port},dns`, '-Y', 'dns', '-T', 'fields', '-e', 'frame.number', '-e', 'dns.id', '-e', 'dns.qry.name',
         '-e', 'dns.qry.type', '-e', 'dns.flags.response', '-e', 'dns.flags.rcode', '-e', 'dns.time'],
-      { maxBuffer: 1 << 30 },
-    );
-    const lines = stdout.split('\n').filter((l) => l !== '');
-    return { queries: lines.filter((l) => l.split('\t')[4] === '0' || l.split('\t')[4] === 'False').length, responses: lines.filter((l) => l.split('\t')[4] === '1' || l.split('\t')[4] === 'True').length };
-  });
+    (stdout) => {
+      const lines = stdout.split('\n').filter((l) => l !== '');
+      return { queries: lines.filter((l) => l.split('\t')[4] === '0' || l.split('\t')[4] === 'False').length, responses: lines.filter((l) => l.split('\t')[4] === '1' || l.split('\t')[4] === 'True').length };
+    },
+  );
+  const packets = imp.value.counters.packets;
   printComparison('queries', `${packets} packets, tshark: ${tshark.value.queries} queries, ${tshark.value.responses} responses`, imp, sink, tshark, tshark.value.queries);
 } finally {
   rmSync(dir, { recursive: true, force: true });

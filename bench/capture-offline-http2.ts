@@ -15,8 +15,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { importCaptureFile } from '../backend/src/agent/import-file.js';
-import { CountingSink, timed } from './import-support.js';
+import { importThenTshark } from './import-support.js';
 import { freePort, Tcpdump } from '../backend/test/agent/traffic.js';
 import { Nghttpd } from '../backend/test/protocols/http2-support.js';
 
@@ -55,25 +54,22 @@ async function record(): Promise<number> {
 try {
   const port = values.file ? Number(values.port) : await record();
   if (!port) throw new Error('--file needs --port (the HTTP/2 server port in the capture)');
-  const sink = new CountingSink();
-  const imp = await timed(() => importCaptureFile(file, sink));
-  const packets = imp.value.counters.packets;
-  const tshark = await timed(async () => {
-    const { stdout } = await run(
-      'tshark',
-      ['-r', file, '-n', '-d', `tcp.port==${port},http2`, '-Y', 'http2.type == 1', '-T', 'fields', '-e', 'frame.number', '-e', 'http2.streamid',
+  const { sink, imp, tshark } = await importThenTshark(
+    file,
+    ['-n', '-d', `tcp.port==${port},http2`, '-Y', 'http2.type == 1', '-T', 'fields', '-e', 'frame.number', '-e', 'http2.streamid',
         '-e', 'http2.headers.method', '-e', 'http2.headers.path', '-e', 'http2.headers.status'],
-      { maxBuffer: 1 << 30 },
-    );
-    let requests = 0;
-    let responses = 0;
-    for (const line of stdout.split('\n')) {
-      const [, , methods, , statuses] = line.split('\t');
-      if (methods) requests += methods.split(',').length;
-      if (statuses) responses += statuses.split(',').length;
-    }
-    return { requests, responses };
-  });
+    (stdout) => {
+      let requests = 0;
+      let responses = 0;
+      for (const line of stdout.split('\n')) {
+        const [, , methods, , statuses] = line.split('\t');
+        if (methods) requests += methods.split(',').length;
+        if (statuses) responses += statuses.split(',').length;
+      }
+      return { requests, responses };
+    },
+  );
+  const packets = imp.value.counters.packets;
   const rate = (n: number, ms: number) => `${((n * 1000) / ms / 1000).toFixed(0)}k`;
   const row = (name: string, t: { ms: number; cpuMs: number }, what: string) =>
     console.log(`${name.padEnd(34)} ${t.ms.toFixed(0).padStart(6)} ms wall ${t.cpuMs.toFixed(0).padStart(6)} ms CPU  ${what}`);

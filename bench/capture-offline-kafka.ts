@@ -11,17 +11,14 @@
  * segment each. Then, one after the other on that file: the import pipeline into a
  * counting sink, and tshark's Kafka fields. Prints CPU time, requests per CPU-second and the ratio.
  */
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
-import { importCaptureFile } from '../backend/src/agent/import-file.js';
-import { CountingSink, timed } from './import-support.js';
+import { parseArgs } from 'node:util';
+import { importThenTshark } from './import-support.js';
 import { Tcpdump } from '../backend/test/agent/traffic.js';
 import { kcat, MockCluster } from '../backend/test/protocols/kafka-support.js';
 
-const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '100000' },
@@ -53,23 +50,20 @@ async function record(): Promise<number> {
 try {
   const port = values.file ? Number(values.port) : await record();
   if (!port) throw new Error('--file needs --port (the broker port in the capture)');
-  const sink = new CountingSink();
-  const imp = await timed(() => importCaptureFile(file, sink));
-  const packets = imp.value.counters.packets;
-  const tshark = await timed(async () => {
-    const { stdout } = await run(
-      'tshark',
-      ['-r', file, '-n', '-d', `tcp.port==${port},kafka`, '-Y', 'kafka', '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|', '-e', 'frame.number',
+  const { sink, imp, tshark } = await importThenTshark(
+    file,
+    ['-n', '-d', `tcp.port==${port},kafka`, '-Y', 'kafka', '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|', '-e', 'frame.number',
         '-e', 'kafka.correlation_id', '-e', 'kafka.request_key', '-e', 'kafka.api_version', '-e', 'kafka.topic_name', '-e', 'kafka.error'],
-      { maxBuffer: 1 << 30 },
-    );
-    let produce = 0;
-    for (const line of stdout.split('\n')) {
-      const keys = line.split('\t')[2];
-      if (keys) produce += keys.split('|').filter((k) => k === '0').length;
-    }
-    return { produce };
-  });
+    (stdout) => {
+      let produce = 0;
+      for (const line of stdout.split('\n')) {
+        const keys = line.split('\t')[2];
+        if (keys) produce += keys.split('|').filter((k) => k === '0').length;
+      }
+      return { produce };
+    },
+  );
+  const packets = imp.value.counters.packets;
   const rate = (n: number, ms: number) => `${((n * 1000) / ms / 1000).toFixed(0)}k`;
   const row = (name: string, t: { ms: number; cpuMs: number }, what: string) =>
     console.log(`${name.padEnd(34)} ${t.ms.toFixed(0).padStart(6)} ms wall ${t.cpuMs.toFixed(0).padStart(6)} ms CPU  ${what}`);

@@ -14,8 +14,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { importCaptureFile } from '../backend/src/agent/import-file.js';
-import { CountingSink, timed } from './import-support.js';
+import { importThenTshark } from './import-support.js';
 import { Tcpdump } from '../backend/test/agent/traffic.js';
 import { MariaDb } from '../backend/test/protocols/mysql-support.js';
 
@@ -55,19 +54,16 @@ async function record(): Promise<number> {
 try {
   const port = values.file ? Number(values.port) : await record();
   if (!port) throw new Error('--file needs --port (the MySQL server port in the capture)');
-  const sink = new CountingSink();
-  const imp = await timed(() => importCaptureFile(file, sink));
-  const packets = imp.value.counters.packets;
-  const tshark = await timed(async () => {
-    const { stdout } = await run(
-      'tshark',
-      ['-r', file, '-n', '-d', `tcp.port==${port},mysql`, '-Y', 'mysql', '-T', 'fields', '-E', 'occurrence=a', '-e', 'frame.number', '-e', 'mysql.command',
+  const { sink, imp, tshark } = await importThenTshark(
+    file,
+    ['-n', '-d', `tcp.port==${port},mysql`, '-Y', 'mysql', '-T', 'fields', '-E', 'occurrence=a', '-e', 'frame.number', '-e', 'mysql.command',
         '-e', 'mysql.query', '-e', 'mysql.error_code', '-e', 'mysql.response_code', '-e', 'mysql.affected_rows'],
-      { maxBuffer: 1 << 30 },
-    );
-    const commands = stdout.split('\n').map((l) => l.split('\t')[1] ?? '').filter((c) => c !== '');
-    return { statements: commands.flatMap((c) => c.split(',')).filter((c) => c === '3').length };
-  });
+    (stdout) => {
+      const commands = stdout.split('\n').map((l) => l.split('\t')[1] ?? '').filter((c) => c !== '');
+      return { statements: commands.flatMap((c) => c.split(',')).filter((c) => c === '3').length };
+    },
+  );
+  const packets = imp.value.counters.packets;
   const counters = imp.value.counters.protocols.mysql;
   const rate = (n: number, ms: number) => `${((n * 1000) / ms / 1000).toFixed(0)}k`;
   const row = (name: string, t: { ms: number; cpuMs: number }, what: string) =>

@@ -9,18 +9,16 @@
  * captured by tcpdump on lo. Then, one after the other on that file: the import pipeline into a
  * counting sink, and tshark's RESP fields. Prints CPU time, commands per CPU-second and the ratio.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
-import { importCaptureFile } from '../backend/src/agent/import-file.js';
-import { CountingSink, printComparison, timed } from './import-support.js';
+import { parseArgs } from 'node:util';
+import { importThenTshark, printComparison } from './import-support.js';
 import { freePort, Tcpdump } from '../backend/test/agent/traffic.js';
 import { RedisServer } from '../backend/test/protocols/redis-support.js';
 
-const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '20000' },
@@ -59,24 +57,21 @@ async function record(): Promise<number> {
 try {
   const port = values.file ? Number(values.port) : await record();
   if (!port) throw new Error('--file needs --port (the Redis server port in the capture)');
-  const sink = new CountingSink();
-  const imp = await timed(() => importCaptureFile(file, sink));
-  const packets = imp.value.counters.packets;
-  const tshark = await timed(async () => {
-    const { stdout } = await run(
-      'tshark',
-      ['-r', file, '-n', '-d', `tcp.port==${port},resp`, '-Y', 'resp', '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|', '-e', 'frame.number', '-e', 'tcp.dstport',
+  const { sink, imp, tshark } = await importThenTshark(
+    file,
+    ['-n', '-d', `tcp.port==${port},resp`, '-Y', 'resp', '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|', '-e', 'frame.number', '-e', 'tcp.dstport',
         '-e', 'resp.array.length', '-e', 'resp.bulk_string.value', '-e', 'resp.string', '-e', 'resp.error', '-e', 'resp.integer'],
-      { maxBuffer: 1 << 30 },
-    );
-    // Commands: the top-level arrays clients send (redis-benchmark's commands are flat arrays).
-    let commands = 0;
-    for (const line of stdout.split('\n')) {
-      const [, dport, arrays] = line.split('\t');
-      if (Number(dport) === port && arrays) commands += arrays.split('|').length;
-    }
-    return commands;
-  });
+    (stdout) => {
+      // Commands: the top-level arrays clients send (redis-benchmark's commands are flat arrays).
+      let commands = 0;
+      for (const line of stdout.split('\n')) {
+        const [, dport, arrays] = line.split('\t');
+        if (Number(dport) === port && arrays) commands += arrays.split('|').length;
+      }
+      return commands;
+    },
+  );
+  const packets = imp.value.counters.packets;
   printComparison('commands', `${packets} packets, tshark: ${tshark.value} multibulk commands (inline PINGs it does not decode)`, imp, sink, tshark, tshark.value);
 } finally {
   rmSync(dir, { recursive: true, force: true });
