@@ -4,6 +4,7 @@
  * resynchronises on the next start line instead of giving up on the connection (llhttp stops at
  * the first error and cannot skip bytes it never saw). Body bytes are only copied when kept.
  */
+import { isAscii } from 'node:buffer';
 import { HeaderList, TRAILER_PREFIX } from '../../entries/headers.js';
 import { defaultDissectorLimits, Detection, type DissectorLimits } from '../dissector.js';
 import { capturedHeaders } from '../captured-headers.js';
@@ -207,7 +208,7 @@ export class HttpParser {
           const cut = text.lastIndexOf('\n') + 1;
           if (cut > 0) {
             msg.headTruncated = true;
-            this.parseHead(text, cut, true);
+            this.parseHead(text, cut, isAscii(this.head.subarray(0, cut)), true);
           }
         }
         this.msg = null;
@@ -288,7 +289,7 @@ export class HttpParser {
         this.headProbe = n + (n >> 2) + PROBE_SLACK;
         this.headBytes = n;
         msg.endUs = tsUs;
-        this.parseHead(text, n);
+        this.parseHead(text, n, isAscii(buf.subarray(pos, pos + n)));
         return pos + n;
       }
     }
@@ -331,7 +332,7 @@ export class HttpParser {
       return i;
     }
     msg.endUs = tsUs;
-    this.parseHead(this.head.toString('latin1', 0, this.headLen), this.headLen);
+    this.parseHead(this.head.toString('latin1', 0, this.headLen), this.headLen, isAscii(this.head.subarray(0, this.headLen)));
     return i;
   }
 
@@ -351,7 +352,8 @@ export class HttpParser {
    * start line, then header lines. Headers are kept as offsets into the text (no strings of their
    * own); the start line's fields and the framing values that matter are the only strings made.
    */
-  private parseHead(text: string, len: number, cut = false): void {
+  /** `ascii`: the head's bytes are all below 0x80 (told natively from the bytes: nearly every head). */
+  private parseHead(text: string, len: number, ascii: boolean, cut = false): void {
     const msg = this.msg!;
     let nl = text.indexOf('\n');
     if (nl < 0 || nl > len) nl = len;
@@ -399,7 +401,7 @@ export class HttpParser {
       noteHeader(msg, text, lineStart, nameEnd, v, vEnd);
     }
     msg.headers = headers.finish();
-    if (hasHighBytes(text, len)) decodeUtf8(msg);
+    if (!ascii) decodeUtf8(msg);
     const kind = this.events.head(msg);
     if (cut) this.finishMessage(true);
     else this.startBody(kind);
@@ -543,15 +545,12 @@ function headLength(text: string): number {
 
 const HIGH_BYTE = /[\u0080-\u00ff]/;
 
-/** Whether text[0, len) holds a byte above 0x7f (heads are ASCII nearly always): one native search. */
-function hasHighBytes(text: string, len: number): boolean {
-  const at = text.search(HIGH_BYTE);
-  return at >= 0 && at < len;
-}
+/** Whether a (short) string holds a character above 0x7f. */
+const hasHighBytes = (s: string): boolean => HIGH_BYTE.test(s);
 
 /** Latin-1 text of bytes that are valid UTF-8, as UTF-8; anything else as it is (RFC 9110 obs-text). */
 function utf8(s: string): string {
-  if (!hasHighBytes(s, s.length)) return s;
+  if (!hasHighBytes(s)) return s;
   const decoded = Buffer.from(s, 'latin1').toString('utf8');
   return decoded.includes('\ufffd') ? s : decoded;
 }
